@@ -1,0 +1,75 @@
+# ferrolog developer commands. `make help` lists them.
+# Everything installs into ./.venv; the Rust build cache lives in ./target.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# release: what benchmarks and CI measure. dev-release: faster local rebuilds.
+PROFILE ?= release
+NATIVE_STAMP := $(VENV)/.native-$(PROFILE)
+RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml 2>/dev/null) Cargo.toml
+LOOM_TARGET  := target/loom
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test test-rust test-loom test-python lint fmt bench bench-compare build clean toolchain
+
+help: ## show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+toolchain: ## check that python3 (>= 3.10, with venv) and cargo are installed
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "ferrolog: $(PYTHON) not found: install Python >= 3.10 (e.g. apt-get install python3 python3-venv)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "ferrolog: Python >= 3.10 is needed, $(PYTHON) is $$($(PYTHON) -V 2>&1): set PYTHON=/path/to/python3.x"; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "ferrolog: $(PYTHON) lacks venv/ensurepip: install them (e.g. apt-get install python3-venv)"; exit 1; }
+	@command -v cargo >/dev/null 2>&1 || { echo "ferrolog: cargo not found: install the Rust toolchain with rustup (rustup.rs), then open a new shell"; exit 1; }
+
+$(VENV)/bin/python: | toolchain
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "maturin>=1.9,<2"
+
+# Builds the extension into python/ferrolog (editable install) and installs the dev extras.
+# Stale .so files are removed first so an old build can never shadow a new one.
+$(NATIVE_STAMP): $(VENV)/bin/python $(RUST_SOURCES) pyproject.toml
+	rm -f python/ferrolog/_native*.so $(VENV)/.native-*
+	$(VENV)/bin/maturin develop --quiet --profile $(PROFILE) --extras dev
+	touch $@
+
+build: $(NATIVE_STAMP) ## build the extension (PROFILE=release|dev-release) into the venv
+
+demo: $(NATIVE_STAMP) ## run examples/quickstart.py through the zero-config default
+	$(PY) examples/quickstart.py
+
+test: test-rust test-loom test-python ## run the whole test suite (cargo, loom, pytest)
+
+test-rust: toolchain ## cargo tests of the workspace
+	cargo test --workspace --quiet
+
+test-loom: toolchain ## model-check the ring's concurrency with loom
+	RUSTFLAGS="--cfg loom" cargo test --quiet -p ferrolog-core --release --target-dir $(LOOM_TARGET) --test loom_ring
+
+test-python: $(NATIVE_STAMP) ## pytest: unit, native, property and integration tests
+	$(PY) -m pytest -q
+
+lint: $(NATIVE_STAMP) ## ruff, mypy --strict, stubtest, cargo fmt --check, cargo clippy -D warnings
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -m mypy.stubtest ferrolog._native --allowlist .stubtest-allowlist
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: $(VENV)/bin/python ## format Rust and Python sources
+	cargo fmt --all
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix --quiet .
+
+bench: $(NATIVE_STAMP) ## pytest-benchmark suites in benches/
+	$(PY) -m pytest benches -q -p no:cacheprovider --benchmark-only --benchmark-columns=median,min,max,rounds -o testpaths=benches
+
+bench-compare: $(NATIVE_STAMP) ## peer comparison (structlog, loguru, stdlib, ...) -> bench-results/
+	$(PY) -m pip install --quiet -e '.[bench]' --no-build-isolation --no-deps >/dev/null 2>&1 || true
+	$(PY) -m pip install --quiet "structlog>=24" "loguru>=0.7" "picologging>=0.9" fapilog "matplotlib>=3.8" "fastapi>=0.110" "uvicorn>=0.29" || true
+	$(PY) benches/compare.py
+
+clean: ## remove the venv, build outputs and caches (keeps target/ unless ALL=1)
+	rm -rf $(VENV) python/ferrolog/_native*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	if [ -n "$(ALL)" ]; then rm -rf target; fi
