@@ -1,0 +1,41 @@
+//! The `Sink` trait: where the writer thread sends each batch of NDJSON lines.
+
+use std::io;
+
+/// A destination for batches of complete NDJSON lines.
+///
+/// The writer thread owns its sinks and calls them from that thread only, never holding the
+/// GIL. `write_batch` receives whole lines (each ending in `\n`), at most the pipeline's batch
+/// size (64 KiB by default) unless a single record is larger; an implementation should issue one
+/// `write`/`writev` per batch so that concurrent appenders never interleave lines.
+pub trait Sink: Send {
+    /// A short name for diagnostics, e.g. `"stdout"` or `"file:/var/log/app.log"`.
+    fn name(&self) -> &str;
+
+    /// Write one batch of complete lines. An error means the whole batch was not written.
+    fn write_batch(&mut self, batch: &[u8]) -> io::Result<()>;
+
+    /// Push anything buffered to the OS (and, for files, nothing more: no fsync by default).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Release the sink's resources; called once, when the pipeline closes.
+    fn close(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
+
+/// A sink that accepts and discards everything: for benchmarks and for `type = "null"`.
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn name(&self) -> &str {
+        "null"
+    }
+
+    fn write_batch(&mut self, _batch: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
