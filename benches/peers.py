@@ -634,7 +634,9 @@ def _collect(obj: Any, keys: frozenset[str], out: dict[str, list[Any]]) -> None:
             _collect(v, keys, out)
 
 
-_FIELD_KEYS = frozenset({"user_id", "path", "latency_ms", "request_id"})
+#: fapilog files the request id of its context as "correlation_id"
+REQUEST_ID_KEYS = ("request_id", "correlation_id")
+_FIELD_KEYS = frozenset({"user_id", "path", "latency_ms", *REQUEST_ID_KEYS})
 
 
 def _message_present(obj: Any) -> bool:
@@ -645,9 +647,9 @@ def _message_present(obj: Any) -> bool:
     return False
 
 
-def typed_fields(obj: Any) -> tuple[int | None, str | None]:
+def typed_fields(obj: Any, exact: bool = True) -> tuple[int | None, str | None]:
     """(user_id, request_id) when the event carries every field with its JSON type, else
-    (None, None). Fields may sit anywhere in the object (loguru nests them in record.extra,
+    (None, None); `exact` also wants latency_ms == 12.5. Fields may sit anywhere in the object (loguru nests them in record.extra,
     fapilog in log.context/log.data); a key counts when one occurrence has the right value."""
     found: dict[str, list[Any]] = {}
     _collect(obj, _FIELD_KEYS, found)
@@ -656,10 +658,12 @@ def typed_fields(obj: Any) -> tuple[int | None, str | None]:
         None,
     )
     path_ok = PATH_VALUE in found.get("path", ())
-    lat_ok = any(type(v) is float and v == LATENCY for v in found.get("latency_ms", ()))
+    lat_ok = any(
+        type(v) is float and (v == LATENCY or not exact) for v in found.get("latency_ms", ())
+    )
     if uid is None or not path_ok or not lat_ok or not _message_present(obj):
         return None, None
-    rid = next((v for v in found.get("request_id", ()) if isinstance(v, str)), None)
+    rid = next((v for k in REQUEST_ID_KEYS for v in found.get(k, ()) if isinstance(v, str)), None)
     return uid, rid
 
 
