@@ -65,10 +65,25 @@ fmt: $(VENV)/bin/python ## format Rust and Python sources
 bench: $(NATIVE_STAMP) ## pytest-benchmark suites in benches/
 	$(PY) -m pytest benches -q -p no:cacheprovider --benchmark-only --benchmark-columns=median,min,max,rounds -o testpaths=benches
 
-bench-compare: $(NATIVE_STAMP) ## peer comparison (structlog, loguru, stdlib, ...) -> bench-results/
-	$(PY) -m pip install --quiet -e '.[bench]' --no-build-isolation --no-deps >/dev/null 2>&1 || true
-	$(PY) -m pip install --quiet "structlog>=24" "loguru>=0.7" "picologging>=0.9" fapilog "matplotlib>=3.8" "fastapi>=0.110" "uvicorn>=0.29" || true
-	$(PY) benches/compare.py
+# ARGS is passed to benches/compare.py, e.g. `make bench-compare ARGS=--quick` (20,000 events,
+# 2 runs, 3 s per wrk run) or ARGS='--only structlog,ferrolog --no-service'.
+ARGS ?=
+bench-compare: $(NATIVE_STAMP) ## peer comparison + service benchmark -> bench-results/ (ARGS=--quick)
+	@$(PY) benches/bench_requirements.py | while IFS= read -r req; do \
+		$(PY) -m pip install --quiet --disable-pip-version-check "$$req" >/dev/null 2>&1 \
+			|| echo "bench-compare: could not install '$$req' for this Python; that peer will be skipped"; \
+	done
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "bench-compare: installing wrk with apt-get"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
+				|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } \
+				|| echo "bench-compare: apt-get could not install wrk; the service comparison will be skipped"; \
+		else \
+			echo "bench-compare: wrk not found and not root; the service comparison will be skipped (install wrk to run it)"; \
+		fi; \
+	fi
+	$(PY) benches/compare.py $(ARGS)
 
 clean: ## remove the venv, build outputs and caches (keeps target/ unless ALL=1)
 	rm -rf $(VENV) python/ferrolog/_native*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis
