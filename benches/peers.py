@@ -256,7 +256,7 @@ def _dumps() -> Callable[[Any], bytes]:
     try:
         import orjson
 
-        return orjson.dumps  # type: ignore[no-any-return]
+        return orjson.dumps
     except ImportError:  # pragma: no cover - orjson is a dev dependency
         return lambda o: json.dumps(o, separators=(",", ":")).encode()
 
@@ -285,7 +285,7 @@ class JsonFormatter(logging.Formatter):
 
 def _stdlib_fast_flags() -> None:
     # logging HOWTO, "Optimization": skip what the records will never show.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
@@ -354,7 +354,7 @@ def open_picologging(path: Path) -> Session:
 
     dumps = _dumps()
 
-    class PicoJson(picologging.Formatter):  # type: ignore[misc]
+    class PicoJson(picologging.Formatter):
         def format(self, record: Any) -> str:
             out: dict[str, Any] = {
                 "timestamp": _dt.datetime.fromtimestamp(
@@ -366,7 +366,7 @@ def open_picologging(path: Path) -> Session:
             }
             if isinstance(record.args, dict):
                 out.update(record.args)
-            return dumps(out).decode()  # type: ignore[no-any-return]
+            return dumps(out).decode()
 
     handler = picologging.FileHandler(str(path))
     handler.setFormatter(PicoJson())
