@@ -189,11 +189,21 @@ def _open_ferrolog(overflow: str) -> Callable[[Path], Session]:
     return open_
 
 
-async def aopen_ferrolog(path: Path) -> AsyncSession:
+def _aopen_ferrolog(overflow: str) -> Callable[[Path], Awaitable[AsyncSession]]:
+    async def aopen(path: Path) -> AsyncSession:
+        return await _aopen_ferrolog_impl(path, overflow)
+
+    return aopen
+
+
+async def _aopen_ferrolog_impl(path: Path, overflow: str) -> AsyncSession:
     from ferrolog import Container, Logger
 
     container = await Container.create(
-        {"sinks": [{"type": "file", "path": str(path)}], "ring": {"capacity_bytes": RING_BYTES}}
+        {
+            "sinks": [{"type": "file", "path": str(path)}],
+            "ring": {"capacity_bytes": RING_BYTES, "overflow": overflow},
+        }
     )
     log = await container.get(Logger)
     info = log.info
@@ -521,7 +531,7 @@ PEERS: list[Peer] = [
         "native Pipeline, file sink, 8 MiB ring, overflow='block' (lossless); asyncio burst "
         "through Container.create + Logger",
         _open_ferrolog("block"),
-        aopen_ferrolog,
+        _aopen_ferrolog("block"),
         available_check=_ferrolog_check,
     ),
     Peer(
@@ -530,7 +540,7 @@ PEERS: list[Peer] = [
         ("ferrolog",),
         "native Pipeline, file sink, 8 MiB ring, overflow='drop' (every drop must be counted)",
         _open_ferrolog("drop"),
-        aopen_ferrolog,
+        _aopen_ferrolog("drop"),
         available_check=_ferrolog_check,
     ),
     Peer(
