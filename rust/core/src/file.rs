@@ -85,6 +85,9 @@ pub struct FileSink {
     /// A failure that did not lose the batch (a rotation); reported by `flush`/`close`.
     deferred: Option<io::Error>,
     compressor: Option<Compressor>,
+    /// The process that opened the lock file. `flock` locks belong to the open file description,
+    /// which a forked child shares with its parent, so the child must open its own to exclude it.
+    pid: u32,
 }
 
 impl fmt::Debug for FileSink {
@@ -165,6 +168,7 @@ impl FileSink {
             retry_rotation_at: None,
             deferred: None,
             compressor,
+            pid: std::process::id(),
             cfg,
         })
     }
@@ -272,6 +276,21 @@ impl FileSink {
         self.reopen().map(drop)
     }
 
+    /// In a forked child: take a lock of our own and start our own gzip thread.
+    fn after_fork(&mut self) -> io::Result<()> {
+        let lock_path = lock_path_for(&self.cfg.path);
+        let lock = open_lock_file(&lock_path, self.cfg.mode).map_err(|e| {
+            let lp = lock_path.display();
+            context(e, format!("reopening rotation lock file {lp} after fork"))
+        })?;
+        self.lock = Some(lock);
+        if let Some(c) = self.compressor.as_mut() {
+            c.after_fork();
+        }
+        self.pid = std::process::id();
+        Ok(())
+    }
+
     fn take_deferred(&mut self) -> Option<io::Error> {
         let background = self.compressor.as_ref().and_then(Compressor::take_error);
         self.deferred.take().or(background)
@@ -286,6 +305,12 @@ impl Sink for FileSink {
     fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if self.lock.is_none() {
+            return self.write_unlocked(batch);
+        }
+        if self.pid != std::process::id() {
+            self.after_fork()?;
         }
         let Some(lock) = self.lock.take() else {
             return self.write_unlocked(batch);

@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,20 +131,22 @@ pub(crate) fn backup_path(path: &Path, n: usize, gz: bool) -> PathBuf {
 /// names count (`app.log.7`, `app.log.7.gz`), so temporary and foreign files are left alone.
 fn list_backups(path: &Path) -> io::Result<Vec<(usize, bool)>> {
     let dir = parent_dir(path);
-    let Some(base) = path.file_name().and_then(|n| n.to_str()) else {
-        return Ok(Vec::new());
-    };
-    let prefix = format!("{base}.");
+    // Bytes, not str: a log file name need not be UTF-8.
+    let mut prefix = path.file_name().unwrap_or_default().as_bytes().to_vec();
+    prefix.push(b'.');
     let mut found = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+        let Some(rest) = name.as_bytes().strip_prefix(&prefix[..]) else {
             continue;
         };
-        let (digits, gz) = match rest.strip_suffix(".gz") {
+        let (digits, gz) = match rest.strip_suffix(b".gz") {
             Some(d) => (d, true),
             None => (rest, false),
+        };
+        let Ok(digits) = std::str::from_utf8(digits) else {
+            continue;
         };
         if let Ok(n) = digits.parse::<usize>() {
             if n >= 1 && n.to_string() == digits {
@@ -202,13 +205,29 @@ pub(crate) struct Compressor {
     tx: Option<mpsc::Sender<CompressJob>>,
     thread: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<io::Error>>>,
+    /// The process that started the thread: after `fork` the child has our struct but not the
+    /// thread, so it must start its own and must never join the parent's.
+    pid: u32,
+    args: (PathBuf, PathBuf, u32, usize),
 }
 
 impl Compressor {
     pub(crate) fn start(path: PathBuf, lock_path: PathBuf, mode: u32, backups: usize) -> Self {
+        let mut c = Compressor {
+            tx: None,
+            thread: None,
+            error: Arc::new(Mutex::new(None)),
+            pid: std::process::id(),
+            args: (path, lock_path, mode, backups),
+        };
+        c.spawn();
+        c
+    }
+
+    fn spawn(&mut self) {
         let (tx, rx) = mpsc::channel::<CompressJob>();
-        let error = Arc::new(Mutex::new(None));
-        let slot = Arc::clone(&error);
+        let slot = Arc::clone(&self.error);
+        let (path, lock_path, mode, backups) = self.args.clone();
         let thread = std::thread::Builder::new()
             .name("ferrolog-gzip".into())
             .spawn(move || {
@@ -223,14 +242,24 @@ impl Compressor {
                     }
                 }
             });
-        let (tx, thread) = match thread {
-            Ok(t) => (Some(tx), Some(t)),
-            Err(e) => {
-                *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                (None, None)
+        match thread {
+            Ok(t) => {
+                self.tx = Some(tx);
+                self.thread = Some(t);
             }
-        };
-        Compressor { tx, thread, error }
+            Err(e) => {
+                let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert(e);
+            }
+        }
+    }
+
+    /// After `fork`, forget the parent's thread (it does not exist here) and start our own.
+    pub(crate) fn after_fork(&mut self) {
+        self.tx = None;
+        std::mem::forget(self.thread.take());
+        self.pid = std::process::id();
+        self.spawn();
     }
 
     /// Queue a job. If the thread could not start, the backup stays uncompressed and the
@@ -250,6 +279,10 @@ impl Compressor {
     /// Wait for all queued jobs to finish.
     pub(crate) fn finish(&mut self) -> io::Result<()> {
         self.tx = None;
+        if self.pid != std::process::id() {
+            // A forked child: the thread belongs to the parent; joining it would be undefined.
+            std::mem::forget(self.thread.take());
+        }
         if let Some(t) = self.thread.take() {
             if t.join().is_err() {
                 return Err(io::Error::other("the gzip thread panicked"));
