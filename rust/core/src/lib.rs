@@ -5,4 +5,13 @@
 
 pub mod sink;
 
+mod fdio;
+pub mod file;
+mod flock;
+pub mod rotation;
+pub mod stdio;
+
+pub use file::{FileConfig, FileSink};
+pub use rotation::{Clock, RotateEvery, SystemClock};
 pub use sink::{NullSink, Sink};
+pub use stdio::{StderrSink, StdoutSink};

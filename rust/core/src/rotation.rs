@@ -1,0 +1,399 @@
+//! Rotation policy and mechanics: when a log file rolls over (`RotateEvery`, `next_rollover`),
+//! how backups are shifted and pruned (`app.log` → `app.log.1` … `app.log.N`), and the
+//! background gzip of rotated files.
+//!
+//! Everything that renames or deletes files here runs under the sidecar `flock` held by the
+//! caller (see `file.rs`), so several processes sharing one log never rotate twice or race a
+//! rename against a compression.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::flock::{open_lock_file, Exclusive};
+
+/// How often a file sink starts a new file, aligned to wall-clock boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateEvery {
+    /// At the top of every hour.
+    Hourly,
+    /// At midnight.
+    Daily,
+    /// Every `n` seconds, aligned to multiples of `n` since midnight 1970-01-01 (UTC or local).
+    Seconds(u64),
+}
+
+/// A source of wall-clock time for time-based rotation; tests inject a fake one.
+pub trait Clock: Send {
+    /// The current wall-clock time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The real clock: `SystemTime::now()`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// The first rotation boundary strictly after `now`, in UTC or in the local time zone.
+///
+/// `Daily` in local time follows DST (the boundary is the next local midnight, via
+/// `mktime`); `Hourly` and `Seconds` apply the UTC offset in force at `now`.
+pub fn next_rollover(now: SystemTime, every: RotateEvery, utc: bool) -> SystemTime {
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let period = match every {
+        RotateEvery::Hourly => 3600,
+        RotateEvery::Daily => 86_400,
+        RotateEvery::Seconds(n) => n.clamp(1, i64::MAX as u64) as i64,
+    };
+    let next = if utc {
+        align_after(secs, period, 0)
+    } else if every == RotateEvery::Daily {
+        next_local_midnight(secs).unwrap_or_else(|| align_after(secs, period, utc_offset(secs)))
+    } else {
+        align_after(secs, period, utc_offset(secs))
+    };
+    UNIX_EPOCH + Duration::from_secs(next.max(0) as u64)
+}
+
+/// The next multiple of `period` after `secs`, in a clock shifted by `offset` seconds.
+fn align_after(secs: i64, period: i64, offset: i64) -> i64 {
+    let local = secs.saturating_add(offset);
+    (local.div_euclid(period) + 1)
+        .saturating_mul(period)
+        .saturating_sub(offset)
+}
+
+// time_t and c_long are narrower than i64 on some targets, so these casts are not no-ops there.
+#[allow(clippy::unnecessary_cast)]
+fn local_tm(secs: i64) -> Option<libc::tm> {
+    let t = secs as libc::time_t;
+    let mut tm = MaybeUninit::<libc::tm>::zeroed();
+    // SAFETY: `t` and `tm` are valid; localtime_r is the re-entrant variant that writes only
+    // into the caller's `tm` and returns null on failure.
+    let r = unsafe { libc::localtime_r(&t, tm.as_mut_ptr()) };
+    if r.is_null() {
+        None
+    } else {
+        // SAFETY: localtime_r succeeded, so `tm` is filled in.
+        Some(unsafe { tm.assume_init() })
+    }
+}
+
+#[allow(clippy::unnecessary_cast)]
+fn utc_offset(secs: i64) -> i64 {
+    local_tm(secs).map(|tm| tm.tm_gmtoff as i64).unwrap_or(0)
+}
+
+#[allow(clippy::unnecessary_cast)]
+fn next_local_midnight(secs: i64) -> Option<i64> {
+    let mut tm = local_tm(secs)?;
+    tm.tm_mday += 1;
+    tm.tm_hour = 0;
+    tm.tm_min = 0;
+    tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    // SAFETY: `tm` is a valid, initialised struct tm that mktime normalises in place.
+    let t = unsafe { libc::mktime(&mut tm) };
+    (t != -1 && (t as i64) > secs).then_some(t as i64)
+}
+
+/// `app.log` + 3 + gz → `app.log.3.gz`.
+pub(crate) fn backup_path(path: &Path, n: usize, gz: bool) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(format!(".{n}"));
+    if gz {
+        name.push(".gz");
+    }
+    PathBuf::from(name)
+}
+
+/// The existing backups of `path` as `(index, gzipped)`, highest index first. Only canonical
+/// names count (`app.log.7`, `app.log.7.gz`), so temporary and foreign files are left alone.
+fn list_backups(path: &Path) -> io::Result<Vec<(usize, bool)>> {
+    let dir = parent_dir(path);
+    // Bytes, not str: a log file name need not be UTF-8.
+    let mut prefix = path.file_name().unwrap_or_default().as_bytes().to_vec();
+    prefix.push(b'.');
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(rest) = name.as_bytes().strip_prefix(&prefix[..]) else {
+            continue;
+        };
+        let (digits, gz) = match rest.strip_suffix(b".gz") {
+            Some(d) => (d, true),
+            None => (rest, false),
+        };
+        let Ok(digits) = std::str::from_utf8(digits) else {
+            continue;
+        };
+        if let Ok(n) = digits.parse::<usize>() {
+            if n >= 1 && n.to_string() == digits {
+                found.push((n, gz));
+            }
+        }
+    }
+    found.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(found)
+}
+
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Shift backups up by one, drop those beyond `backups`, and move the live file to `.1`
+/// (or delete it when `backups == 0`). Returns the new `.1` path when one was kept.
+/// The caller holds the rotation lock.
+pub(crate) fn shift_backups(path: &Path, backups: usize) -> io::Result<Option<PathBuf>> {
+    // Highest first, so every rename lands on a name that was already moved or deleted.
+    for (n, gz) in list_backups(path)? {
+        let from = backup_path(path, n, gz);
+        let res = if n >= backups {
+            fs::remove_file(&from)
+        } else {
+            fs::rename(&from, backup_path(path, n + 1, gz))
+        };
+        match res {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    if backups == 0 {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => return Ok(None),
+        }
+    }
+    let first = backup_path(path, 1, false);
+    fs::rename(path, &first)?;
+    Ok(Some(first))
+}
+
+/// A rotated file waiting to be gzipped. The open handle pins the inode, so the job finds the
+/// file again even after later rotations (by any process) renamed it to `.2`, `.3` …
+pub(crate) struct CompressJob {
+    pub(crate) file: File,
+}
+
+/// A background thread that gzips rotated files, so a rotation costs the line path only
+/// renames. `finish` waits for every queued job.
+pub(crate) struct Compressor {
+    tx: Option<mpsc::Sender<CompressJob>>,
+    thread: Option<JoinHandle<()>>,
+    error: Arc<Mutex<Option<io::Error>>>,
+    /// The process that started the thread: after `fork` the child has our struct but not the
+    /// thread, so it must start its own and must never join the parent's.
+    pid: u32,
+    args: (PathBuf, PathBuf, u32, usize),
+}
+
+impl Compressor {
+    pub(crate) fn start(path: PathBuf, lock_path: PathBuf, mode: u32, backups: usize) -> Self {
+        let mut c = Compressor {
+            tx: None,
+            thread: None,
+            error: Arc::new(Mutex::new(None)),
+            pid: std::process::id(),
+            args: (path, lock_path, mode, backups),
+        };
+        c.spawn();
+        c
+    }
+
+    fn spawn(&mut self) {
+        let (tx, rx) = mpsc::channel::<CompressJob>();
+        let slot = Arc::clone(&self.error);
+        let (path, lock_path, mode, backups) = self.args.clone();
+        let thread = std::thread::Builder::new()
+            .name("ferrolog-gzip".into())
+            .spawn(move || {
+                for job in rx {
+                    if let Err(e) = compress_one(&path, &lock_path, mode, backups, job) {
+                        let e = io::Error::new(
+                            e.kind(),
+                            format!("compressing a rotated backup of {}: {e}", path.display()),
+                        );
+                        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+                        slot.get_or_insert(e);
+                    }
+                }
+            });
+        match thread {
+            Ok(t) => {
+                self.tx = Some(tx);
+                self.thread = Some(t);
+            }
+            Err(e) => {
+                let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert(e);
+            }
+        }
+    }
+
+    /// After `fork`, forget the parent's thread (it does not exist here) and start our own.
+    pub(crate) fn after_fork(&mut self) {
+        self.tx = None;
+        std::mem::forget(self.thread.take());
+        self.pid = std::process::id();
+        self.spawn();
+    }
+
+    /// Queue a job. If the thread could not start, the backup stays uncompressed and the
+    /// start failure is reported once by `take_error`.
+    pub(crate) fn submit(&self, job: CompressJob) {
+        if let Some(tx) = &self.tx {
+            // The receiver lives until `finish`, so this only fails after it.
+            let _ = tx.send(job);
+        }
+    }
+
+    /// The first background failure since the last call, if any.
+    pub(crate) fn take_error(&self) -> Option<io::Error> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Wait for all queued jobs to finish.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        self.tx = None;
+        if self.pid != std::process::id() {
+            // A forked child: the thread belongs to the parent; joining it would be undefined.
+            std::mem::forget(self.thread.take());
+        }
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                return Err(io::Error::other("the gzip thread panicked"));
+            }
+        }
+        self.take_error().map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Compressor {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+fn compress_one(
+    path: &Path,
+    lock_path: &Path,
+    mode: u32,
+    backups: usize,
+    mut job: CompressJob,
+) -> io::Result<()> {
+    let meta = job.file.metadata()?;
+    let (dev, ino) = (meta.dev(), meta.ino());
+    // The temporary name starts with a dot, so `list_backups` never mistakes it for a backup.
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(path.file_name().unwrap_or_default());
+    tmp_name.push(format!(
+        ".{}.{}.gz.tmp",
+        std::process::id(),
+        TMP_SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| {
+        let out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        let mut enc = GzEncoder::new(
+            BufWriter::with_capacity(64 * 1024, out),
+            Compression::default(),
+        );
+        io::copy(&mut job.file, &mut enc)?;
+        enc.finish()?.flush()?;
+        // A separate open file description: our flock excludes the line path's too.
+        let lock_file = open_lock_file(lock_path, mode)?;
+        let _lock = Exclusive::acquire(&lock_file)?;
+        // Where is our inode now? Later rotations may have shifted it, or retention deleted it.
+        for n in 1..=backups {
+            let plain = backup_path(path, n, false);
+            if let Ok(m) = fs::symlink_metadata(&plain) {
+                if m.dev() == dev && m.ino() == ino {
+                    fs::rename(&tmp, backup_path(path, n, true))?;
+                    return fs::remove_file(&plain);
+                }
+            }
+        }
+        fs::remove_file(&tmp)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn utc_boundaries_are_aligned() {
+        // 2026-11-26T03:40:21Z
+        let now = at(1_795_664_421);
+        assert_eq!(
+            next_rollover(now, RotateEvery::Hourly, true),
+            at(1_795_665_600)
+        );
+        assert_eq!(
+            next_rollover(now, RotateEvery::Daily, true),
+            at(1_795_737_600)
+        );
+        assert_eq!(
+            next_rollover(now, RotateEvery::Seconds(10), true),
+            at(1_795_664_430)
+        );
+        // Exactly on a boundary: the next one, never `now` itself.
+        assert_eq!(
+            next_rollover(at(1_795_737_600), RotateEvery::Daily, true),
+            at(1_795_824_000)
+        );
+    }
+
+    #[test]
+    fn local_boundaries_are_in_the_future_and_within_a_period() {
+        let now = SystemTime::now();
+        for (every, period) in [
+            (RotateEvery::Hourly, 3600),
+            (RotateEvery::Daily, 90_000),
+            (RotateEvery::Seconds(7), 7),
+        ] {
+            let next = next_rollover(now, every, false);
+            assert!(next > now);
+            assert!(next <= now + Duration::from_secs(period));
+        }
+    }
+}

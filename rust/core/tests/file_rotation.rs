@@ -1,0 +1,272 @@
+//! Rotation by size and by time, retention and gzip, checked on the bytes left on disk.
+
+mod file_support;
+
+use std::fs;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ferrolog_core::{Clock, FileConfig, FileSink, RotateEvery, Sink};
+use file_support::{all_lines, batches, line, log_files, parse, Scratch};
+
+fn expected(from: usize, to: usize) -> Vec<String> {
+    (from..to)
+        .map(|i| line(0, i).trim_end().to_owned())
+        .collect()
+}
+
+fn write_all(sink: &mut FileSink, from: usize, to: usize, batch: usize) {
+    for b in batches(0, from, to, batch) {
+        sink.write_batch(&b).unwrap();
+    }
+}
+
+/// Size rotation keeps every line exactly once and in order across `app.log.N … app.log`, and
+/// no rotated file is past `max_bytes` or rotated early.
+#[test]
+fn size_rotation_loses_and_duplicates_nothing() {
+    let dir = Scratch::new("size");
+    let path = dir.join("app.log");
+    let mut cfg = FileConfig::new(&path);
+    cfg.max_bytes = Some(2000);
+    cfg.backups = 1000;
+    let mut sink = FileSink::open(cfg).unwrap();
+    write_all(&mut sink, 0, 1000, 500);
+    sink.close().unwrap();
+    assert_eq!(all_lines(&dir.0, "app.log"), expected(0, 1000));
+    let files = log_files(&dir.0, "app.log");
+    assert!(files.len() > 20, "{files:?}");
+    for name in files.iter().filter(|n| *n != "app.log") {
+        let len = fs::metadata(dir.join(name)).unwrap().len();
+        assert!(len <= 2000 && len > 2000 - 500, "{name}: {len} bytes");
+    }
+}
+
+/// A batch bigger than `max_bytes` is written whole, not split, and rotated out by the next one.
+#[test]
+fn oversized_batch_is_written_whole() {
+    let dir = Scratch::new("big");
+    let path = dir.join("app.log");
+    let mut cfg = FileConfig::new(&path);
+    cfg.max_bytes = Some(100);
+    let mut sink = FileSink::open(cfg).unwrap();
+    let big = batches(0, 0, 10, 1 << 20).remove(0);
+    assert!(big.len() > 100);
+    sink.write_batch(&big).unwrap();
+    sink.write_batch(line(0, 10).as_bytes()).unwrap();
+    sink.close().unwrap();
+    assert_eq!(fs::read(dir.join("app.log.1")).unwrap(), big);
+    assert_eq!(fs::read_to_string(&path).unwrap(), line(0, 10));
+}
+
+/// Only the newest `backups` rotated files are kept, and they hold the newest lines.
+#[test]
+fn retention_deletes_beyond_backups() {
+    let dir = Scratch::new("retain");
+    let path = dir.join("app.log");
+    // Stale backups from an earlier config with more retention are pruned too.
+    fs::write(dir.join("app.log.9"), "stale\n").unwrap();
+    fs::write(dir.join("app.log.10.gz"), "stale\n").unwrap();
+    let mut cfg = FileConfig::new(&path);
+    cfg.max_bytes = Some(1000);
+    cfg.backups = 3;
+    let mut sink = FileSink::open(cfg).unwrap();
+    write_all(&mut sink, 0, 500, 1000);
+    sink.close().unwrap();
+    assert_eq!(
+        log_files(&dir.0, "app.log"),
+        ["app.log", "app.log.1", "app.log.2", "app.log.3"]
+    );
+    let lines = all_lines(&dir.0, "app.log");
+    let first = parse(&lines[0]).1;
+    assert_eq!(lines, expected(first, 500));
+}
+
+/// With `backups = 0` a rotation simply starts the file over.
+#[test]
+fn zero_backups_keeps_only_the_live_file() {
+    let dir = Scratch::new("zero");
+    let path = dir.join("app.log");
+    let mut cfg = FileConfig::new(&path);
+    cfg.max_bytes = Some(1000);
+    cfg.backups = 0;
+    let mut sink = FileSink::open(cfg).unwrap();
+    write_all(&mut sink, 0, 100, 1000);
+    sink.close().unwrap();
+    assert_eq!(log_files(&dir.0, "app.log"), ["app.log"]);
+    let lines = all_lines(&dir.0, "app.log");
+    assert_eq!(lines, expected(parse(&lines[0]).1, 100));
+}
+
+/// With `compress`, rotated files become `app.log.N.gz` by the time `close` returns, and they
+/// decompress to exactly the lines that were rotated out.
+#[test]
+fn gzip_backups_decompress_to_the_rotated_lines() {
+    let dir = Scratch::new("gzip");
+    let path = dir.join("app.log");
+    let mut cfg = FileConfig::new(&path);
+    cfg.max_bytes = Some(4000);
+    cfg.backups = 4;
+    cfg.compress = true;
+    let mut sink = FileSink::open(cfg).unwrap();
+    write_all(&mut sink, 0, 400, 1000);
+    sink.close().unwrap();
+    assert_eq!(
+        log_files(&dir.0, "app.log"),
+        [
+            "app.log",
+            "app.log.1.gz",
+            "app.log.2.gz",
+            "app.log.3.gz",
+            "app.log.4.gz"
+        ]
+    );
+    let lines = all_lines(&dir.0, "app.log");
+    assert_eq!(lines, expected(parse(&lines[0]).1, 400));
+    // No temporary files are left behind.
+    let names: Vec<_> = fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 6, "{names:?}"); // 5 log files + .app.log.lock
+}
+
+#[derive(Clone)]
+struct FakeClock(Arc<AtomicU64>);
+
+impl FakeClock {
+    fn at(secs: u64) -> Self {
+        FakeClock(Arc::new(AtomicU64::new(secs)))
+    }
+    fn set(&self, secs: u64) {
+        self.0.store(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}
+
+// 2026-11-26T10:00:00Z
+const T10: u64 = 1_795_687_200;
+
+/// Hourly rotation (UTC) starts a new file at the top of the hour, and only when the hour had
+/// lines: an idle hour leaves no empty backup.
+#[test]
+fn hourly_rotation_at_the_top_of_the_hour() {
+    let dir = Scratch::new("hourly");
+    let path = dir.join("app.log");
+    let mut cfg = FileConfig::new(&path);
+    cfg.rotate_every = Some(RotateEvery::Hourly);
+    let clock = FakeClock::at(T10 + 3598);
+    let mut sink = FileSink::open_with_clock(cfg, Box::new(clock.clone())).unwrap();
+    sink.write_batch(line(0, 0).as_bytes()).unwrap();
+    clock.set(T10 + 3599);
+    sink.write_batch(line(0, 1).as_bytes()).unwrap();
+    clock.set(T10 + 3600);
+    sink.write_batch(line(0, 2).as_bytes()).unwrap();
+    clock.set(T10 + 3600 + 1800);
+    sink.write_batch(line(0, 3).as_bytes()).unwrap();
+    // 12:00 passes with no writes; 13:00 rotates the 11:xx file once.
+    clock.set(T10 + 3 * 3600 + 5);
+    sink.write_batch(line(0, 4).as_bytes()).unwrap();
+    sink.close().unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.join("app.log.2")).unwrap(),
+        line(0, 0) + &line(0, 1)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("app.log.1")).unwrap(),
+        line(0, 2) + &line(0, 3)
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), line(0, 4));
+}
+
+/// Daily rotation (UTC) rotates at midnight, and a non-empty file left from an earlier day is
+/// rotated out by the first batch.
+#[test]
+fn daily_rotation_and_stale_file_from_earlier_day() {
+    let dir = Scratch::new("daily");
+    let path = dir.join("app.log");
+    fs::write(&path, line(0, 0)).unwrap(); // mtime: today, real clock
+    let mut cfg = FileConfig::new(&path);
+    cfg.rotate_every = Some(RotateEvery::Daily);
+    // The fake clock is days after the file's mtime.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let day = (now / 86_400 + 10) * 86_400;
+    let clock = FakeClock::at(day + 100);
+    let mut sink = FileSink::open_with_clock(cfg, Box::new(clock.clone())).unwrap();
+    sink.write_batch(line(0, 1).as_bytes()).unwrap();
+    clock.set(day + 86_399);
+    sink.write_batch(line(0, 2).as_bytes()).unwrap();
+    clock.set(day + 86_400);
+    sink.write_batch(line(0, 3).as_bytes()).unwrap();
+    sink.close().unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.join("app.log.2")).unwrap(),
+        line(0, 0)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("app.log.1")).unwrap(),
+        line(0, 1) + &line(0, 2)
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), line(0, 3));
+}
+
+/// With the real clock and `Seconds(1)`, a batch written after the next second boundary goes to
+/// a new file.
+#[test]
+fn seconds_rotation_with_real_clock() {
+    let dir = Scratch::new("secs");
+    let path = dir.join("app.log");
+    let mut cfg = FileConfig::new(&path);
+    cfg.rotate_every = Some(RotateEvery::Seconds(1));
+    let mut sink = FileSink::open(cfg).unwrap();
+    sink.write_batch(line(0, 0).as_bytes()).unwrap();
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    std::thread::sleep(Duration::from_nanos(
+        1_000_000_000 - u64::from(since_epoch.subsec_nanos()),
+    ));
+    std::thread::sleep(Duration::from_millis(20));
+    sink.write_batch(line(0, 1).as_bytes()).unwrap();
+    sink.close().unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.join("app.log.1")).unwrap(),
+        line(0, 0)
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), line(0, 1));
+}
+
+/// Prints the append throughput of 64 KiB batches, with and without rotation configured (the
+/// latter takes the lock and an lstat per batch). Informational only: nothing is asserted.
+#[test]
+fn throughput_of_64k_batches() {
+    let dir = Scratch::new("speed");
+    let batch: Vec<u8> = batches(0, 0, 2000, 64 * 1024).remove(0);
+    let total: usize = 32 << 20;
+    let n = total / batch.len();
+    for (label, max_bytes) in [("plain", None), ("rotating 8 MiB", Some(8 << 20))] {
+        let path = dir.join(&format!("{}.log", label.len()));
+        let mut cfg = FileConfig::new(&path);
+        cfg.max_bytes = max_bytes;
+        cfg.backups = 10;
+        let mut sink = FileSink::open(cfg).unwrap();
+        let start = Instant::now();
+        for _ in 0..n {
+            sink.write_batch(&batch).unwrap();
+        }
+        sink.close().unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        let mb = (n * batch.len()) as f64 / 1e6;
+        println!(
+            "file sink, {label}: {mb:.0} MB in {secs:.3} s = {:.0} MB/s",
+            mb / secs
+        );
+    }
+}
