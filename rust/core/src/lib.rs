@@ -3,6 +3,9 @@
 //! plain `cargo test`, model-checked with loom and run under miri.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod ring;
 pub mod sink;
+mod sync;
 
+pub use ring::{PushError, Ring};
 pub use sink::{NullSink, Sink};
