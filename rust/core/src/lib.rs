@@ -3,15 +3,17 @@
 //! plain `cargo test`, model-checked with loom and run under miri.
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod sink;
-
 mod fdio;
 pub mod file;
 mod flock;
+pub mod ring;
 pub mod rotation;
+pub mod sink;
 pub mod stdio;
+mod sync;
 
 pub use file::{FileConfig, FileSink};
+pub use ring::{PushError, Ring};
 pub use rotation::{Clock, RotateEvery, SystemClock};
 pub use sink::{NullSink, Sink};
 pub use stdio::{StderrSink, StdoutSink};
