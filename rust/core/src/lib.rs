@@ -9,11 +9,15 @@ mod flock;
 pub mod ring;
 pub mod rotation;
 pub mod sink;
+pub mod stats;
 pub mod stdio;
 mod sync;
+pub mod writer;
 
 pub use file::{FileConfig, FileSink};
 pub use ring::{PushError, Ring};
 pub use rotation::{Clock, RotateEvery, SystemClock};
 pub use sink::{NullSink, Sink};
+pub use stats::StatsSnapshot;
 pub use stdio::{StderrSink, StdoutSink};
+pub use writer::{Overflow, Pipeline, PipelineConfig, PushRefused};
