@@ -1,5 +1,46 @@
-"""ferrolog: async-first structured logging with a Rust hot path."""
+"""ferrolog: async-first structured logging with a Rust hot path.
 
-from ferrolog._native import __version__
+`Logger` is native: its level methods encode each event straight to a JSON line in Rust and
+push it into a lock-free ring that a native writer thread drains in batches.
+"""
 
-__all__ = ["__version__"]
+from __future__ import annotations
+
+import atexit
+import os
+
+from ferrolog import _native
+from ferrolog._native import Logger, Pipeline, __version__
+from ferrolog.context import (
+    bind_contextvars,
+    bound_contextvars,
+    clear_contextvars,
+    get_contextvars,
+    unbind_contextvars,
+)
+from ferrolog.levels import CRITICAL, DEBUG, ERROR, INFO, NOTSET, TRACE, WARNING
+
+# Process-wide hooks over the native weak set of live pipelines: a forked child gets fresh
+# writer threads and none of the parent's backlog; interpreter exit flushes what is queued.
+# Registering them starts no thread.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_native._after_fork_child)
+atexit.register(_native._flush_all)
+
+__all__ = [
+    "CRITICAL",
+    "DEBUG",
+    "ERROR",
+    "INFO",
+    "NOTSET",
+    "TRACE",
+    "WARNING",
+    "Logger",
+    "Pipeline",
+    "__version__",
+    "bind_contextvars",
+    "bound_contextvars",
+    "clear_contextvars",
+    "get_contextvars",
+    "unbind_contextvars",
+]

@@ -3,15 +3,21 @@
 //! plain `cargo test`, model-checked with loom and run under miri.
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod sink;
-
 mod fdio;
 pub mod file;
 mod flock;
+pub mod ring;
 pub mod rotation;
+pub mod sink;
+pub mod stats;
 pub mod stdio;
+mod sync;
+pub mod writer;
 
 pub use file::{FileConfig, FileSink};
+pub use ring::{PushError, Ring};
 pub use rotation::{Clock, RotateEvery, SystemClock};
 pub use sink::{NullSink, Sink};
+pub use stats::StatsSnapshot;
 pub use stdio::{StderrSink, StdoutSink};
+pub use writer::{Overflow, Pipeline, PipelineConfig, PushRefused};

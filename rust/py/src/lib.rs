@@ -1,9 +1,40 @@
 //! `ferrolog._native`: the PyO3 extension behind ferrolog's hot path.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod context;
+mod encode;
+mod escape;
+mod fields;
+mod logger;
+mod pipeline;
+mod schema;
+mod timestamp;
+mod types;
+
 use pyo3::prelude::*;
 
 #[pymodule]
 mod _native {
+    use super::*;
+
     #[allow(non_upper_case_globals)]
     #[pymodule_export]
     const __version__: &str = env!("CARGO_PKG_VERSION");
+
+    #[pymodule_export]
+    use crate::context::ContextFields;
+    #[pymodule_export]
+    use crate::logger::{Logger, Ready};
+    #[pymodule_export]
+    use crate::pipeline::{_after_fork_child, _flush_all, encode, Pipeline};
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        logger::install_methods(m.py())?;
+        m.add(
+            "context_var",
+            context::context_var(m.py())?.clone_ref(m.py()),
+        )?;
+        Ok(())
+    }
 }

@@ -1,0 +1,116 @@
+//! Pre-encoded field sets: what `bind()` and `bind_contextvars()` encode once.
+
+use crate::encode::Encoder;
+use crate::escape::write_str;
+use crate::schema::Schema;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+/// Write `"key":` for a user field, renaming a key that collides with the schema's envelope
+/// to `field.<key>` so that neither the envelope nor the user's value is lost.
+#[inline]
+pub fn write_field_key(out: &mut Vec<u8>, key: &[u8], schema: Option<Schema>) {
+    if schema.is_some_and(|s| s.is_reserved(key)) {
+        let mut renamed = Vec::with_capacity(key.len() + 6);
+        renamed.extend_from_slice(b"field.");
+        renamed.extend_from_slice(key);
+        write_str(out, &renamed);
+    } else {
+        write_str(out, key);
+    }
+    out.push(b':');
+}
+
+/// The UTF-8 text of a field name (lone surrogates replaced).
+///
+/// # Safety
+/// `key` is a live str and the GIL is held.
+pub unsafe fn key_bytes(key: *mut ffi::PyObject) -> std::borrow::Cow<'static, [u8]> {
+    // SAFETY: per this function's contract; the borrowed slice is only used while the
+    // caller holds the key (the lifetime is widened for the Cow and never outlives it).
+    unsafe {
+        match crate::encode::str_data(key) {
+            Some(b) => std::borrow::Cow::Borrowed(std::slice::from_raw_parts(b.as_ptr(), b.len())),
+            None => {
+                ffi::PyErr_Clear();
+                std::borrow::Cow::Owned(crate::encode::surrogatepass_utf8(key))
+            }
+        }
+    }
+}
+
+/// A field set encoded once: `,"k":v,...` plus the keys, for collision checks.
+pub struct EncodedFields {
+    pub dict: Py<PyDict>,
+    pub json: Box<[u8]>,
+    pub keys: Box<[Py<PyString>]>,
+}
+
+impl EncodedFields {
+    /// Encode a dict's str-keyed items for `schema` (None: keys as they are), each value
+    /// capped to `max_bytes`.
+    pub fn encode(
+        py: Python<'_>,
+        dict: Bound<'_, PyDict>,
+        schema: Option<Schema>,
+        max_bytes: usize,
+    ) -> Self {
+        let mut json = Vec::new();
+        let mut keys = Vec::with_capacity(dict.len());
+        for (k, v) in dict.iter() {
+            let Ok(k) = k.cast_into::<PyString>() else {
+                continue;
+            };
+            json.push(b',');
+            // SAFETY: `k` is a live str and the GIL is held.
+            let kb = unsafe { key_bytes(k.as_ptr()) };
+            write_field_key(&mut json, &kb, schema);
+            let limit = json.len() + max_bytes;
+            let mut enc = Encoder::new(&mut json, limit);
+            enc.value(py, v.as_ptr());
+            keys.push(k.unbind());
+        }
+        Self {
+            dict: dict.unbind(),
+            json: json.into_boxed_slice(),
+            keys: keys.into_boxed_slice(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Whether any key collides with `schema`'s envelope (then it needs renaming).
+    pub fn has_reserved(&self, schema: Schema) -> bool {
+        self.keys.iter().any(|k| {
+            // SAFETY: `k` is a live str; callers hold the GIL.
+            schema.is_reserved(&unsafe { key_bytes(k.as_ptr()) })
+        })
+    }
+
+    /// Whether `key` (a live str) is one of these fields' names.
+    #[inline]
+    pub fn contains(&self, key: *mut ffi::PyObject) -> bool {
+        self.keys.iter().any(|k| same_str(k.as_ptr(), key))
+    }
+
+    /// Whether any key is also in `other`.
+    pub fn overlaps(&self, other: &EncodedFields) -> bool {
+        self.keys.iter().any(|k| other.contains(k.as_ptr()))
+    }
+}
+
+/// String equality, by identity first (field names are usually interned).
+#[inline]
+pub fn same_str(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
+    if a == b {
+        return true;
+    }
+    // SAFETY: both are live str objects and the GIL is held by every caller.
+    unsafe {
+        ffi::PyUnicode_GET_LENGTH(a) == ffi::PyUnicode_GET_LENGTH(b)
+            && ffi::PyUnicode_Compare(a, b) == 0
+    }
+}

@@ -1,0 +1,407 @@
+//! The Python handle of a pipeline: one ring, one writer thread, its sinks and counters.
+
+use crate::logger::{LevelTable, Logger};
+use crate::schema::Schema;
+use ferrolog_core::{
+    FileConfig, FileSink, NullSink, Overflow, PipelineConfig, RotateEvery, Sink, StderrSink,
+    StdoutSink,
+};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// Live pipelines, weakly held, for the fork and interpreter-exit hooks (the one piece of
+/// process-wide state: those hooks are process-wide by nature).
+static LIVE: Mutex<Vec<Weak<ferrolog_core::Pipeline>>> = Mutex::new(Vec::new());
+
+fn live_pipelines() -> Vec<Arc<ferrolog_core::Pipeline>> {
+    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|w| w.strong_count() > 0);
+    live.iter().filter_map(Weak::upgrade).collect()
+}
+
+/// Registered with `os.register_at_fork(after_in_child=...)`: in the child, every pipeline
+/// forgets the parent's pending records and gets a writer thread of its own.
+#[pyfunction]
+pub fn _after_fork_child() {
+    // The parent may have held the lock mid-fork; in the child no other thread exists.
+    LIVE.clear_poison();
+    if let Ok(live) = LIVE.try_lock() {
+        let pipelines: Vec<_> = live.iter().filter_map(Weak::upgrade).collect();
+        drop(live);
+        for p in pipelines {
+            p.after_fork_child();
+        }
+    }
+}
+
+/// Registered with `atexit`: flush every open pipeline, all within `timeout` seconds.
+#[pyfunction]
+#[pyo3(signature = (timeout = 5.0))]
+pub fn _flush_all(py: Python<'_>, timeout: f64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+    let pipelines = live_pipelines();
+    py.detach(move || {
+        pipelines
+            .iter()
+            .filter(|p| !p.is_closed())
+            .fold(true, |ok, p| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                p.flush(left) && ok
+            })
+    })
+}
+
+/// What every logger of a pipeline shares; immutable once built.
+pub struct Shared {
+    pub core: Arc<ferrolog_core::Pipeline>,
+    pub schema: Schema,
+    pub max_event_bytes: usize,
+    /// `Some(wait)` under the `block` overflow policy.
+    pub block_timeout: Option<Duration>,
+    pub levels: LevelTable,
+}
+
+/// A running pipeline. Create loggers with [`Pipeline::logger`]; close it when done.
+#[pyclass(frozen, module = "ferrolog._native", weakref)]
+pub struct Pipeline {
+    pub(crate) shared: Arc<Shared>,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn timeout_of(t: Option<f64>) -> PyResult<Duration> {
+    match t {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s.min(86_400.0))),
+        Some(s) => Err(PyValueError::new_err(format!(
+            "timeout must be a non-negative number of seconds, got {s}"
+        ))),
+    }
+}
+
+#[pymethods]
+impl Pipeline {
+    /// Start a pipeline writing to `sinks` (dicts with a `type`: stdout, stderr, null, file).
+    #[new]
+    #[pyo3(signature = (*, sinks, capacity_bytes = 4 << 20, overflow = "drop", block_timeout = 1.0,
+                        batch_bytes = 64 << 10, linger = 0.001, max_event_bytes = None,
+                        schema = "default", levels = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        sinks: Bound<'_, PyList>,
+        capacity_bytes: usize,
+        overflow: &str,
+        block_timeout: f64,
+        batch_bytes: usize,
+        linger: f64,
+        max_event_bytes: Option<usize>,
+        schema: &str,
+        levels: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let schema = Schema::parse(schema).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "schema must be 'default', 'ecs' or 'otel', got {schema:?}"
+            ))
+        })?;
+        let block_timeout = timeout_of(Some(block_timeout))?;
+        let overflow = match overflow.to_ascii_lowercase().as_str() {
+            "drop" => Overflow::Drop,
+            "block" => Overflow::Block {
+                timeout: block_timeout,
+            },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "overflow must be 'drop' or 'block', got {other:?}"
+                )))
+            }
+        };
+        if capacity_bytes < 4096 {
+            return Err(PyValueError::new_err(format!(
+                "capacity_bytes must be at least 4096, got {capacity_bytes}"
+            )));
+        }
+        if max_event_bytes.is_some_and(|m| m < 256) {
+            return Err(PyValueError::new_err(format!(
+                "max_event_bytes must be at least 256, got {}",
+                max_event_bytes.unwrap_or_default()
+            )));
+        }
+        if !(linger.is_finite() && (0.0..=1.0).contains(&linger)) {
+            return Err(PyValueError::new_err(format!(
+                "linger must be between 0 and 1 second, got {linger}"
+            )));
+        }
+        let mut custom = Vec::new();
+        if let Some(levels) = levels {
+            for (k, v) in levels.iter() {
+                custom.push((k.extract::<i32>()?, v.extract::<String>()?));
+            }
+        }
+        let levels = LevelTable::new(schema, &custom)?;
+        let mut native: Vec<Box<dyn Sink>> = Vec::new();
+        for (i, spec) in sinks.iter().enumerate() {
+            native.push(parse_sink(i, &spec)?);
+        }
+        if native.is_empty() {
+            return Err(PyValueError::new_err("a pipeline needs at least one sink"));
+        }
+        let config = PipelineConfig {
+            capacity_bytes,
+            overflow,
+            batch_bytes: batch_bytes.max(4096),
+            linger: Duration::from_secs_f64(linger),
+        };
+        let core = ferrolog_core::Pipeline::start(config, native)
+            .map_err(|e| PyOSError::new_err(format!("cannot start the writer thread: {e}")))?;
+        // By default an event may take 64 KiB, or what a small ring can hold.
+        let max_event_bytes = max_event_bytes.unwrap_or(core.max_record_len().min(64 << 10));
+        if max_event_bytes > core.max_record_len() {
+            let cap = core.max_record_len();
+            core.close(Duration::from_secs(1));
+            return Err(PyValueError::new_err(format!(
+                "max_event_bytes ({max_event_bytes}) must fit in the ring: at most {cap} for capacity_bytes={capacity_bytes}"
+            )));
+        }
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&core));
+        let block_timeout = matches!(overflow, Overflow::Block { .. }).then_some(block_timeout);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                core,
+                schema,
+                max_event_bytes,
+                block_timeout,
+                levels,
+            }),
+        })
+    }
+
+    /// A logger named `name` emitting events at `level` (number or name) and above.
+    #[pyo3(signature = (name = None, level = None))]
+    fn logger(
+        slf: &Bound<'_, Self>,
+        name: Option<Bound<'_, PyString>>,
+        level: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Logger> {
+        let py = slf.py();
+        let name = name.unwrap_or_else(|| PyString::new(py, "app"));
+        let this = slf.get();
+        let level = match level {
+            Some(l) => this.shared.levels.parse(&l)?,
+            None => crate::logger::INFO,
+        };
+        Ok(Logger::create(
+            py,
+            slf.clone().unbind(),
+            this.shared.clone(),
+            name,
+            level,
+            PyDict::new(py),
+        ))
+    }
+
+    /// Resolve a level number or name as this pipeline understands it.
+    fn level_number(&self, level: Bound<'_, PyAny>) -> PyResult<i32> {
+        self.shared.levels.parse(&level)
+    }
+
+    /// The levels this pipeline knows, number to name.
+    fn level_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (n, name) in self.shared.levels.items() {
+            d.set_item(n, name)?;
+        }
+        Ok(d)
+    }
+
+    /// Block (GIL released) until everything emitted before the call is written or counted
+    /// dropped, at most `timeout` seconds (default 5). True when it all settled.
+    #[pyo3(signature = (timeout = None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let t = timeout_of(timeout)?;
+        let core = self.shared.core.clone();
+        Ok(py.detach(move || core.flush(t)))
+    }
+
+    /// Drain within `timeout` seconds (default 5), stop the writer thread, close the sinks.
+    /// Idempotent. Later log calls are dropped and counted.
+    #[pyo3(signature = (timeout = None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let t = timeout_of(timeout)?;
+        let core = self.shared.core.clone();
+        Ok(py.detach(move || core.close(t)))
+    }
+
+    /// True once `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.shared.core.is_closed()
+    }
+
+    /// The schema's name.
+    #[getter]
+    fn schema(&self) -> &'static str {
+        self.shared.schema.name()
+    }
+
+    /// Counters: emitted, written, dropped, errors, bytes, batches, high_water, capacity.
+    pub fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.shared.core.stats();
+        let d = PyDict::new(py);
+        d.set_item("emitted", s.emitted)?;
+        d.set_item("written", s.written)?;
+        d.set_item("dropped", s.dropped)?;
+        d.set_item("errors", s.errors)?;
+        d.set_item("bytes", s.bytes)?;
+        d.set_item("batches", s.batches)?;
+        d.set_item("high_water", s.high_water)?;
+        d.set_item("capacity", self.shared.core.capacity())?;
+        Ok(d)
+    }
+
+    /// Push an already encoded record if the ring has room; never blocks, never counts a drop.
+    /// Used by the `a*` methods' waiters.
+    fn _try_push(&self, record: &[u8]) -> bool {
+        self.shared.core.try_push_uncounted(record).is_ok()
+    }
+
+    /// Push an encoded record under the drop policy (counted if it does not fit).
+    fn _push(&self, record: &[u8]) -> bool {
+        self.shared.core.push(record)
+    }
+
+    /// How many events were emitted so far: a mark for `_settled`.
+    fn _emitted(&self) -> u64 {
+        self.shared.core.stats().emitted
+    }
+
+    /// Whether at least `mark` events are written or counted dropped.
+    fn _settled(&self, mark: u64) -> bool {
+        let s = self.shared.core.stats();
+        s.written + s.dropped >= mark
+    }
+
+    /// In a freshly forked child: forget the parent's pending records and start a new writer.
+    fn _after_fork_child(&self) {
+        self.shared.core.after_fork_child();
+    }
+
+    fn __repr__(&self) -> String {
+        let s = self.shared.core.stats();
+        format!(
+            "<ferrolog Pipeline schema={} closed={} emitted={} written={} dropped={}>",
+            self.shared.schema.name(),
+            self.shared.core.is_closed(),
+            s.emitted,
+            s.written,
+            s.dropped
+        )
+    }
+}
+
+/// Build a native sink from its dict spec; errors name the sink's position and field.
+fn parse_sink(index: usize, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Sink>> {
+    let where_ = format!("sinks[{index}]");
+    let spec = spec.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{where_}: a sink is a dict with a 'type', got {}",
+            spec.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })?;
+    let get = |key: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+        Ok(spec.get_item(key)?.filter(|v| !v.is_none()))
+    };
+    let kind: String = get("type")?
+        .ok_or_else(|| PyValueError::new_err(format!("{where_}: missing 'type'")))?
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("{where_}.type must be a str")))?;
+    Ok(match kind.as_str() {
+        "stdout" => Box::new(StdoutSink::new()),
+        "stderr" => Box::new(StderrSink::new()),
+        "null" => Box::new(NullSink),
+        "file" => {
+            let path: PathBuf = get("path")?
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!("{where_}: a file sink needs 'path'"))
+                })?
+                .extract()
+                .map_err(|_| {
+                    PyTypeError::new_err(format!("{where_}.path must be a str or path"))
+                })?;
+            let num = |key: &str| -> PyResult<Option<u64>> {
+                get(key)?
+                    .map(|v| {
+                        v.extract::<u64>().map_err(|_| {
+                            PyValueError::new_err(format!(
+                                "{where_}.{key} must be a non-negative int"
+                            ))
+                        })
+                    })
+                    .transpose()
+            };
+            let rotate_every = match get("rotate_every")? {
+                None => None,
+                Some(v) => Some(if let Ok(secs) = v.extract::<u64>() {
+                    if secs == 0 {
+                        return Err(PyValueError::new_err(format!(
+                            "{where_}.rotate_every must be > 0 seconds"
+                        )));
+                    }
+                    RotateEvery::Seconds(secs)
+                } else {
+                    match v.extract::<String>()?.to_ascii_lowercase().as_str() {
+                        "hourly" => RotateEvery::Hourly,
+                        "daily" | "midnight" => RotateEvery::Daily,
+                        other => {
+                            return Err(PyValueError::new_err(format!(
+                                "{where_}.rotate_every must be 'hourly', 'daily' or seconds, got {other:?}"
+                            )))
+                        }
+                    }
+                }),
+            };
+            let config = FileConfig {
+                mode: num("mode")?.map(|m| m as u32).unwrap_or(0o640),
+                max_bytes: num("max_bytes")?,
+                rotate_every,
+                backups: num("backups")?.unwrap_or(5) as usize,
+                compress: get("compress")?
+                    .map(|v| v.is_truthy())
+                    .transpose()?
+                    .unwrap_or(false),
+                utc: get("utc")?
+                    .map(|v| v.is_truthy())
+                    .transpose()?
+                    .unwrap_or(true),
+                path,
+            };
+            Box::new(
+                FileSink::open(config).map_err(|e| PyOSError::new_err(format!("{where_}: {e}")))?,
+            )
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "{where_}.type must be one of 'stdout', 'stderr', 'file', 'null', got {other:?}"
+            )))
+        }
+    })
+}
+
+/// Encode one value the way a log call would (for tests and tools): the JSON bytes.
+#[pyfunction]
+#[pyo3(signature = (value, *, max_bytes = 64 << 10))]
+pub fn encode<'py>(
+    py: Python<'py>,
+    value: Bound<'py, PyAny>,
+    max_bytes: usize,
+) -> Bound<'py, PyBytes> {
+    let mut out = Vec::new();
+    let mut enc = crate::encode::Encoder::new(&mut out, max_bytes);
+    enc.value(py, value.as_ptr());
+    PyBytes::new(py, &out)
+}

@@ -1,0 +1,114 @@
+//! Output schemas: the envelope around an event's fields, and the level names they use.
+
+use crate::escape::write_str;
+
+/// The shape of each output line; one encoder serves all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    /// `{"timestamp","level","logger","message", fields...}`
+    Default,
+    /// Elastic Common Schema: `@timestamp`, `log.level`, `log.logger`, `message`, `ecs.version`.
+    Ecs,
+    /// OpenTelemetry log data model: `Timestamp`, `SeverityText`, `SeverityNumber`, `Body`,
+    /// `Attributes` (the fields), `TraceId`/`SpanId` when present.
+    Otel,
+}
+
+pub const ECS_VERSION: &str = "8.11.0";
+
+impl Schema {
+    pub fn parse(name: &str) -> Option<Schema> {
+        match name.to_ascii_lowercase().as_str() {
+            "default" => Some(Schema::Default),
+            "ecs" => Some(Schema::Ecs),
+            "otel" => Some(Schema::Otel),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Schema::Default => "default",
+            Schema::Ecs => "ecs",
+            Schema::Otel => "otel",
+        }
+    }
+
+    /// Keys of the envelope that a user field may not overwrite.
+    pub fn reserved(self) -> &'static [&'static [u8]] {
+        match self {
+            Schema::Default => &[b"timestamp", b"level", b"logger", b"message", b"exception"],
+            Schema::Ecs => &[
+                b"@timestamp",
+                b"log.level",
+                b"log.logger",
+                b"message",
+                b"ecs.version",
+                b"error",
+            ],
+            // Fields live inside `Attributes`, where only the logger's own name is taken.
+            Schema::Otel => &[b"logger.name"],
+        }
+    }
+
+    #[inline]
+    pub fn is_reserved(self, key: &[u8]) -> bool {
+        self.reserved().contains(&key)
+    }
+
+    /// The pre-encoded level value for `level` (a JSON string, with quotes).
+    pub fn level_text(self, level: i32, custom_name: Option<&str>) -> Vec<u8> {
+        let name = custom_name
+            .map(str::to_owned)
+            .unwrap_or_else(|| standard_level_name(level));
+        let name = match self {
+            Schema::Otel => name.to_ascii_uppercase(),
+            _ => name.to_ascii_lowercase(),
+        };
+        let mut out = Vec::new();
+        write_str(&mut out, name.as_bytes());
+        out
+    }
+}
+
+/// stdlib's name for a level number, TRACE included; others are `level_N`.
+pub fn standard_level_name(level: i32) -> String {
+    match level {
+        5 => "trace".into(),
+        10 => "debug".into(),
+        20 => "info".into(),
+        30 => "warning".into(),
+        40 => "error".into(),
+        50 => "critical".into(),
+        n => format!("level_{n}"),
+    }
+}
+
+/// OpenTelemetry SeverityNumber: 10→5, 20→9, 30→13, 40→17, 50→21, TRACE(5)→1; other levels
+/// fall into the range of the standard level at or below them.
+pub fn otel_severity(level: i32) -> i32 {
+    match level {
+        i32::MIN..=0 => 0,
+        1..=9 => 1,
+        10..=59 => {
+            let band = level / 10; // 1..=5
+            let step = (level % 10) * 4 / 10;
+            (band - 1) * 4 + 5 + step
+        }
+        _ => 24,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otel_mapping_of_standard_levels() {
+        let got: Vec<i32> = [5, 10, 20, 30, 40, 50]
+            .iter()
+            .map(|l| otel_severity(*l))
+            .collect();
+        assert_eq!(got, [1, 5, 9, 13, 17, 21]);
+    }
+}

@@ -1,0 +1,132 @@
+//! UTC timestamps with microseconds, formatted once per second per thread.
+
+use std::cell::Cell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Microseconds since the Unix epoch, from the realtime clock.
+#[inline]
+pub fn now_micros() -> i64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists.
+        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } == 0 {
+            // time_t and c_long are narrower than i64 on some targets.
+            #[allow(clippy::unnecessary_cast)]
+            return ts.tv_sec as i64 * 1_000_000 + ts.tv_nsec as i64 / 1000;
+        }
+    }
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}
+
+thread_local! {
+    /// The last second formatted on this thread and its `YYYY-MM-DDTHH:MM:SS` text.
+    static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
+}
+
+/// Append `"2026-11-26T03:40:21.123456Z"` (with the quotes) for `micros` since the epoch.
+#[inline]
+pub fn write_rfc3339(out: &mut Vec<u8>, micros: i64) {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000) as u32;
+    let prefix = LAST_SECOND.with(|cell| {
+        let (cached, text) = cell.get();
+        if cached == secs {
+            text
+        } else {
+            let text = format_second(secs);
+            cell.set((secs, text));
+            text
+        }
+    });
+    out.push(b'"');
+    out.extend_from_slice(&prefix);
+    out.push(b'.');
+    let mut digits = [b'0'; 6];
+    let mut f = frac;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    out.extend_from_slice(&digits);
+    out.extend_from_slice(b"Z\"");
+}
+
+/// Nanoseconds since the epoch as a decimal string (OpenTelemetry's `Timestamp`).
+pub fn write_unix_nanos(out: &mut Vec<u8>, micros: i64) {
+    let mut buf = itoa::Buffer::new();
+    out.push(b'"');
+    out.extend_from_slice(buf.format(i128::from(micros) * 1000).as_bytes());
+    out.push(b'"');
+}
+
+fn format_second(secs: i64) -> [u8; 19] {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    let mut t = [0u8; 19];
+    let y = y.clamp(0, 9999) as u32;
+    t[0] = b'0' + (y / 1000) as u8;
+    t[1] = b'0' + (y / 100 % 10) as u8;
+    t[2] = b'0' + (y / 10 % 10) as u8;
+    t[3] = b'0' + (y % 10) as u8;
+    t[4] = b'-';
+    two(&mut t[5..7], m as u32);
+    t[7] = b'-';
+    two(&mut t[8..10], d as u32);
+    t[10] = b'T';
+    two(&mut t[11..13], hh as u32);
+    t[13] = b':';
+    two(&mut t[14..16], mm as u32);
+    t[16] = b':';
+    two(&mut t[17..19], ss as u32);
+    t
+}
+
+fn two(dst: &mut [u8], v: u32) {
+    dst[0] = b'0' + (v / 10) as u8;
+    dst[1] = b'0' + (v % 10) as u8;
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); H. Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(micros: i64) -> String {
+        let mut out = Vec::new();
+        write_rfc3339(&mut out, micros);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(fmt(0), "\"1970-01-01T00:00:00.000000Z\"");
+        assert_eq!(
+            fmt(1_795_664_421_123_456),
+            "\"2026-11-26T03:40:21.123456Z\""
+        );
+        assert_eq!(fmt(951_782_400_000_001), "\"2000-02-29T00:00:00.000001Z\"");
+        assert_eq!(fmt(-1), "\"1969-12-31T23:59:59.999999Z\"");
+    }
+}

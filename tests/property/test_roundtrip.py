@@ -1,0 +1,75 @@
+"""Property: whatever JSON-shaped value is logged comes back equal, types kept."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ferrolog import _native
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def _no_surrogates(v: Any) -> bool:
+    if isinstance(v, str):
+        return not any(0xD800 <= ord(c) <= 0xDFFF for c in v)
+    if isinstance(v, list):
+        return all(_no_surrogates(x) for x in v)
+    if isinstance(v, dict):
+        return all(_no_surrogates(k) and _no_surrogates(x) for k, x in v.items())
+    return True
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(values)
+def test_encoded_value_round_trips(value: Any) -> None:
+    """json.loads(encode(v)) == v for nested dict/list/str/int/float/bool/None."""
+    encoded = _native.encode(value)
+    decoded = json.loads(encoded)
+    if _no_surrogates(value):
+        assert _same(decoded, value)
+    else:
+        encoded.decode("utf-8")  # lone surrogates replaced: still strictly valid UTF-8
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True), values, max_size=6))
+def test_logged_fields_round_trip(tmp_path_factory: Any, fields: dict[str, Any]) -> None:
+    """A log call's fields come back from the file equal, with their JSON types."""
+    path = tmp_path_factory.mktemp("rt") / "rt.log"
+    p = _native.Pipeline(sinks=[{"type": "file", "path": str(path)}])
+    reserved = {"timestamp", "level", "logger", "message", "exception"}
+    fields = {k: v for k, v in fields.items() if k not in reserved and k not in ("exc_info", "stack_info", "stacklevel")}
+    p.logger("rt").info("m", **fields)
+    assert p.close(5.0)
+    ev = json.loads(path.read_text())
+    for k, v in fields.items():
+        if _no_surrogates(v):
+            assert _same(ev[k], v), (k, v, ev[k])

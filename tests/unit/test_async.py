@@ -1,0 +1,65 @@
+"""Async methods: awaitable twins never drop and never block the loop under backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from conftest import FileLog
+
+
+async def test_ainfo_when_there_is_room(file_log: FileLog) -> None:
+    """await ainfo() writes the event like info()."""
+    await file_log.logger.ainfo("a", x=1)
+    await file_log.logger.alog("warning", "b")
+    assert await file_log.logger.flush()
+    assert [(ev["message"], ev["level"]) for ev in file_log.lines()] == [
+        ("a", "info"),
+        ("b", "warning"),
+    ]
+
+
+async def test_flush_is_awaitable_and_reports_success(file_log: FileLog) -> None:
+    """await flush() returns True once everything is on disk."""
+    for i in range(100):
+        file_log.logger.info("x", i=i)
+    assert await file_log.logger.flush(timeout=5.0) is True
+    assert len(file_log.path.read_text().splitlines()) == 100
+
+
+async def test_backpressure_sync_drops_async_waits_loop_ticks(
+    make_file_log: Callable[..., FileLog],
+) -> None:
+    """With a tiny ring: sync calls drop and count, awaited calls lose nothing, the loop ticks."""
+    log = make_file_log(capacity_bytes=4096, overflow="block")
+    ticks = 0
+    stop = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    tick_task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    pad = "x" * 200
+    # On the loop thread even the `block` policy must not block: sync calls drop and count.
+    for i in range(5000):
+        log.logger.info("sync", i=i, pad=pad)
+    stats = log.stats()
+    dropped_sync = stats["dropped"]
+    assert dropped_sync > 0
+    # Awaited calls wait for room instead.
+    ticks_before = ticks
+    for i in range(5000):
+        await log.logger.ainfo("async", i=i, pad=pad)
+    assert ticks > ticks_before  # the loop kept running while we waited
+    stop = True
+    await tick_task
+    lines = log.lines()
+    async_is = [ev["i"] for ev in lines if ev["message"] == "async"]
+    assert async_is == list(range(5000))
+    final = log.stats()
+    assert final["dropped"] == dropped_sync
+    assert final["emitted"] == final["written"] + final["dropped"] == 10_000
