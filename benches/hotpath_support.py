@@ -15,7 +15,7 @@ CALLS = 1_000
 RING_BYTES = 16 << 20
 
 
-def _native() -> Any:
+def native() -> Any:
     try:
         native = importlib.import_module("ferrolog._native")
     except ImportError as exc:  # extension not built
@@ -26,5 +26,5 @@ def _native() -> Any:
 
 
 def make_pipeline(sinks: list[dict[str, Any]], overflow: str = "block") -> Any:
-    native = _native()
-    return native.Pipeline(sinks=sinks, capacity_bytes=RING_BYTES, overflow=overflow)
+    native_mod = native()
+    return native_mod.Pipeline(sinks=sinks, capacity_bytes=RING_BYTES, overflow=overflow)

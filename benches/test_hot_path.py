@@ -116,6 +116,22 @@ def test_encoder_nested_payload(benchmark: Any, null_logger: Any) -> None:
     _per_call(benchmark)
 
 
+@pytest.mark.benchmark(group="encoder")
+def test_encoder_nested_payload_encode_only(benchmark: Any) -> None:
+    """The same payload through `ferrolog._native.encode` alone: no ring, no timestamp."""
+    from hotpath_support import native
+
+    encode = native().encode
+
+    def run() -> None:
+        for _ in range(CALLS):
+            encode(NESTED)
+
+    benchmark(run)
+    _per_call(benchmark)
+    assert json.loads(encode(NESTED))["order"]["total"] in ("129.95", 129.95)
+
+
 END_TO_END_EVENTS = 100_000
 
 

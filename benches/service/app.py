@@ -74,21 +74,35 @@ def _five(info: Callable[..., Any], item_id: int, t0: float) -> None:
 class Ferrolog(Backend):
     async def start(self) -> None:
         import ferrolog
-        from ferrolog import Container, Logger
 
         self._bound = ferrolog.bound_contextvars
-        self.container = await Container.create(
-            {
-                "sinks": [{"type": "file", "path": LOG_FILE}],
-                "ring": {"capacity_bytes": peers.RING_BYTES, "overflow": "block"},
-            }
-        )
-        self.log = await self.container.get(Logger)
+        sink = {"type": "file", "path": LOG_FILE}
+        self.pipe: Any = None
+        self.container: Any = None
+        if hasattr(ferrolog, "Container"):  # the public API (DESIGN.md §3)
+            self.container = await ferrolog.Container.create(
+                {
+                    "sinks": [sink],
+                    "ring": {"capacity_bytes": peers.RING_BYTES, "overflow": "block"},
+                }
+            )
+            self.log = await self.container.get(ferrolog.Logger)
+        else:  # the native pipeline underneath it
+            self.pipe = ferrolog.Pipeline(
+                sinks=[sink],
+                capacity_bytes=peers.RING_BYTES,
+                overflow="block",
+                block_timeout=peers.BLOCK_TIMEOUT,
+            )
+            self.log = self.pipe.logger("app", logging.INFO)
         self.info = self.log.info
 
     async def stop(self) -> None:
-        await self.log.flush()
-        await self.container.aclose()
+        await self.log.flush(30.0)
+        if self.container is not None:
+            await self.container.aclose()
+        else:
+            self.pipe.close(30.0)
 
     def bind(self, request_id: str) -> AbstractContextManager[Any]:
         cm: AbstractContextManager[Any] = self._bound(request_id=request_id)

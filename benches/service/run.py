@@ -295,8 +295,8 @@ def run_all(keys: list[str], duration: float) -> tuple[dict[str, Any], str | Non
         if key == "ferrolog" and why is None:
             import ferrolog
 
-            if not hasattr(ferrolog, "Container") or not hasattr(ferrolog, "bound_contextvars"):
-                why = "ferrolog's Container/bound_contextvars not available yet"
+            if not hasattr(ferrolog, "Pipeline") or not hasattr(ferrolog, "bound_contextvars"):
+                why = "ferrolog's native logger is not built yet"
         if why:
             notes.append(f"{key}: {why}")
             print(f"service: skip {key}: {why}", flush=True)
