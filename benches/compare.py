@@ -82,39 +82,47 @@ async def _burst_main(key: str, workdir: Path) -> dict[str, Any]:
     assert peer.aopen is not None
     path = workdir / f"{key}.burst.jsonl"
     session = await peer.aopen(path)
-    interval = 0.0005
-    gaps: list[float] = []
+    gaps: list[tuple[float, float]] = []
     measuring = False
     running = True
 
     async def ticker() -> None:
+        # Yields to the loop on every turn, so the gap between two of its turns is how long
+        # something else held the loop (a timer-based ticker cannot see below ~1 ms).
+        last = time.perf_counter()
         while running:
-            t = time.perf_counter()
-            await asyncio.sleep(interval)
-            if measuring:
-                gaps.append(time.perf_counter() - t - interval)
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            if measuring and now - last > 20e-6:
+                gaps.append((last, now))
+            last = now
 
     task = asyncio.create_task(ticker())
     # one warm-up burst (first-use caches, thread start-up) not reported
     await session.aloop(0, BURST)
     await asyncio.sleep(0.05)
     durations: list[float] = []
+    windows: list[tuple[float, float]] = []
     measuring = True
     for b in range(1, BURSTS + 1):
         await asyncio.sleep(0.02)
         t = time.perf_counter()
         await session.aloop(b * BURST, (b + 1) * BURST)
-        durations.append(time.perf_counter() - t)
+        t_end = time.perf_counter()
+        durations.append(t_end - t)
+        windows.append((t, t_end))
     await asyncio.sleep(0.02)
     measuring = False
     running = False
     await task
     await session.afinish()
+    # per burst: the longest stretch without a ticker turn that overlaps the burst
+    held = [max((e - s for s, e in gaps if s < w1 and e > w0), default=0.0) for w0, w1 in windows]
     check = peers.check_files(session.files(), (BURSTS + 1) * BURST)
     return {
         "burst_ms": statistics.median(durations) * 1e3,
         "burst_max_ms": max(durations) * 1e3,
-        "max_gap_ms": max(gaps) * 1e3 if gaps else 0.0,
+        "held_ms": statistics.median(held) * 1e3,
         "check": asdict(check),
         "stats": dict(session.stats()) if session.stats else {},
     }
@@ -275,11 +283,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         if loop.get("errors") and not loop.get("check"):
             lines.append(f"| {label} | error: {loop['errors'][0]} | | | | | |")
             continue
-        held = burst.get("burst_ms")
-        gap = burst.get("max_gap_ms")
+        held = burst.get("held_ms")
+        calls = burst.get("burst_ms")
         held_s = _fmt_range(held, ".2f", unit=" ms") if held else "—"
-        if gap:
-            held_s += f"; max ticker gap {gap[0]:.2f} ms"
+        if calls:
+            held_s += f"; the calls took {calls[0]:.2f} ms"
         lines.append(
             "| "
             + " | ".join(
@@ -310,8 +318,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("")
     lines += [
         "The asyncio burst: 1,000 calls from a coroutine (the awaited form where the library "
-        "offers one), median of 5 bursts after a warm-up; the ticker gap is the worst lateness "
-        "of a concurrent 0.5 ms ticker task during the bursts.",
+        "offers one). Loop held: the longest stretch, overlapping the burst, in which a concurrent "
+        "task that yields on every turn did not get to run; median (min–max) of the per-run "
+        "medians over 5 bursts after a warm-up burst.",
         "",
         "## Configurations",
         "",
@@ -360,7 +369,7 @@ def render_readme_section(report: dict[str, Any]) -> str:
         loop, burst = row["loop"], row["burst"]
         if not loop.get("caller_us"):
             continue
-        held = burst.get("burst_ms")
+        held = burst.get("held_ms")
         lines.append(
             f"| {row['label']} | {loop['caller_us'][0]:.2f} | {_si(loop['e2e_eps'][0])} | "
             + (f"{held[0]:.2f} ms" if held else "—")
@@ -423,7 +432,7 @@ def render_png(report: dict[str, Any], path: Path) -> str | None:
     panels = [
         ("caller µs per event (lower is better)", "loop", "caller_us", 1.0),
         ("end-to-end events/s (higher is better)", "loop", "e2e_eps", 1.0),
-        ("asyncio burst of 1,000: ms the loop is held (lower is better)", "burst", "burst_ms", 1.0),
+        ("asyncio burst of 1,000: ms the loop is held (lower is better)", "burst", "held_ms", 1.0),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(17, 0.5 * len(rows) + 2.2))
     labels = [lab for lab, _ in rows]
@@ -529,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"garbled {c['garbled']}, wrong {c['wrong_type']}"
                     )
                 else:
-                    msg = f"burst {r['burst_ms']:.2f} ms, max gap {r['max_gap_ms']:.2f} ms"
+                    msg = f"burst {r['burst_ms']:.2f} ms, loop held {r['held_ms']:.2f} ms"
                 print(
                     f"[{time.monotonic() - started:6.0f}s] rep {rep + 1}/{reps} {p.key:19} "
                     f"{mode:5} {msg}",
@@ -546,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
             + (f" {versions.get(p.dists[0], '')}" if p.dists and p.key != "floor" else ""),
             "config": p.config,
             "loop": aggregate(raw[p.key]["loop"], ("caller_us", "e2e_eps", "cpu_us", "rss_mib")),
-            "burst": aggregate(raw[p.key]["burst"], ("burst_ms", "burst_max_ms", "max_gap_ms")),
+            "burst": aggregate(raw[p.key]["burst"], ("burst_ms", "burst_max_ms", "held_ms")),
         }
     report: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
