@@ -1,7 +1,8 @@
 """ferrolog: async-first structured logging with a Rust hot path.
 
 `Logger` is native: its level methods encode each event straight to a JSON line in Rust and
-push it into a lock-free ring that a native writer thread drains in batches.
+push it into a lock-free ring that a native writer thread drains in batches. Above it, an async
+`Container` builds loggers from pydantic `Settings`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,19 @@ import os
 
 from ferrolog import _native
 from ferrolog._native import Logger, Pipeline, __version__
+from ferrolog._pipeline import build_pipeline
+from ferrolog.config import Settings, SettingsError, UnsupportedSettingError
+from ferrolog.container import (
+    Container,
+    ContainerClosedError,
+    ContainerCloseError,
+    ContainerError,
+    DependencyCycleError,
+    PendingContainer,
+    RegistrationError,
+    ResolutionError,
+    SyncContainer,
+)
 from ferrolog.context import (
     bind_contextvars,
     bound_contextvars,
@@ -35,11 +49,24 @@ __all__ = [
     "NOTSET",
     "TRACE",
     "WARNING",
+    "Container",
+    "ContainerCloseError",
+    "ContainerClosedError",
+    "ContainerError",
+    "DependencyCycleError",
     "Logger",
+    "PendingContainer",
     "Pipeline",
+    "RegistrationError",
+    "ResolutionError",
+    "Settings",
+    "SettingsError",
+    "SyncContainer",
+    "UnsupportedSettingError",
     "__version__",
     "bind_contextvars",
     "bound_contextvars",
+    "build_pipeline",
     "clear_contextvars",
     "get_contextvars",
     "unbind_contextvars",

@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Generator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, Final, final
+from typing import Any, Final, Literal, Protocol, final
 
 __version__: Final[str]
 
@@ -10,6 +10,11 @@ __version__: Final[str]
 context_var: ContextVar[ContextFields | None]
 
 LevelLike = int | str
+
+class SinkObject(Protocol):
+    """A sink written in Python: gets whole batches of NDJSON lines on a runner thread."""
+
+    def write_batch(self, batch: memoryview, /) -> object: ...
 
 @final
 class Ready:
@@ -75,7 +80,7 @@ class Pipeline:
     def __new__(
         cls,
         *,
-        sinks: Sequence[Mapping[str, Any]],
+        sinks: Sequence[Mapping[str, Any] | SinkObject],
         capacity_bytes: int = 4194304,
         overflow: str = "drop",
         block_timeout: float = 1.0,
@@ -100,6 +105,8 @@ class Pipeline:
     def _emitted(self) -> int: ...
     def _settled(self, mark: int) -> bool: ...
     def _after_fork_child(self) -> None: ...
+    def _take_batch(self, index: int, timeout: float) -> tuple[int, bytes] | None | Literal[False]: ...
+    def _answer(self, index: int, id: int, ok: bool) -> None: ...
 
 def encode(value: object, *, max_bytes: int = 65536) -> bytes:
     """The JSON bytes a log call would write for `value`."""

@@ -3,6 +3,7 @@
 //! plain `cargo test`, model-checked with loom and run under miri.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod channel;
 mod fdio;
 pub mod file;
 mod flock;
@@ -14,6 +15,7 @@ pub mod stdio;
 mod sync;
 pub mod writer;
 
+pub use channel::{Channel, ChannelSink, Take};
 pub use file::{FileConfig, FileSink};
 pub use ring::{PushError, Ring};
 pub use rotation::{Clock, RotateEvery, SystemClock};

@@ -3,13 +3,14 @@
 use crate::logger::{LevelTable, Logger};
 use crate::schema::Schema;
 use ferrolog_core::{
-    FileConfig, FileSink, NullSink, Overflow, PipelineConfig, RotateEvery, Sink, StderrSink,
-    StdoutSink,
+    Channel, ChannelSink, FileConfig, FileSink, NullSink, Overflow, PipelineConfig, RotateEvery,
+    Sink, StderrSink, StdoutSink, Take,
 };
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,39 @@ pub struct Shared {
 #[pyclass(frozen, module = "ferrolog._native", weakref)]
 pub struct Pipeline {
     pub(crate) shared: Arc<Shared>,
+    /// Python sink objects and the channels their runner threads drain.
+    py_sinks: Vec<(Py<PyAny>, Arc<Channel>)>,
+    /// The runner threads (`threading.Thread`), started with the first logger.
+    runners: Mutex<Vec<Py<PyAny>>>,
+    runners_started: AtomicBool,
+}
+
+/// How long the writer waits for a Python sink to take and answer one batch.
+const PY_SINK_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Pipeline {
+    /// Start one runner thread per Python sink (once): they need the pipeline object itself,
+    /// which does not exist yet inside `__new__`.
+    fn ensure_runners(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        if this.py_sinks.is_empty() || this.runners_started.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let py = slf.py();
+        let start = py.import("ferrolog._sinks")?.getattr("start_runner")?;
+        let mut runners = this.runners.lock().unwrap_or_else(|e| e.into_inner());
+        for (index, (sink, _)) in this.py_sinks.iter().enumerate() {
+            runners.push(start.call1((slf, index, sink.bind(py)))?.unbind());
+        }
+        Ok(())
+    }
+
+    fn channel(&self, index: usize) -> PyResult<&Arc<Channel>> {
+        self.py_sinks
+            .get(index)
+            .map(|(_, ch)| ch)
+            .ok_or_else(|| PyValueError::new_err(format!("no Python sink at index {index}")))
+    }
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -143,8 +177,16 @@ impl Pipeline {
         }
         let levels = LevelTable::new(schema, &custom)?;
         let mut native: Vec<Box<dyn Sink>> = Vec::new();
+        let mut py_sinks = Vec::new();
         for (i, spec) in sinks.iter().enumerate() {
-            native.push(parse_sink(i, &spec)?);
+            if !spec.is_instance_of::<PyDict>() && spec.hasattr("write_batch")? {
+                let name = format!("python:{}", spec.get_type().name()?);
+                let (sink, channel) = ChannelSink::new(name, PY_SINK_TIMEOUT);
+                native.push(Box::new(sink));
+                py_sinks.push((spec.clone().unbind(), channel));
+            } else {
+                native.push(parse_sink(i, &spec)?);
+            }
         }
         if native.is_empty() {
             return Err(PyValueError::new_err("a pipeline needs at least one sink"));
@@ -178,6 +220,9 @@ impl Pipeline {
                 block_timeout,
                 levels,
             }),
+            py_sinks,
+            runners: Mutex::new(Vec::new()),
+            runners_started: AtomicBool::new(false),
         })
     }
 
@@ -190,6 +235,7 @@ impl Pipeline {
     ) -> PyResult<Logger> {
         let py = slf.py();
         let name = name.unwrap_or_else(|| PyString::new(py, "app"));
+        Self::ensure_runners(slf)?;
         let this = slf.get();
         let level = match level {
             Some(l) => this.shared.levels.parse(&l)?,
@@ -222,19 +268,62 @@ impl Pipeline {
     /// Block (GIL released) until everything emitted before the call is written or counted
     /// dropped, at most `timeout` seconds (default 5). True when it all settled.
     #[pyo3(signature = (timeout = None))]
-    fn flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+    fn flush(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
         let t = timeout_of(timeout)?;
-        let core = self.shared.core.clone();
-        Ok(py.detach(move || core.flush(t)))
+        Self::ensure_runners(slf)?;
+        let core = slf.get().shared.core.clone();
+        Ok(slf.py().detach(move || core.flush(t)))
     }
 
     /// Drain within `timeout` seconds (default 5), stop the writer thread, close the sinks.
     /// Idempotent. Later log calls are dropped and counted.
     #[pyo3(signature = (timeout = None))]
-    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+    fn close(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
         let t = timeout_of(timeout)?;
-        let core = self.shared.core.clone();
-        Ok(py.detach(move || core.close(t)))
+        let deadline = Instant::now() + t;
+        Self::ensure_runners(slf)?;
+        let this = slf.get();
+        let core = this.shared.core.clone();
+        let py = slf.py();
+        let ok = py.detach(move || core.close(t));
+        // The runners stop once their channel is closed; wait for them within the deadline.
+        let runners: Vec<Py<PyAny>> =
+            std::mem::take(&mut *this.runners.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, channel) in &this.py_sinks {
+            channel.close();
+        }
+        for runner in runners {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            runner.bind(py).call_method1("join", (left.max(0.05),))?;
+        }
+        Ok(ok)
+    }
+
+    /// For a Python sink's runner: wait (GIL released) up to `timeout` seconds for a batch.
+    /// Returns `(id, bytes)`, None when nothing came, or False once the pipeline is closed.
+    fn _take_batch<'py>(
+        &self,
+        py: Python<'py>,
+        index: usize,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let channel = self.channel(index)?.clone();
+        let t = timeout_of(Some(timeout))?;
+        match py.detach(move || channel.take(t)) {
+            Take::Batch(id, data) => {
+                Ok((id, PyBytes::new(py, &data)).into_pyobject(py)?.into_any())
+            }
+            Take::Empty => Ok(py.None().into_bound(py)),
+            Take::Closed => Ok(pyo3::types::PyBool::new(py, false).to_owned().into_any()),
+        }
+    }
+
+    /// For a Python sink's runner: say whether batch `id` was written.
+    fn _answer(&self, index: usize, id: u64, ok: bool) -> PyResult<()> {
+        self.channel(index)?.answer(id, ok);
+        Ok(())
     }
 
     /// True once `close()` was called.

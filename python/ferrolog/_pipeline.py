@@ -1,0 +1,116 @@
+"""Turn validated `Settings` into a native `Pipeline` (ring, writer thread, sinks).
+
+Settings that this build cannot honour yet are refused here, all at once and by name,
+rather than accepted and silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from ferrolog._native import Pipeline
+from ferrolog.config import (
+    AuditSettings,
+    ComplianceSettings,
+    FileSink,
+    PluginSink,
+    RedactionSettings,
+    Settings,
+    UnsupportedSettingError,
+)
+from ferrolog.typing import PythonSink
+
+__all__ = ["PipelineOptions", "build_pipeline", "check_supported", "pipeline_options"]
+
+
+class PipelineOptions(TypedDict):
+    """Keyword arguments of `ferrolog._native.Pipeline` derived from `Settings`."""
+
+    sinks: list[Any]  # dicts describing native sinks, or `PythonSink` objects
+    capacity_bytes: int
+    overflow: str
+    block_timeout: float
+    schema: str
+
+
+def unsupported_settings(settings: Settings) -> list[str]:
+    """Return one line per setting this build validates but cannot honour yet."""
+    reasons: list[str] = []
+    for index, sink in enumerate(settings.sinks):
+        if isinstance(sink, PluginSink):
+            reasons.append(
+                f"sinks.{index}: plugin sink {sink.name!r} needs the plugin registry, "
+                "which is not available yet; use a stdout, stderr, file or null sink"
+            )
+    for field in ("filters", "enrichers", "redactors"):
+        refs = getattr(settings, field)
+        if refs:
+            names = ", ".join(repr(ref.name) for ref in refs)
+            reasons.append(
+                f"{field}: caller-side plugins ({names}) are not available yet; remove them"
+            )
+    if settings.redaction != RedactionSettings():
+        reasons.append("redaction: redaction is not available yet; remove the redaction table")
+    if settings.audit != AuditSettings():
+        reasons.append("audit: the audit trail is not available yet; remove audit.path")
+    if settings.compliance != ComplianceSettings():
+        reasons.append(
+            "compliance: compliance profiles are not available yet; remove compliance.profiles"
+        )
+    return reasons
+
+
+def check_supported(settings: Settings) -> None:
+    """Raise `UnsupportedSettingError` listing every setting this build cannot honour."""
+    reasons = unsupported_settings(settings)
+    if reasons:
+        raise UnsupportedSettingError(
+            "ferrolog cannot honour these settings yet:\n" + "\n".join(f"  {r}" for r in reasons)
+        )
+
+
+def pipeline_options(
+    settings: Settings, *, sinks: Sequence[PythonSink] | None = None
+) -> PipelineOptions:
+    """Return the native pipeline's keyword arguments for ``settings``.
+
+    ``sinks``, when given, replaces the configured sinks with Python sink objects.
+    """
+    check_supported(settings)
+    native_sinks: list[Any]
+    if sinks is not None:
+        native_sinks = list(sinks)
+    else:
+        native_sinks = []
+        for sink in settings.sinks:
+            if isinstance(sink, FileSink):
+                native_sinks.append(
+                    {
+                        "type": "file",
+                        "path": str(sink.path),
+                        "max_bytes": sink.max_bytes,
+                        "rotate_every": sink.rotate_every,
+                        "backups": sink.backups,
+                        "compress": sink.compress,
+                        "mode": sink.mode,
+                    }
+                )
+            else:
+                native_sinks.append({"type": sink.type})
+    return PipelineOptions(
+        sinks=native_sinks,
+        capacity_bytes=settings.ring.capacity_bytes,
+        overflow=settings.ring.overflow,
+        block_timeout=settings.ring.block_timeout,
+        schema=settings.schema,
+    )
+
+
+def build_pipeline(settings: Settings, *, sinks: Sequence[PythonSink] | None = None) -> Pipeline:
+    """Start a native pipeline configured by ``settings`` (its writer thread starts now).
+
+    ``sinks`` replaces the configured sinks with Python sink objects, e.g. an in-memory sink
+    in a test: ``container.register(Pipeline, ...)`` with a factory that calls this.
+    """
+    return Pipeline(**pipeline_options(settings, sinks=sinks))
