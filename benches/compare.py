@@ -382,7 +382,7 @@ def render_readme_section(report: dict[str, Any]) -> str:
             "",
             "In a service (FastAPI on uvicorn, one worker, 5 events per request with a request "
             f"id in context, `wrk` on loopback, {report['service']['duration_s']:.0f} s per "
-            "run):",
+            f"run, median of {report['service'].get('reps', 1)}):",
             "",
             "| logger | req/s at 64 conns | p99 at 8 conns | lines lost / without request id |",
             "|---|---|---|---|",
@@ -479,11 +479,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--events", type=int, default=None, help="events per run (200,000)")
     ap.add_argument("--reps", type=int, default=None, help="runs per library (5, min 1)")
-    ap.add_argument("--quick", action="store_true", help="20,000 events, 2 runs, service 3 s")
+    ap.add_argument(
+        "--quick", action="store_true", help="20,000 events, 2 runs, one 3 s service run each"
+    )
     ap.add_argument("--only", default="", help="comma-separated peer keys to run")
     ap.add_argument("--skip", default="", help="comma-separated peer keys to leave out")
     ap.add_argument("--no-service", action="store_true", help="skip the service comparison")
     ap.add_argument("--service-duration", type=float, default=None, help="s per wrk run (10)")
+    ap.add_argument("--service-reps", type=int, default=None, help="runs per service app (3)")
     ap.add_argument("--out", default=str(ROOT / "bench-results"), help="results folder")
     ap.add_argument("--timeout", type=float, default=900.0, help="s per child process")
     ap.add_argument("--list", action="store_true", help="list the peers and exit")
@@ -499,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (20_000 if args.quick else 200_000)
     reps = max(1, args.reps or (2 if args.quick else 5))
     duration = args.service_duration or (3.0 if args.quick else 10.0)
+    service_reps = max(1, args.service_reps or (1 if args.quick else 3))
     only = {k for k in args.only.split(",") if k}
     skip = {k for k in args.skip.split(",") if k}
     if args.list:
@@ -577,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
 
         svc_keys = [k for k in service_run.SERVICE_LOGGERS if not only or k in only or k == "none"]
         svc_keys = [k for k in svc_keys if k not in skip]
-        svc, note = service_run.run_all(svc_keys, duration=duration)
+        svc, note = service_run.run_all(svc_keys, duration=duration, reps=service_reps)
         report["service"] = svc
         if note:
             report["service_note"] = note

@@ -191,9 +191,9 @@ def check_lines(files: list[Path], requests: int) -> dict[str, int]:
     return res
 
 
-def run_one(key: str, wrk: str, duration: float, workdir: Path) -> dict[str, Any]:
+def run_one(key: str, wrk: str, duration: float, workdir: Path, rep: int = 0) -> dict[str, Any]:
     port = _free_port()
-    log_file = workdir / f"{key}.jsonl"
+    log_file = workdir / f"{key}-{rep}.jsonl"
     env = dict(os.environ, BENCH_LOGGER=key, BENCH_LOG_FILE=str(log_file), PYTHONHASHSEED="0")
     cmd = [
         sys.executable,
@@ -216,7 +216,7 @@ def run_one(key: str, wrk: str, duration: float, workdir: Path) -> dict[str, Any
         cmd += ["--loop", "uvloop"]
     if importlib.util.find_spec("httptools"):
         cmd += ["--http", "httptools"]
-    err_path = workdir / f"{key}.server.err"
+    err_path = workdir / f"{key}-{rep}.server.err"
     result: dict[str, Any] = {"label": LABELS.get(key, key)}
     with open(err_path, "wb") as err:
         proc = subprocess.Popen(
@@ -275,7 +275,30 @@ def _ensure_wrk() -> tuple[str | None, str | None]:
     )
 
 
-def run_all(keys: list[str], duration: float) -> tuple[dict[str, Any], str | None]:
+def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of the load figures over the repetitions; line checks summed over them."""
+    import statistics
+
+    out: dict[str, Any] = {"label": runs[0]["label"], "reps": len(runs)}
+    for c in CONCURRENCY:
+        ws = [r[f"c{c}"] for r in runs if "rps" in r.get(f"c{c}", {})]
+        if ws:
+            out[f"c{c}"] = {
+                k: statistics.median(w[k] for w in ws) for k in ("rps", "p50_ms", "p99_ms")
+            } | {"rps_min": min(w["rps"] for w in ws), "rps_max": max(w["rps"] for w in ws)}
+    rss = [r["rss_mib"] for r in runs if "rss_mib" in r]
+    if rss:
+        out["rss_mib"] = max(rss)
+    checks = [r["check"] for r in runs if "check" in r]
+    if checks:
+        out["check"] = {k: sum(c[k] for c in checks) for k in checks[0]}
+    errors = [r["error"] for r in runs if "error" in r]
+    if errors:
+        out["error"] = errors[0]
+    return out
+
+
+def run_all(keys: list[str], duration: float, reps: int = 1) -> tuple[dict[str, Any], str | None]:
     wrk, note = _ensure_wrk()
     if wrk is None:
         print(note, flush=True)
@@ -302,26 +325,38 @@ def run_all(keys: list[str], duration: float) -> tuple[dict[str, Any], str | Non
             print(f"service: skip {key}: {why}", flush=True)
         else:
             runnable.append(key)
-    results: dict[str, Any] = {"duration_s": duration, "results": {}, "skipped": notes}
+    results: dict[str, Any] = {
+        "duration_s": duration,
+        "reps": reps,
+        "results": {},
+        "runs": {k: [] for k in runnable},
+        "skipped": notes,
+    }
     tmp_root = HERE.parent.parent / "bench-results" / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as d:
-        for key in runnable:
-            t = time.monotonic()
-            r = run_one(key, wrk, duration, Path(d))
-            results["results"][key] = r
-            summary = ", ".join(
-                f"c{c}: {r[f'c{c}'].get('rps', 0):.0f} req/s p99 {r[f'c{c}'].get('p99_ms', 0):.1f} ms"
-                for c in CONCURRENCY
-                if f"c{c}" in r
-            )
-            chk = r.get("check", {})
-            print(
-                f"service {key:15} {summary}; lost {chk.get('lost', '-')}, no id "
-                f"{chk.get('no_request_id', '-')} [{time.monotonic() - t:.0f}s]"
-                + (f" ERROR {r['error']}" if "error" in r else ""),
-                flush=True,
-            )
+        for rep in range(reps):
+            k = rep % max(1, len(runnable))
+            for key in runnable[k:] + runnable[:k]:  # interleaved, order rotates
+                t = time.monotonic()
+                r = run_one(key, wrk, duration, Path(d), rep)
+                results["runs"][key].append(r)
+                summary = ", ".join(
+                    f"c{c}: {r[f'c{c}'].get('rps', 0):.0f} req/s "
+                    f"p99 {r[f'c{c}'].get('p99_ms', 0):.1f} ms"
+                    for c in CONCURRENCY
+                    if f"c{c}" in r
+                )
+                chk = r.get("check", {})
+                print(
+                    f"service rep {rep + 1}/{reps} {key:15} {summary}; lost "
+                    f"{chk.get('lost', '-')}, no id {chk.get('no_request_id', '-')} "
+                    f"[{time.monotonic() - t:.0f}s]"
+                    + (f" ERROR {r['error']}" if "error" in r else ""),
+                    flush=True,
+                )
+    for key in runnable:
+        results["results"][key] = merge_runs(results["runs"][key])
     return results, None
 
 
@@ -340,9 +375,11 @@ def render_markdown(svc: dict[str, Any]) -> list[str]:
         "## Service: FastAPI on uvicorn, 5 events per request",
         "",
         f"One uvicorn worker on 127.0.0.1 (uvloop, httptools), `wrk -t2 --latency` for "
-        f"{svc['duration_s']:.0f} s at each concurrency; each request binds its request id in "
+        f"{svc['duration_s']:.0f} s at each concurrency, {svc.get('reps', 1)} interleaved "
+        "run(s) per logger (median, [min–max] of req/s); each request binds its request id in "
         "context and logs 5 INFO events with typed fields. Lines are checked against the "
-        "server's own request counter. Δ is relative to the same app with no logging.",
+        "server's own request counter (summed over the runs). Percentages are relative to the "
+        "same app with no logging.",
         "",
         "| logger | 64 conns: req/s | p50 | p99 | 8 conns: req/s | p50 | p99 | server peak RSS "
         "| lines lost / without request id |",
@@ -357,9 +394,13 @@ def render_markdown(svc: dict[str, Any]) -> list[str]:
             if "rps" not in w:
                 cells += ["error", "", ""]
                 continue
-            cells.append(
-                f"{w['rps']:,.0f}{_pct(w['rps'], b.get('rps', 0)) if key != 'none' else ''}"
+            rng = (
+                f" [{w['rps_min']:,.0f}–{w['rps_max']:,.0f}]"
+                if "rps_min" in w and r.get("reps", 1) > 1
+                else ""
             )
+            rel = _pct(w["rps"], b.get("rps", 0)) if key != "none" else ""
+            cells.append(f"{w['rps']:,.0f}{rel}{rng}")
             cells.append(f"{w['p50_ms']:.2f} ms")
             p99 = f"{w['p99_ms']:.2f} ms"
             if key != "none" and b.get("p99_ms"):
@@ -396,9 +437,10 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--only", default="")
+    ap.add_argument("--reps", type=int, default=1)
     a = ap.parse_args()
     ks = [k for k in SERVICE_LOGGERS if not a.only or k in a.only.split(",") or k == "none"]
-    svc_results, svc_note = run_all(ks, a.duration)
+    svc_results, svc_note = run_all(ks, a.duration, a.reps)
     print(svc_note or "\n".join(render_markdown(svc_results)))
     with contextlib.suppress(OSError):
         shutil.rmtree(HERE.parent.parent / "bench-results" / "tmp")
