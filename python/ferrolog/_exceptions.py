@@ -40,7 +40,9 @@ def _cut(text: str, limit: int) -> str:
 def _type_name(exc: BaseException) -> str:
     cls = type(exc)
     module = cls.__module__
-    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    return (
+        cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    )
 
 
 def _safe_str(exc: BaseException) -> str:
@@ -77,8 +79,9 @@ def _one(exc: BaseException, seen: set[int], budget: list[int]) -> dict[str, Any
         and budget[0] > 0
     ):
         out["context"] = _one(context, seen, budget)
+    # BaseExceptionGroup (3.11+), or anything shaped like one, lists its members.
     group = getattr(exc, "exceptions", None)
-    if isinstance(exc, BaseExceptionGroup if sys.version_info >= (3, 11) else ()) and group:
+    if isinstance(group, (list, tuple)) and group:
         members = []
         for sub in group:
             if budget[0] <= 0 or id(sub) in seen:

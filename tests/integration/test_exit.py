@@ -56,4 +56,5 @@ def test_exit_from_a_thread_burst_does_not_hang(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     for line in path.read_text().splitlines():
-        assert line.startswith("{") and line.endswith("}")
+        assert line.startswith("{")
+        assert line.endswith("}")

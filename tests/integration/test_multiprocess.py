@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def test_four_processes_fifty_thousand_lines_each(tmp_path: Path) -> None:
-    """4 × 50,000 events through ferrolog into one file give 200,000 intact lines."""
+    """4 x 50,000 events through ferrolog into one file give 200,000 intact lines."""
     path = tmp_path / "shared.log"
     code = textwrap.dedent(
         f"""

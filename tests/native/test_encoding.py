@@ -12,6 +12,7 @@ from collections import OrderedDict
 from pathlib import PurePosixPath
 
 import pydantic
+
 from conftest import FileLog
 
 
@@ -31,8 +32,13 @@ def test_scalars_keep_their_json_types(file_log: FileLog) -> None:
     big = 2**100
     file_log.logger.info("m", i=-5, big=big, f=0.1, t=True, n=None, s="x", neg=-0.0, e=1e300)
     ev = file_log.one()
-    assert ev["i"] == -5 and ev["big"] == big and ev["f"] == 0.1
-    assert ev["t"] is True and ev["n"] is None and ev["s"] == "x" and ev["e"] == 1e300
+    assert ev["i"] == -5
+    assert ev["big"] == big
+    assert ev["f"] == 0.1
+    assert ev["t"] is True
+    assert ev["n"] is None
+    assert ev["s"] == "x"
+    assert ev["e"] == 1e300
 
 
 def test_non_finite_floats_become_strings(file_log: FileLog) -> None:
@@ -49,7 +55,8 @@ def test_containers_stay_nested(file_log: FileLog) -> None:
     )
     ev = file_log.one()
     assert ev["d"] == {"a": {"b": [1, 2, [3, 4]]}}
-    assert ev["s"] == [5] and ev["fs"] == []
+    assert ev["s"] == [5]
+    assert ev["fs"] == []
     assert ev["keys"] == {"1": "x", "null": 2, "1.5": 3}
 
 
@@ -90,9 +97,13 @@ def test_stdlib_value_types(file_log: FileLog) -> None:
     )
     ev = file_log.one()
     assert ev["when"] == "2026-11-26T03:40:21.123456+00:00"
-    assert ev["day"] == "2026-01-02" and ev["clock"] == "01:02:03"
-    assert ev["u"] == str(u) and ev["amount"] == "12.50"
-    assert ev["color"] == "red" and ev["lvl"] == 3 and ev["p"] == "/tmp/x"
+    assert ev["day"] == "2026-01-02"
+    assert ev["clock"] == "01:02:03"
+    assert ev["u"] == str(u)
+    assert ev["amount"] == "12.50"
+    assert ev["color"] == "red"
+    assert ev["lvl"] == 3
+    assert ev["p"] == "/tmp/x"
     assert ev["raw"] == "bytes\ufffd"
 
 
@@ -134,7 +145,8 @@ def test_unknown_objects_use_a_capped_repr(file_log: FileLog) -> None:
 
     file_log.logger.info("m", thing=Thing(), obj=object)
     ev = file_log.one()
-    assert ev["thing"].startswith("TTT") and len(ev["thing"]) <= 1025
+    assert ev["thing"].startswith("TTT")
+    assert len(ev["thing"]) <= 1025
     assert ev["obj"] == "<class 'object'>"
 
 
@@ -143,7 +155,8 @@ def test_escapes_and_unicode(file_log: FileLog) -> None:
     text = 'quote " backslash \\ newline \n tab \t nul \x00 bell \x07 é 漢字 🎉'
     file_log.logger.info(text, field=text)
     ev = file_log.one()
-    assert ev["message"] == text and ev["field"] == text
+    assert ev["message"] == text
+    assert ev["field"] == text
 
 
 def test_non_str_message_is_encoded_not_raised(file_log: FileLog) -> None:
@@ -156,6 +169,10 @@ def test_reserved_keys_are_kept_under_a_prefix(file_log: FileLog) -> None:
     """A field named like an envelope key is written as `field.<name>`; nothing is lost."""
     file_log.logger.info("real", message="fake", level="x", timestamp=1, logger="y")
     ev = file_log.one()
-    assert ev["message"] == "real" and ev["level"] == "info" and ev["logger"] == "test"
-    assert ev["field.message"] == "fake" and ev["field.level"] == "x"
-    assert ev["field.timestamp"] == 1 and ev["field.logger"] == "y"
+    assert ev["message"] == "real"
+    assert ev["level"] == "info"
+    assert ev["logger"] == "test"
+    assert ev["field.message"] == "fake"
+    assert ev["field.level"] == "x"
+    assert ev["field.timestamp"] == 1
+    assert ev["field.logger"] == "y"

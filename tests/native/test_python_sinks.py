@@ -45,8 +45,10 @@ def test_python_sink_receives_every_line_in_batches() -> None:
     assert [ev["i"] for ev in sink.events()] == list(range(2000))
     assert len(sink.batches) < 2000
     assert all(b.endswith(b"\n") for b in sink.batches)
-    assert sink.calls[0] == "start" and sink.calls[-1] == "stop"
-    assert sink.threads and threading.current_thread().name not in sink.threads
+    assert sink.calls[0] == "start"
+    assert sink.calls[-1] == "stop"
+    assert sink.threads
+    assert threading.current_thread().name not in sink.threads
     stats = p.stats()
     assert stats["written"] == stats["emitted"] == 2000
 
@@ -84,7 +86,9 @@ def test_a_failing_python_sink_counts_errors_and_drops() -> None:
         log.info("e", i=i)
     assert p.flush(10.0)
     stats = p.stats()
-    assert stats["errors"] >= 1 and stats["dropped"] == 10 and stats["written"] == 0
+    assert stats["errors"] >= 1
+    assert stats["dropped"] == 10
+    assert stats["written"] == 0
     p.close(5.0)
 
 

@@ -37,4 +37,5 @@ def test_deep_dicts_too(file_log: FileLog) -> None:
     while isinstance(value, dict):
         value = value["d"]
         depth += 1
-    assert depth == 32 and value == "<max depth>"
+    assert depth == 32
+    assert value == "<max depth>"

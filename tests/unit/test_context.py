@@ -6,7 +6,6 @@ import asyncio
 import json
 
 from conftest import FileLog
-
 from ferrolog import (
     bind_contextvars,
     bound_contextvars,
@@ -27,7 +26,8 @@ def test_bind_unbind_clear(file_log: FileLog) -> None:
     file_log.logger.info("c")
     a, b, c = file_log.lines()
     assert (a["request_id"], a["user"]) == ("r-1", 7)
-    assert b["request_id"] == "r-1" and "user" not in b
+    assert b["request_id"] == "r-1"
+    assert "user" not in b
     assert "request_id" not in c
     assert get_contextvars() == {}
 
@@ -42,7 +42,8 @@ def test_bound_contextvars_restores(file_log: FileLog) -> None:
     clear_contextvars()
     inside, outside = file_log.lines()
     assert (inside["inner"], inside["outer"]) == (2, 3)
-    assert outside["outer"] == 1 and "inner" not in outside
+    assert outside["outer"] == 1
+    assert "inner" not in outside
 
 
 def test_priority_call_over_bound_over_context(file_log: FileLog) -> None:
@@ -54,7 +55,8 @@ def test_priority_call_over_bound_over_context(file_log: FileLog) -> None:
     clear_contextvars()
     raw = file_log.path.read_text() if file_log.pipeline.flush(5) else ""
     first, second = (json.loads(line) for line in raw.splitlines())
-    assert first["k"] == "bound" and first["only_ctx"] == 1
+    assert first["k"] == "bound"
+    assert first["only_ctx"] == 1
     assert second["k"] == "call"
     assert all(line.count('"k"') == 1 for line in raw.splitlines())
 
@@ -81,4 +83,5 @@ def test_reserved_names_in_context_are_kept(file_log: FileLog) -> None:
     with bound_contextvars(message="ctx"):
         file_log.logger.info("real")
     ev = file_log.one()
-    assert ev["message"] == "real" and ev["field.message"] == "ctx"
+    assert ev["message"] == "real"
+    assert ev["field.message"] == "ctx"

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FileLog
 
+from conftest import FileLog
 from ferrolog import Pipeline
 
 
@@ -40,8 +40,10 @@ def test_is_enabled_for_accepts_numbers_and_names(file_log: FileLog) -> None:
     """is_enabled_for compares against the logger's level; names are case-insensitive."""
     log = file_log.pipeline.logger("x", "Warning")
     assert log.level == 30
-    assert log.is_enabled_for("error") and log.is_enabled_for(30)
-    assert not log.is_enabled_for("INFO") and not log.is_enabled_for(29)
+    assert log.is_enabled_for("error")
+    assert log.is_enabled_for(30)
+    assert not log.is_enabled_for("INFO")
+    assert not log.is_enabled_for(29)
 
 
 def test_unknown_level_name_is_a_value_error_listing_valid_levels(file_log: FileLog) -> None:
@@ -77,9 +79,12 @@ def test_bind_unbind_new_and_child(file_log: FileLog) -> None:
     file_log.logger.info("original")
     evs = file_log.lines()
     assert (evs[0]["a"], evs[0]["b"]) == (1, 2)
-    assert "a" not in evs[1] and evs[1]["b"] == 2
-    assert evs[2]["c"] == 3 and "a" not in evs[2]
-    assert evs[3]["logger"] == "test.db" and evs[3]["a"] == 1
+    assert "a" not in evs[1]
+    assert evs[1]["b"] == 2
+    assert evs[2]["c"] == 3
+    assert "a" not in evs[2]
+    assert evs[3]["logger"] == "test.db"
+    assert evs[3]["a"] == 1
     assert "a" not in evs[4]
     assert base.bound == {"a": 1, "b": 2}
 
@@ -90,7 +95,8 @@ def test_call_fields_override_bound_fields(file_log: FileLog) -> None:
     raw = file_log.path.read_text() if file_log.pipeline.flush(5) else ""
     assert raw.count('"user"') == 1
     ev = json.loads(raw)
-    assert ev["user"] == 2 and ev["keep"] is True
+    assert ev["user"] == 2
+    assert ev["keep"] is True
 
 
 def test_bound_values_are_encoded_at_bind_time(file_log: FileLog) -> None:
@@ -125,8 +131,10 @@ def test_exception_is_structured(file_log: FileLog) -> None:
         file_log.logger.exception("failed", op="x")
     ev = file_log.one()
     exc = ev["exception"]
-    assert ev["level"] == "error" and ev["op"] == "x"
-    assert exc["type"] == "RuntimeError" and exc["message"] == "wrapped"
+    assert ev["level"] == "error"
+    assert ev["op"] == "x"
+    assert exc["type"] == "RuntimeError"
+    assert exc["message"] == "wrapped"
     assert exc["frames"][-1]["function"] == "test_exception_is_structured"
     assert exc["cause"]["type"] == "KeyError"
     assert exc["cause"]["frames"][-1]["function"] == "inner"
@@ -181,13 +189,19 @@ def test_other_schemas(make_file_log: Callable[..., FileLog], schema: str) -> No
         log.logger.exception("boom")
     ev, err = log.lines()
     if schema == "ecs":
-        assert ev["@timestamp"].endswith("Z") and ev["log.level"] == "warning"
-        assert ev["log.logger"] == "test" and ev["message"] == "hello"
-        assert ev["ecs.version"] and ev["user_id"] == 7
-        assert err["error"]["type"] == "ValueError" and "stack_trace" in err["error"]
+        assert ev["@timestamp"].endswith("Z")
+        assert ev["log.level"] == "warning"
+        assert ev["log.logger"] == "test"
+        assert ev["message"] == "hello"
+        assert ev["ecs.version"]
+        assert ev["user_id"] == 7
+        assert err["error"]["type"] == "ValueError"
+        assert "stack_trace" in err["error"]
     else:
-        assert ev["SeverityText"] == "WARNING" and ev["SeverityNumber"] == 13
-        assert ev["Body"] == "hello" and int(ev["Timestamp"]) > 0
+        assert ev["SeverityText"] == "WARNING"
+        assert ev["SeverityNumber"] == 13
+        assert ev["Body"] == "hello"
+        assert int(ev["Timestamp"]) > 0
         assert ev["Attributes"] == {"logger.name": "test", "user_id": 7}
         assert err["SeverityNumber"] == 17
         assert err["Attributes"]["exception.type"] == "ValueError"

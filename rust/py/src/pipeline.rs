@@ -121,8 +121,8 @@ fn timeout_of(t: Option<f64>) -> PyResult<Duration> {
 impl Pipeline {
     /// Start a pipeline writing to `sinks` (dicts with a `type`: stdout, stderr, null, file).
     #[new]
-    #[pyo3(signature = (*, sinks, capacity_bytes = 4 << 20, overflow = "drop", block_timeout = 1.0,
-                        batch_bytes = 64 << 10, linger = 0.001, max_event_bytes = None,
+    #[pyo3(signature = (*, sinks, capacity_bytes = 4_194_304, overflow = "drop", block_timeout = 1.0,
+                        batch_bytes = 65_536, linger = 0.001, max_event_bytes = None,
                         schema = "default", levels = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -483,7 +483,7 @@ fn parse_sink(index: usize, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Sink>> 
 
 /// Encode one value the way a log call would (for tests and tools): the JSON bytes.
 #[pyfunction]
-#[pyo3(signature = (value, *, max_bytes = 64 << 10))]
+#[pyo3(signature = (value, *, max_bytes = 65_536))]
 pub fn encode<'py>(
     py: Python<'py>,
     value: Bound<'py, PyAny>,
