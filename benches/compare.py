@@ -235,10 +235,14 @@ def _fmt_check(agg: dict[str, Any], expected: int) -> str:
         return f"all {expected:,} × {len(lost)} runs"
     if any(lost):
         parts.append(f"lost {min(lost):,}–{max(lost):,}/run")
-        if any(dropped):
-            uncounted = [max(0, lo - d) for lo, d in zip(lost, dropped, strict=False)]
+        uncounted = [max(0, lo - d) for lo, d in zip(lost, dropped, strict=False)]
+        if any(dropped) and not any(uncounted):
+            parts.append("every loss counted as dropped by the library")
+        elif any(dropped):
             parts.append(f"counted as dropped {min(dropped):,}–{max(dropped):,}")
-            parts.append(f"uncounted {min(uncounted):,}–{max(uncounted):,}")
+            parts.append(f"not counted {min(uncounted):,}–{max(uncounted):,}")
+        else:
+            parts.append("none counted as dropped")
     if any(garbled):
         parts.append(f"garbled {min(garbled):,}–{max(garbled):,}")
     if any(wrong):
@@ -339,8 +343,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## Reproduce",
         "",
         "```sh",
-        f"make bench-compare            # {report['argv']}",
-        "make bench-compare ARGS=--quick",
+        f"make bench-compare            # this run: {report['argv']}",
+        "make bench-compare ARGS=--quick   # 20,000 events, 2 runs, one 3 s service run each",
+        "python benches/compare.py --help  # every option",
         "```",
         "",
     ]
@@ -453,16 +458,17 @@ def render_png(report: dict[str, Any], path: Path) -> str | None:
         ax.set_yticklabels(labels if ax is axes[0] else [""] * len(labels), fontsize=9)
         ax.invert_yaxis()
         ax.grid(axis="x", which="both", alpha=0.3)
-        for y, m in zip(ypos, meds, strict=True):
+        for y, m, up in zip(ypos, meds, hi, strict=True):
             if m == m:  # not NaN
                 ax.annotate(
                     _si(m) if metric == "e2e_eps" else f"{m:.2f}",
-                    (m, y),
-                    xytext=(7, 0),
+                    (m + up, y),  # right of the error bar
+                    xytext=(5, 0),
                     textcoords="offset points",
                     va="center",
                     fontsize=8,
                 )
+        ax.set_xlim(right=ax.get_xlim()[1] * 2.5)  # room for the labels
     m = report["machine"]
     fig.suptitle(
         f"ferrolog vs. peers — {report['events']:,} events × {report['reps']} runs, median "
@@ -490,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench-results"), help="results folder")
     ap.add_argument("--timeout", type=float, default=900.0, help="s per child process")
     ap.add_argument("--list", action="store_true", help="list the peers and exit")
+    ap.add_argument(
+        "--render", metavar="JSON", help="only re-render latest.{md,png} from a latest.json"
+    )
     ap.add_argument("--child", choices=("loop", "burst"), help=argparse.SUPPRESS)
     ap.add_argument("--lib", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
@@ -505,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
     service_reps = max(1, args.service_reps or (1 if args.quick else 3))
     only = {k for k in args.only.split(",") if k}
     skip = {k for k in args.skip.split(",") if k}
+    if args.render:
+        report = json.loads(Path(args.render).read_text())
+        write_outputs(report, Path(args.out))
+        return 0
     if args.list:
         for p in peers.PEERS:
             print(f"{p.key:20} {p.label:45} {p.unavailable() or 'available'}")
@@ -568,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions,
         "events": events,
         "reps": reps,
-        "argv": " ".join(["compare.py", *(argv if argv is not None else sys.argv[1:])]),
+        "argv": " ".join(["compare.py", *(argv if argv is not None else sys.argv[1:])])
+        + f" ({events:,} events, {reps} runs, service {duration:.0f} s x {service_reps})",
         "results": results,
         "skipped": skipped,
         "raw": raw,
@@ -586,7 +600,11 @@ def main(argv: list[str] | None = None) -> int:
         if note:
             report["service_note"] = note
 
-    out = Path(args.out)
+    write_outputs(report, Path(args.out))
+    return 0
+
+
+def write_outputs(report: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(report, indent=1, default=str))
     (out / "latest.md").write_text(render_markdown(report))
@@ -597,8 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(OSError):
         shutil.rmtree(out / "tmp")
     print((out / "latest.md").read_text())
-    print(f"wrote {out / 'latest.md'}, {out / 'latest.png'}, {out / 'latest.json'}")
-    return 0
+    print(f"wrote {out / 'latest.md'}, {out / 'latest.png'}, {out / 'README-section.md'}")
 
 
 if __name__ == "__main__":
