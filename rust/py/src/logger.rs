@@ -247,6 +247,8 @@ struct Specials {
     stack_info: bool,
     stacklevel: i64,
     count: usize,
+    /// The level's text when `log()` was given a name the pipeline does not know.
+    level_text: Option<Vec<u8>>,
 }
 
 /// # Safety
@@ -300,6 +302,9 @@ unsafe fn dispatch_inner(
     let logger: &Logger = unsafe { this.cast_unchecked::<Logger>() }.get();
     // SAFETY: per this function's contract.
     let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) };
+    // A level name this pipeline does not know is not worth an exception inside a log call:
+    // the event is written anyway, under the name given, and counted as an error.
+    let mut unknown_level: Option<Vec<u8>> = None;
     let (level, msg_index) = match call.level {
         Some(l) => (l, 0),
         None => {
@@ -310,7 +315,17 @@ unsafe fn dispatch_inner(
             let lv = unsafe { Bound::from_borrowed_ptr(py, *args) };
             match logger.shared.levels.parse(&lv) {
                 Ok(l) => (l, 1),
-                Err(e) => return raise(py, e),
+                Err(_) => {
+                    logger.shared.core.record_error();
+                    let text = lv
+                        .str()
+                        .map(|s| s.to_string_lossy().to_lowercase())
+                        .unwrap_or_default();
+                    let mut json = Vec::new();
+                    crate::escape::write_str(&mut json, text.as_bytes());
+                    unknown_level = Some(json);
+                    (i32::MAX, 1)
+                }
             }
         }
     };
@@ -342,7 +357,8 @@ unsafe fn dispatch_inner(
         (*args.offset(msg_index), args.offset(nargs), nkw)
     };
     // SAFETY: per this function's contract.
-    let specials = unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) };
+    let mut specials = unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) };
+    specials.level_text = unknown_level;
     let pushed = SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
@@ -512,7 +528,10 @@ impl Logger {
         let limit = shared.max_event_bytes.saturating_sub(CLOSING_ROOM);
         let mut enc = Encoder::new(buf, limit);
         let micros = now_micros();
-        let level_text = shared.levels.text(level);
+        let level_text = match &specials.level_text {
+            Some(t) => std::borrow::Cow::Borrowed(&t[..]),
+            None => shared.levels.text(level),
+        };
         // The envelope.
         match schema {
             Schema::Default => {
@@ -541,8 +560,13 @@ impl Logger {
                 enc.out.extend_from_slice(b",\"SeverityText\":");
                 enc.out.extend_from_slice(&level_text);
                 enc.out.extend_from_slice(b",\"SeverityNumber\":");
+                let severity = if specials.level_text.is_some() {
+                    0
+                } else {
+                    otel_severity(level)
+                };
                 enc.out
-                    .extend_from_slice(itoa::Buffer::new().format(otel_severity(level)).as_bytes());
+                    .extend_from_slice(itoa::Buffer::new().format(severity).as_bytes());
                 enc.out.extend_from_slice(b",\"Body\":");
             }
         }
@@ -567,9 +591,11 @@ impl Logger {
             .filter(|f| !f.is_empty());
         // SAFETY: per this function's contract.
         let clash = unsafe { self.fields_clash(ctx.as_ref().map(Bound::get), kwnames, nkw) };
+        let mut lifted = Vec::new();
         if clash {
             // SAFETY: per this function's contract.
-            unsafe { self.merged_fields(py, &mut enc, ctx_fields, kwnames, kwvalues, nkw) };
+            lifted =
+                unsafe { self.merged_fields(py, &mut enc, ctx_fields, kwnames, kwvalues, nkw) };
         } else {
             if let Some(c) = ctx_fields {
                 if enc.out.len() + c.json.len() <= limit {
@@ -609,6 +635,13 @@ impl Logger {
         }
         if schema == Schema::Otel {
             enc.out.push(b'}');
+            // `trace_id`/`span_id` fields become the record's TraceId/SpanId.
+            for (name, value) in &lifted {
+                enc.out.extend_from_slice(b",\"");
+                enc.out.extend_from_slice(name.as_bytes());
+                enc.out.extend_from_slice(b"\":");
+                enc.value(py, value.as_ptr());
+            }
         }
         if enc.truncated {
             enc.out.extend_from_slice(b",\"_truncated\":true");
@@ -632,17 +665,25 @@ impl Logger {
         let schema = self.shared.schema;
         let ctx = ctx.map(|c| &c.fields).filter(|f| !f.is_empty());
         if let Some(c) = ctx {
-            if c.has_reserved(schema) || c.overlaps(&self.bound) {
+            if c.has_reserved(schema) || c.has_lifted(schema) || c.overlaps(&self.bound) {
                 return true;
             }
         }
-        if self.bound.is_empty() && ctx.is_none() {
+        let lifting = schema.lifts_any();
+        if lifting && self.bound.has_lifted(schema) {
+            return true;
+        }
+        if self.bound.is_empty() && ctx.is_none() && !lifting {
             return false;
         }
         for i in 0..nkw {
             // SAFETY: per this function's contract.
             let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
             if self.bound.contains(name) || ctx.is_some_and(|c| c.contains(name)) {
+                return true;
+            }
+            // SAFETY: `name` is a live str.
+            if lifting && schema.lifted(&unsafe { key_bytes(name) }).is_some() {
                 return true;
             }
         }
@@ -653,15 +694,15 @@ impl Logger {
     ///
     /// # Safety
     /// As [`scan_specials`].
-    unsafe fn merged_fields(
+    unsafe fn merged_fields<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         enc: &mut Encoder<'_>,
         ctx: Option<&EncodedFields>,
         kwnames: *mut ffi::PyObject,
         kwvalues: *const *mut ffi::PyObject,
         nkw: ffi::Py_ssize_t,
-    ) {
+    ) -> Vec<(&'static str, Bound<'py, PyAny>)> {
         let merged = PyDict::new(py);
         if let Some(c) = ctx {
             let _ = merged.update(c.dict.bind(py).as_mapping());
@@ -677,6 +718,7 @@ impl Logger {
             unsafe { ffi::PyDict_SetItem(merged.as_ptr(), name, value) };
         }
         let schema = self.shared.schema;
+        let mut lifted = Vec::new();
         for (k, v) in merged.iter() {
             if enc.out.len() >= self.shared.max_event_bytes.saturating_sub(CLOSING_ROOM) {
                 enc.truncated = true;
@@ -685,12 +727,17 @@ impl Logger {
             let Ok(k) = k.cast_into::<PyString>() else {
                 continue;
             };
-            enc.out.push(b',');
             // SAFETY: `k` is a live str.
             let key = unsafe { key_bytes(k.as_ptr()) };
+            if let Some(top) = schema.lifted(&key) {
+                lifted.push((top, v));
+                continue;
+            }
+            enc.out.push(b',');
             write_field_key(enc.out, &key, Some(schema));
             enc.value(py, v.as_ptr());
         }
+        lifted
     }
 
     /// Add the structured exception (default: `exception`, ECS: `error`, OTel: `exception.*`).
