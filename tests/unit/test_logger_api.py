@@ -227,5 +227,6 @@ def test_otel_lifts_trace_context(make_file_log: Callable[..., FileLog]) -> None
     a, b, c = log.lines()
     assert (a["TraceId"], a["SpanId"], a["Attributes"]["other"]) == ("t1", "s1", 1)
     assert "trace_id" not in a["Attributes"]
-    assert b["TraceId"] == "t2" and "trace_id" not in b["Attributes"]
+    assert b["TraceId"] == "t2"
+    assert "trace_id" not in b["Attributes"]
     assert c["SpanId"] == "s3"
