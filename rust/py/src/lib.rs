@@ -5,6 +5,7 @@ mod context;
 mod encode;
 mod escape;
 mod fields;
+mod keys;
 mod logger;
 mod pipeline;
 mod schema;

@@ -5,6 +5,7 @@
 use crate::context::{self, ContextFields};
 use crate::encode::Encoder;
 use crate::fields::{key_bytes, write_field_key, EncodedFields};
+use crate::keys::CallKeys;
 use crate::pipeline::{Pipeline, Shared};
 use crate::schema::{otel_severity, Schema, ECS_VERSION};
 use crate::timestamp::{now_micros, write_rfc3339, write_unix_nanos};
@@ -356,8 +357,17 @@ unsafe fn dispatch_inner(
         };
         (*args.offset(msg_index), args.offset(nargs), nkw)
     };
-    // SAFETY: per this function's contract.
-    let mut specials = unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) };
+    let keys = if nkw > 0 {
+        crate::keys::call_keys(py, kwnames, logger.shared.schema)
+    } else {
+        None
+    };
+    let mut specials = if keys.as_ref().is_some_and(|k| !k.any_special) {
+        Specials::new(call.exc_default)
+    } else {
+        // SAFETY: per this function's contract.
+        unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) }
+    };
     specials.level_text = unknown_level;
     let pushed = SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
@@ -373,6 +383,7 @@ unsafe fn dispatch_inner(
                     kwvalues,
                     nkw,
                     &specials,
+                    keys.as_deref(),
                     call.is_async,
                 )
             };
@@ -394,6 +405,7 @@ unsafe fn dispatch_inner(
                     kwvalues,
                     nkw,
                     &specials,
+                    keys.as_deref(),
                     call.is_async,
                 )
             }
@@ -434,14 +446,7 @@ unsafe fn scan_specials(
     nkw: ffi::Py_ssize_t,
     exc_default: bool,
 ) -> Specials {
-    let mut s = Specials {
-        stacklevel: 1,
-        ..Specials::default()
-    };
-    if exc_default {
-        // SAFETY: the GIL is held; Py_True is immortal.
-        s.exc_info = Some(unsafe { ffi::Py_True() });
-    }
+    let mut s = Specials::new(exc_default);
     for i in 0..nkw {
         // SAFETY: per this function's contract.
         let (name, value) = unsafe { (ffi::PyTuple_GET_ITEM(kwnames, i), *kwvalues.offset(i)) };
@@ -472,6 +477,18 @@ unsafe fn scan_specials(
     s
 }
 
+impl Specials {
+    /// No special keywords; `exception()` implies `exc_info=True`.
+    fn new(exc_default: bool) -> Self {
+        Specials {
+            // SAFETY: Py_True is immortal; callers hold the GIL.
+            exc_info: exc_default.then(|| unsafe { ffi::Py_True() }),
+            stacklevel: 1,
+            ..Specials::default()
+        }
+    }
+}
+
 enum Special {
     ExcInfo,
     StackInfo,
@@ -494,7 +511,7 @@ fn special_kind(len: ffi::Py_ssize_t, name: *mut ffi::PyObject) -> Option<Specia
     }
 }
 
-fn is_special(name: *mut ffi::PyObject) -> bool {
+pub(crate) fn is_special(name: *mut ffi::PyObject) -> bool {
     // SAFETY: `name` is a live str and the GIL is held.
     special_kind(unsafe { ffi::PyUnicode_GET_LENGTH(name) }, name).is_some()
 }
@@ -521,6 +538,7 @@ impl Logger {
         kwvalues: *const *mut ffi::PyObject,
         nkw: ffi::Py_ssize_t,
         specials: &Specials,
+        keys: Option<&CallKeys>,
         is_async: bool,
     ) -> Outcome {
         let shared = &*self.shared;
@@ -615,15 +633,24 @@ impl Logger {
                     break;
                 }
                 // SAFETY: per this function's contract.
-                let (name, value) =
-                    unsafe { (ffi::PyTuple_GET_ITEM(kwnames, i), *kwvalues.offset(i)) };
-                if specials.count > 0 && is_special(name) {
-                    continue;
+                let value = unsafe { *kwvalues.offset(i) };
+                if let Some(keys) = keys {
+                    let key = &keys.encoded[i as usize];
+                    if key.is_empty() {
+                        continue; // a special keyword, not a field
+                    }
+                    enc.out.extend_from_slice(key);
+                } else {
+                    // SAFETY: per this function's contract.
+                    let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
+                    if specials.count > 0 && is_special(name) {
+                        continue;
+                    }
+                    enc.out.push(b',');
+                    // SAFETY: `name` is a live str.
+                    let key = unsafe { key_bytes(name) };
+                    write_field_key(enc.out, &key, Some(schema));
                 }
-                enc.out.push(b',');
-                // SAFETY: `name` is a live str.
-                let key = unsafe { key_bytes(name) };
-                write_field_key(enc.out, &key, Some(schema));
                 enc.value(py, value);
             }
         }
