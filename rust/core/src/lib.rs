@@ -5,7 +5,11 @@
 
 pub mod ring;
 pub mod sink;
+pub mod stats;
 mod sync;
+pub mod writer;
 
 pub use ring::{PushError, Ring};
 pub use sink::{NullSink, Sink};
+pub use stats::StatsSnapshot;
+pub use writer::{Batch, Overflow, Pipeline, PipelineConfig};
