@@ -386,3 +386,149 @@ fn overflow_block_is_kept_in_the_config() {
     assert_eq!(p.config(), &cfg);
     assert!(p.close(SECOND));
 }
+
+fn channel_config(batches: usize) -> PipelineConfig {
+    PipelineConfig {
+        channel_batches: batches,
+        ..config(0)
+    }
+}
+
+/// A record is written only when both the native sinks and the channel's consumer finished
+/// its batch; flush waits for the consumer's acknowledgement.
+#[test]
+fn channel_batches_settle_when_every_sink_finished_them() {
+    let probe = Probe::default();
+    let p = Pipeline::start(channel_config(2), vec![Box::new(probe.clone())]).unwrap();
+    p.push(b"a\n");
+    p.push(b"b\n");
+    assert!(
+        !p.flush(Duration::from_millis(30)),
+        "nobody took the batch yet"
+    );
+    let mut got = Vec::new();
+    while let Some(batch) = p.take_batch(Duration::from_millis(50)) {
+        got.extend_from_slice(batch.data());
+        assert!(batch.records() >= 1);
+        batch.settle(true);
+        batch.settle(false); // a second settle is ignored
+    }
+    assert_eq!(got, b"a\nb\n");
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines(), ["a", "b"]);
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped, s.errors), (2, 2, 0, 0));
+
+    p.push(b"c\n");
+    let batch = p.take_batch(SECOND).unwrap();
+    batch.settle(false);
+    assert!(p.flush(SECOND));
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped, s.errors), (3, 2, 1, 1));
+    assert!(p.close(SECOND));
+    assert!(p.take_batch(Duration::from_millis(10)).is_none());
+}
+
+/// A consumer thread draining the channel while producers push: everything adds up.
+#[test]
+fn channel_with_a_consumer_thread_loses_nothing() {
+    let p = Pipeline::start(
+        PipelineConfig {
+            batch_bytes: 256,
+            ..channel_config(4)
+        },
+        vec![],
+    )
+    .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let consumer = {
+        let (p, done) = (p.clone(), done.clone());
+        thread::spawn(move || {
+            let mut lines = 0;
+            loop {
+                match p.take_batch(Duration::from_millis(20)) {
+                    Some(b) => {
+                        lines += b.data().iter().filter(|&&c| c == b'\n').count() as u64;
+                        b.settle(true);
+                    }
+                    None if done.load(Ordering::SeqCst) => break lines,
+                    None => {}
+                }
+            }
+        })
+    };
+    for i in 0..2000 {
+        let line = format!("{i}\n");
+        while p.try_push_uncounted(line.as_bytes()).is_err() {
+            p.wait_for_space(Duration::from_millis(10));
+        }
+    }
+    assert!(p.flush(SECOND));
+    done.store(true, Ordering::SeqCst);
+    let lines = consumer.join().unwrap();
+    assert_eq!(lines, 2000);
+    let s = p.stats();
+    assert!(settled(&s), "{s:?}");
+    assert_eq!(lines, s.written);
+    assert!(p.close(SECOND));
+}
+
+/// Close with nobody consuming the channel: at the deadline the untaken batches are dropped
+/// and counted, so the counters still add up.
+#[test]
+fn close_drops_channel_batches_nobody_took() {
+    let p = Pipeline::start(channel_config(8), vec![]).unwrap();
+    for _ in 0..3 {
+        p.push(b"never taken\n");
+    }
+    assert!(!p.close(Duration::from_millis(50)));
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped), (3, 0, 3), "{s:?}");
+    assert!(p.close(SECOND));
+}
+
+/// Not a test of behaviour: prints the cost of a push into a null sink, with one producer and
+/// with two, in rounds small enough that nothing is dropped (the writer catches up between
+/// rounds, outside the timing). Run with `cargo test --release -p ferrolog-core --test pipeline
+/// -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, run on demand"]
+fn measure_push_throughput() {
+    let line = [&[b'm'; 199][..], b"\n"].concat();
+    for producers in [1u32, 2] {
+        let p = Pipeline::start(config(8 << 20), vec![Box::new(ferrolog_core::NullSink)]).unwrap();
+        // 2 x 15k x 208 bytes fits the 8 MiB ring, so every push in a round succeeds.
+        let (rounds, per) = (20, 15_000);
+        let mut elapsed = Duration::ZERO;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let threads: Vec<_> = (0..producers)
+                .map(|_| {
+                    let p = p.clone();
+                    let line = line.clone();
+                    thread::spawn(move || {
+                        let t = Instant::now();
+                        let ok = (0..per).filter(|_| p.push(&line)).count();
+                        (ok, t.elapsed())
+                    })
+                })
+                .collect();
+            for th in threads {
+                elapsed += th.join().unwrap().1;
+            }
+            let _ = t;
+            assert!(p.flush(SECOND));
+        }
+        let s = p.stats();
+        let pushes = u64::from(producers) * rounds * per;
+        println!(
+            "{producers} producer(s): {:.1} ns/push (thread time / pushes), {} pushed, {} dropped, \
+             {} batches",
+            elapsed.as_nanos() as f64 / pushes as f64,
+            s.written,
+            s.dropped,
+            s.batches
+        );
+        assert!(p.close(SECOND));
+    }
+}
