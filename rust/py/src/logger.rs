@@ -279,7 +279,7 @@ unsafe fn dispatch(
                     .get()
                     .shared
                     .clone();
-                logger.core.record_error();
+                logger.core.count_error();
                 ffi::Py_NewRef(ffi::Py_None())
             }
         }
@@ -317,7 +317,7 @@ unsafe fn dispatch_inner(
             match logger.shared.levels.parse(&lv) {
                 Ok(l) => (l, 1),
                 Err(_) => {
-                    logger.shared.core.record_error();
+                    logger.shared.core.count_error();
                     let text = lv
                         .str()
                         .map(|s| s.to_string_lossy().to_lowercase())
@@ -423,7 +423,7 @@ unsafe fn dispatch_inner(
             match waiter.and_then(|w| w.bind(py).call1((logger.pipeline.clone_ref(py), record))) {
                 Ok(coro) => coro.into_ptr(),
                 Err(e) => {
-                    logger.shared.core.record_error();
+                    logger.shared.core.count_error();
                     raise(py, e)
                 }
             }
@@ -789,7 +789,7 @@ impl Logger {
                     }
                 }
             }
-            Err(_) => self.shared.core.record_error(),
+            Err(_) => self.shared.core.count_error(),
         }
     }
 
@@ -801,7 +801,7 @@ impl Logger {
                 enc.out.extend_from_slice(b",\"stack\":");
                 enc.value(py, text.as_ptr());
             }
-            Err(_) => self.shared.core.record_error(),
+            Err(_) => self.shared.core.count_error(),
         }
     }
 
@@ -812,12 +812,18 @@ impl Logger {
         if is_async {
             return match core.try_push_uncounted(record) {
                 Ok(()) => Outcome::Done,
-                Err(ferrolog_core::PushRefused::TooLarge)
-                | Err(ferrolog_core::PushRefused::Closed) => {
-                    core.push(record);
+                // Too large to ever fit, or closed: dropped and counted, never awaited.
+                Err(ferrolog_core::PushError::TooLarge) => {
+                    core.count_dropped();
                     Outcome::Done
                 }
-                Err(_) => Outcome::Wait(pyo3::types::PyBytes::new(py, record).unbind()),
+                Err(ferrolog_core::PushError::Full) if core.is_closed() => {
+                    core.count_dropped();
+                    Outcome::Done
+                }
+                Err(ferrolog_core::PushError::Full) => {
+                    Outcome::Wait(pyo3::types::PyBytes::new(py, record).unbind())
+                }
             };
         }
         match self.shared.block_timeout {
