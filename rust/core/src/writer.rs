@@ -610,6 +610,7 @@ impl Pipeline {
         let sinks = unsafe { self.sinks.get_mut() };
         let mut buf = Vec::with_capacity(self.config.batch_bytes * 2);
         let weak = Arc::downgrade(&self);
+        let mut lingered = false;
         loop {
             let stop = self.stop.load(Ordering::SeqCst);
             if stop == ABANDON {
@@ -620,7 +621,21 @@ impl Pipeline {
             let flushing = req > self.flush_done.load(Ordering::Relaxed);
             // Everything reserved before the flush request or the stop must be written.
             let target = (flushing || stop == DRAIN).then(|| self.ring.reserved_pos());
-            let (records, bytes) = self.write_ready(&weak, sinks, &mut buf);
+            // Let a batch gather before reading: reading the lines producers are writing right
+            // now makes both cores fight over them, and small batches cost a write each.
+            let used = self.ring.used_bytes();
+            if target.is_none()
+                && !lingered
+                && !self.config.linger.is_zero()
+                && used > 0
+                && used < self.config.batch_bytes
+            {
+                self.nap(LINGER, self.config.linger);
+                lingered = true;
+                continue;
+            }
+            lingered = false;
+            let (records, _bytes) = self.write_ready(&weak, sinks, &mut buf);
             if let Some(target) = target {
                 if self.ring.consumed_pos() < target {
                     // A producer is between its reservation and its publication: a few
@@ -643,11 +658,6 @@ impl Pipeline {
                 continue;
             }
             if records > 0 {
-                let small = bytes < self.config.batch_bytes / 2
-                    && self.ring.used_bytes() < self.ring.capacity() / 2;
-                if small && !self.config.linger.is_zero() {
-                    self.nap(LINGER, self.config.linger);
-                }
                 continue;
             }
             self.nap(IDLE, IDLE_PARK);
