@@ -79,8 +79,15 @@ impl Drop for Shared {
     /// A pipeline nobody closed is closed when its last logger and handle are gone, so its
     /// writer thread does not outlive it.
     fn drop(&mut self) {
-        if !self.core.is_closed() {
-            self.core.close(Duration::from_secs(1));
+        if self.core.is_closed() {
+            return;
+        }
+        let core = Arc::clone(&self.core);
+        let close = move || core.close(Duration::from_secs(1));
+        // Dropped from a Python object's deallocation: let go of the GIL while draining, so a
+        // Python sink's runner can still take the last batches.
+        if Python::try_attach(|py| py.detach(close.clone())).is_none() {
+            close();
         }
     }
 }
