@@ -47,6 +47,9 @@ test-loom: toolchain ## model-check the ring's concurrency with loom
 	RUSTFLAGS="--cfg loom" cargo test --quiet -p ferrolog-core --release --target-dir $(LOOM_TARGET) --test loom_ring
 
 test-python: $(NATIVE_STAMP) ## pytest: unit, native, property and integration tests
+	@echo "native boundary tests under PYTHONMALLOC=debug (catches refcount and buffer misuse):"
+	PYTHONMALLOC=debug $(PY) -m pytest -q -p no:cacheprovider tests/native
+	@echo "the whole suite:"
 	$(PY) -m pytest -q
 
 lint: $(NATIVE_STAMP) ## ruff, mypy --strict, stubtest, cargo fmt --check, cargo clippy -D warnings

@@ -31,7 +31,11 @@ class PipelineOptions(TypedDict):
     capacity_bytes: int
     overflow: str
     block_timeout: float
+    batch_bytes: int
+    linger: float
+    max_event_bytes: int | None
     schema: str
+    levels: dict[int, str]
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
@@ -94,6 +98,7 @@ def pipeline_options(
                         "backups": sink.backups,
                         "compress": sink.compress,
                         "mode": sink.mode,
+                        "utc": sink.utc,
                     }
                 )
             else:
@@ -103,7 +108,11 @@ def pipeline_options(
         capacity_bytes=settings.ring.capacity_bytes,
         overflow=settings.ring.overflow,
         block_timeout=settings.ring.block_timeout,
+        batch_bytes=settings.ring.batch_bytes,
+        linger=settings.ring.linger,
+        max_event_bytes=settings.ring.max_event_bytes,
         schema=settings.schema,
+        levels={number: name for name, number in settings.levels.items()},
     )
 
 

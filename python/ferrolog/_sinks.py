@@ -1,8 +1,9 @@
 """Runner threads for sinks written in Python.
 
 The native writer thread never touches Python: it offers each batch to a channel, and one
-runner thread per Python sink takes it (waiting with the GIL released), calls the sink's
-`write_batch(memoryview)` once for the whole batch, and answers whether it worked. So the GIL
+runner thread per pipeline takes it (waiting with the GIL released), calls each Python sink's
+`write_batch(memoryview)` once for the whole batch, and settles it: written only if every sink
+took it. So the GIL
 is taken once per batch, never once per event. Sink methods may be plain functions or
 coroutine functions; coroutines run on a private event loop owned by the runner thread.
 """
@@ -13,6 +14,7 @@ import asyncio
 import inspect
 import sys
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -52,57 +54,68 @@ class _Sink(Protocol):
 
 
 def _report(sink: object, what: str, exc: BaseException) -> None:
-    # The pipeline counts the failure; this says which sink and why, once per failure.
+    # The pipeline counts the failure; this says which sink and why.
     print(f"ferrolog: sink {type(sink).__name__}.{what} failed: {exc!r}", file=sys.stderr)
 
 
-def _run(pipeline: Pipeline, index: int, sink: _Sink) -> None:
+def _call_each(call: _Caller, sinks: list[_Sink], method: str) -> None:
+    for sink in sinks:
+        try:
+            call(getattr(sink, method, None))
+        except Exception as exc:
+            _report(sink, method, exc)
+
+
+def _run(pipeline_ref: weakref.ref[Pipeline], sinks: list[_Sink]) -> None:
     call = _Caller()
-    started = True
-    try:
-        call(getattr(sink, "start", None))
-    except Exception as exc:
-        started = False
-        _report(sink, "start", exc)
+    started: list[_Sink] = []
+    for sink in sinks:
+        try:
+            call(getattr(sink, "start", None))
+            started.append(sink)
+        except Exception as exc:
+            _report(sink, "start", exc)
     dirty = False
     try:
         while True:
-            item = pipeline._take_batch(index, _POLL_SECONDS)
-            if item is False:
+            # Hold the pipeline only while waiting, so an unclosed, forgotten pipeline can
+            # still be collected (which closes it and ends this loop).
+            pipeline = pipeline_ref()
+            if pipeline is None:
                 break
-            if item is None:
+            batch = pipeline._take_batch(_POLL_SECONDS)
+            del pipeline
+            if batch is False:
+                break
+            if batch is None:
                 if dirty:
                     dirty = False
-                    try:
-                        call(getattr(sink, "flush", None))
-                    except Exception as exc:
-                        _report(sink, "flush", exc)
+                    _call_each(call, started, "flush")
                 continue
-            batch_id, data = item
-            ok = started
-            if started:
+            ok = len(started) == len(sinks)
+            view = memoryview(batch.data)
+            for sink in started:
                 try:
-                    call(sink.write_batch, memoryview(data))
+                    call(sink.write_batch, view)
                 except Exception as exc:
                     ok = False
                     _report(sink, "write_batch", exc)
-            pipeline._answer(index, batch_id, ok)
+            batch.settle(ok)
+            del batch, view
             dirty = True
     finally:
-        for method in ("flush", "stop"):
-            try:
-                call(getattr(sink, method, None))
-            except Exception as exc:
-                _report(sink, method, exc)
+        _call_each(call, started, "flush")
+        _call_each(call, started, "stop")
         call.close()
 
 
-def start_runner(pipeline: Pipeline, index: int, sink: _Sink) -> threading.Thread:
-    """Start the runner thread of the Python sink at `index` of `pipeline`."""
+def start_runner(pipeline: Pipeline, sinks: list[_Sink]) -> threading.Thread:
+    """Start the thread that hands each batch of `pipeline` to its Python `sinks`."""
+    names = "+".join(type(sink).__name__ for sink in sinks)
     thread = threading.Thread(
         target=_run,
-        args=(pipeline, index, sink),
-        name=f"ferrolog-sink-{index}-{type(sink).__name__}",
+        args=(weakref.ref(pipeline), list(sinks)),
+        name=f"ferrolog-sinks-{names}",
         daemon=True,
     )
     thread.start()

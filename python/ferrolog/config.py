@@ -19,7 +19,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 if sys.version_info >= (3, 11):
@@ -101,6 +108,13 @@ class RingSettings(_Model):
     overflow: Literal["drop", "block"] = "drop"
     #: With ``overflow="block"``: the longest a sync call waits for space before dropping.
     block_timeout: float = Field(default=1.0, gt=0)
+    #: The most bytes handed to the sinks in one write.
+    batch_bytes: int = Field(default=64 * 1024, ge=4096)
+    #: Seconds the writer waits for a batch to fill after its first record.
+    linger: float = Field(default=0.001, ge=0, le=1)
+    #: One event's size cap (longer events are truncated with a marker); by default 64 KiB,
+    #: or half the ring when that is smaller.
+    max_event_bytes: int | None = Field(default=None, ge=256)
 
 
 class StdoutSink(_Model):
@@ -134,6 +148,8 @@ class FileSink(_Model):
     backups: int = Field(default=5, ge=0)
     compress: bool = False
     mode: int = Field(default=0o640, ge=0, le=0o777)
+    #: Time rotation boundaries in UTC (True) or local time (False).
+    utc: bool = True
 
 
 class PluginSink(_Model):
@@ -247,6 +263,9 @@ with warnings.catch_warnings():
         )
 
         level: int = 20
+        #: Custom levels of this container, name to number, e.g. ``{"notice": 25}``; usable
+        #: in ``level`` and in ``log("notice", ...)``. Never registered globally.
+        levels: dict[str, int] = Field(default_factory=dict)
         schema: Literal["default", "ecs", "otel"] = "default"  # type: ignore[assignment]
         ring: RingSettings = Field(default_factory=RingSettings)
         sinks: list[SinkSettings] = Field(default_factory=_default_sinks)
@@ -258,10 +277,35 @@ with warnings.catch_warnings():
         audit: AuditSettings = Field(default_factory=AuditSettings)
         compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
 
+        @model_validator(mode="before")
+        @classmethod
+        def _custom_level_names(cls, data: Any) -> Any:
+            # A custom level's name may be used as `level`: resolve it before the field check.
+            if isinstance(data, dict):
+                custom = data.get("levels") or {}
+                level = data.get("level")
+                if isinstance(custom, dict) and isinstance(level, str):
+                    lowered = {str(k).lower(): v for k, v in custom.items()}
+                    if level.strip().lower() in lowered:
+                        data = {**data, "level": lowered[level.strip().lower()]}
+            return data
+
         @field_validator("level", mode="before")
         @classmethod
         def _normalize_level(cls, value: object) -> int:
             return parse_level(value)
+
+        @field_validator("levels")
+        @classmethod
+        def _check_custom_levels(cls, value: dict[str, int]) -> dict[str, int]:
+            for name, number in value.items():
+                if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+                    raise ValueError(f"custom level name {name!r}: use letters, digits and '_'")
+                if name.upper() in LEVELS:
+                    raise ValueError(f"custom level {name!r} would shadow a standard level")
+                if not 1 <= number <= 100:
+                    raise ValueError(f"custom level {name!r}: number {number} is not in 1..100")
+            return value
 
         @classmethod
         def from_mapping(cls, mapping: Mapping[str, Any], *, source: str | None = None) -> Settings:

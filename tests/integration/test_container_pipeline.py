@@ -155,3 +155,35 @@ async def test_1000_cycles_with_a_pipeline_leak_nothing() -> None:
     assert [pair for pair in refs if pair[0]() is not None or pair[1]() is not None] == []
     assert threading.active_count() == threads
     assert len(os.listdir("/proc/self/fd")) <= fds
+
+
+async def test_custom_levels_are_per_container(tmp_path: Path) -> None:
+    """A container's custom level works in `level` and `log()`; another container lacks it."""
+    path = tmp_path / "custom.log"
+    settings = {
+        "levels": {"notice": 25},
+        "level": "notice",
+        "sinks": [{"type": "file", "path": str(path)}],
+    }
+    async with (
+        Container.create(settings) as c,
+        Container.create({"sinks": [{"type": "null"}]}) as other,
+    ):
+        log = await c.get(Logger)
+        assert log.level == 25
+        log.info("below the threshold")
+        log.log("NOTICE", "custom")
+        assert await log.flush()
+        plain = await other.get(Logger)
+        plain.log("notice", "unknown here")
+        assert plain.stats()["errors"] == 1
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["level"], e["message"]) for e in events] == [("notice", "custom")]
+
+
+def test_unknown_custom_level_name_is_refused() -> None:
+    """Settings refuse a level name that is neither standard nor declared, listing valid ones."""
+    from ferrolog import SettingsError
+
+    with pytest.raises(SettingsError, match="valid levels"):
+        Settings.from_mapping({"level": "notice"})

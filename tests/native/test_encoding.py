@@ -176,3 +176,23 @@ def test_reserved_keys_are_kept_under_a_prefix(file_log: FileLog) -> None:
     assert ev["field.level"] == "x"
     assert ev["field.timestamp"] == 1
     assert ev["field.logger"] == "y"
+
+
+def test_field_names_from_changing_keyword_sets(file_log: FileLog) -> None:
+    """One call site called with different `**fields` sets writes each event's own names."""
+    sets = [{"a": 1}, {"b": 2, "c": 3}, {"message": "m", "a": 4}, {"exc_info": False, "z": 5}]
+    for _ in range(3):
+        for fields in sets:
+            file_log.logger.info("x", **fields)  # type: ignore[arg-type]
+    events = file_log.lines()
+    expected = [
+        {"a": 1},
+        {"b": 2, "c": 3},
+        {"field.message": "m", "a": 4},
+        {"z": 5},
+    ] * 3
+    got = [
+        {k: v for k, v in ev.items() if k not in ("timestamp", "level", "logger", "message")}
+        for ev in events
+    ]
+    assert got == expected

@@ -100,3 +100,31 @@ def test_close_stops_the_runner_thread() -> None:
     assert threading.active_count() == before + 1
     p.close(5.0)
     assert threading.active_count() == before
+
+
+def test_a_forgotten_pipeline_is_closed_when_collected() -> None:
+    """Dropping the last reference to an unclosed pipeline drains it and ends its threads."""
+    import gc
+    import time
+
+    import os
+
+    def os_threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    before = threading.active_count()
+    before_os = os_threads()
+    sink = Memory()
+    p = Pipeline(sinks=[sink])
+    log = p.logger("gone")
+    for i in range(500):
+        log.info("e", i=i)
+    del p, log
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while os_threads() > before_os and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before
+    assert os_threads() == before_os  # the native writer thread is gone too
+    assert [ev["i"] for ev in sink.events()] == list(range(500))
+    assert sink.calls[-1] == "stop"

@@ -63,3 +63,57 @@ async def test_backpressure_sync_drops_async_waits_loop_ticks(
     final = log.stats()
     assert final["dropped"] == dropped_sync
     assert final["emitted"] == final["written"] + final["dropped"] == 10_000
+
+
+class SlowSink:
+    """A sink that takes 5 ms per batch, so a small ring fills up behind it."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write_batch(self, batch: memoryview) -> None:
+        import time
+
+        time.sleep(0.005)
+        self.lines.extend(bytes(batch).splitlines())
+
+
+async def test_slow_sink_backpressure_exact_counts_and_a_live_loop() -> None:
+    """Behind a slow sink: sync calls drop and count exactly, ainfo loses nothing, loop ticks."""
+    import json
+
+    from ferrolog import Pipeline
+
+    sink = SlowSink()
+    p = Pipeline(sinks=[sink], capacity_bytes=4096, overflow="block", batch_bytes=4096)
+    log = p.logger("slow")
+    ticks = 0
+    stop = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not stop:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    for i in range(2000):
+        log.info("sync", i=i)
+    dropped_sync = p.stats()["dropped"]
+    assert dropped_sync > 0
+    before = ticks
+    for i in range(1000):
+        await log.ainfo("async", i=i)
+    assert ticks > before
+    assert await log.flush(timeout=30.0)
+    stop = True
+    await task
+    p.close(10.0)
+    events = [json.loads(line) for line in sink.lines]
+    assert [e["i"] for e in events if e["message"] == "async"] == list(range(1000))
+    sync_written = sum(1 for e in events if e["message"] == "sync")
+    stats = p.stats()
+    assert sync_written + dropped_sync == 2000
+    assert stats["dropped"] == dropped_sync
+    assert stats["emitted"] == stats["written"] + stats["dropped"] == 3000

@@ -52,6 +52,14 @@ def test_unknown_level_name_is_a_value_error_listing_valid_levels(file_log: File
         file_log.pipeline.logger("x", "loud")
 
 
+def test_unknown_level_in_a_log_call_is_written_not_raised(file_log: FileLog) -> None:
+    """log() with a level name the pipeline does not know writes the event and counts an error."""
+    file_log.logger.log("LOUD", "still here", x=1)
+    ev = file_log.one()
+    assert (ev["level"], ev["message"], ev["x"]) == ("loud", "still here", 1)
+    assert file_log.stats()["errors"] == 1
+
+
 def test_custom_levels_are_per_pipeline(tmp_path: Path) -> None:
     """A custom level exists only in the pipeline that declared it."""
     a = Pipeline(sinks=[{"type": "file", "path": str(tmp_path / "a.log")}], levels={25: "notice"})
@@ -205,3 +213,20 @@ def test_other_schemas(make_file_log: Callable[..., FileLog], schema: str) -> No
         assert ev["Attributes"] == {"logger.name": "test", "user_id": 7}
         assert err["SeverityNumber"] == 17
         assert err["Attributes"]["exception.type"] == "ValueError"
+
+
+def test_otel_lifts_trace_context(make_file_log: Callable[..., FileLog]) -> None:
+    """Under the OTel schema, trace_id/span_id (call, bound or context) become TraceId/SpanId."""
+    from ferrolog import bound_contextvars
+
+    log = make_file_log("otel.log", schema="otel")
+    log.logger.info("call", trace_id="t1", span_id="s1", other=1)
+    log.logger.bind(trace_id="t2").info("bound")
+    with bound_contextvars(span_id="s3"):
+        log.logger.info("ctx")
+    a, b, c = log.lines()
+    assert (a["TraceId"], a["SpanId"], a["Attributes"]["other"]) == ("t1", "s1", 1)
+    assert "trace_id" not in a["Attributes"]
+    assert b["TraceId"] == "t2"
+    assert "trace_id" not in b["Attributes"]
+    assert c["SpanId"] == "s3"

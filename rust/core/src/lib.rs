@@ -3,7 +3,6 @@
 //! plain `cargo test`, model-checked with loom and run under miri.
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod channel;
 mod fdio;
 pub mod file;
 mod flock;
@@ -15,11 +14,10 @@ pub mod stdio;
 mod sync;
 pub mod writer;
 
-pub use channel::{Channel, ChannelSink, Take};
 pub use file::{FileConfig, FileSink};
 pub use ring::{PushError, Ring};
 pub use rotation::{Clock, RotateEvery, SystemClock};
 pub use sink::{NullSink, Sink};
 pub use stats::StatsSnapshot;
 pub use stdio::{StderrSink, StdoutSink};
-pub use writer::{Overflow, Pipeline, PipelineConfig, PushRefused};
+pub use writer::{Batch, Overflow, Pipeline, PipelineConfig};

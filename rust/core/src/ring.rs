@@ -298,13 +298,11 @@ impl Ring {
     }
 
     /// The position after the last reservation. SeqCst: see the writer's sleep protocol.
-    #[allow(dead_code)] // until the writer lands
     pub(crate) fn reserved_pos(&self) -> u64 {
         self.head.load(Ordering::SeqCst)
     }
 
     /// The position up to which records have been consumed.
-    #[allow(dead_code)] // until the writer lands
     pub(crate) fn consumed_pos(&self) -> u64 {
         self.tail.load(Ordering::Acquire)
     }

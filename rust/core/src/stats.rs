@@ -1,63 +1,72 @@
-//! A pipeline's counters: exact, lock-free, readable at any time.
+//! The pipeline's counters: updated with relaxed atomics, read as one snapshot.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The live counters. `emitted == written + dropped` once everything emitted has settled.
+use crate::sync::CachePadded;
+
+/// The pipeline's counters at one moment.
+///
+/// After [`Pipeline::flush`](crate::Pipeline::flush) returns `true` with no push running
+/// concurrently, `emitted == written + dropped`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct StatsSnapshot {
+    /// Records produced by a push attempt, whether they got into the ring or were dropped.
+    pub emitted: u64,
+    /// Records in batches that every sink accepted.
+    pub written: u64,
+    /// Records lost: ring full or record too large, a failed sink write, or pushed after close.
+    pub dropped: u64,
+    /// Failed sink calls (writes, flushes, closes, panics caught in a sink).
+    pub errors: u64,
+    /// Payload bytes of the written records.
+    pub bytes: u64,
+    /// Batches handed to the sinks.
+    pub batches: u64,
+    /// The ring's high-water mark in bytes.
+    pub high_water: u64,
+}
+
+/// Live counters. The producers' two are on their own cache lines; the writer's share one.
 #[derive(Debug, Default)]
-pub struct Stats {
-    pub(crate) emitted: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) emitted: CachePadded<AtomicU64>,
+    pub(crate) dropped: CachePadded<AtomicU64>,
     pub(crate) written: AtomicU64,
-    pub(crate) dropped: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) bytes: AtomicU64,
     pub(crate) batches: AtomicU64,
 }
 
-/// A consistent-enough copy of the counters (each one is exact; they are read one by one).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatsSnapshot {
-    /// Events that produced a record: pushed, or dropped and counted.
-    pub emitted: u64,
-    /// Events every sink accepted.
-    pub written: u64,
-    /// Events lost and counted: ring full, a sink failed, or logged after close.
-    pub dropped: u64,
-    /// Sink write failures and internal errors.
-    pub errors: u64,
-    /// Bytes of events written.
-    pub bytes: u64,
-    /// Batches written.
-    pub batches: u64,
-    /// The most bytes the ring ever held at once.
-    pub high_water: u64,
-}
-
-impl Stats {
+impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Read the settled counters before `emitted`, so that a snapshot taken while pushes run
+    /// never shows more settled records than emitted ones.
     pub(crate) fn snapshot(&self, high_water: u64) -> StatsSnapshot {
-        // `written`/`dropped` are read before `emitted` so that a concurrent push can only
-        // make `emitted` larger, never leave `written + dropped > emitted` in the copy.
         let written = self.written.load(Ordering::Acquire);
         let dropped = self.dropped.load(Ordering::Acquire);
+        let errors = self.errors.load(Ordering::Relaxed);
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let batches = self.batches.load(Ordering::Relaxed);
+        let emitted = self.emitted.load(Ordering::Acquire);
         StatsSnapshot {
+            emitted,
             written,
             dropped,
-            emitted: self.emitted.load(Ordering::Acquire).max(written + dropped),
-            errors: self.errors.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
-            batches: self.batches.load(Ordering::Relaxed),
+            errors,
+            bytes,
+            batches,
             high_water,
         }
     }
 
     pub(crate) fn reset(&self) {
         for c in [
-            &self.emitted,
+            &*self.emitted,
+            &*self.dropped,
             &self.written,
-            &self.dropped,
             &self.errors,
             &self.bytes,
             &self.batches,

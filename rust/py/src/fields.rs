@@ -90,6 +90,15 @@ impl EncodedFields {
         })
     }
 
+    /// Whether any key is one that `schema` moves out of the attributes.
+    pub fn has_lifted(&self, schema: Schema) -> bool {
+        schema.lifts_any()
+            && self.keys.iter().any(|k| {
+                // SAFETY: `k` is a live str; callers hold the GIL.
+                schema.lifted(&unsafe { key_bytes(k.as_ptr()) }).is_some()
+            })
+    }
+
     /// Whether `key` (a live str) is one of these fields' names.
     #[inline]
     pub fn contains(&self, key: *mut ffi::PyObject) -> bool {

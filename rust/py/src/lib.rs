@@ -5,6 +5,7 @@ mod context;
 mod encode;
 mod escape;
 mod fields;
+mod keys;
 mod logger;
 mod pipeline;
 mod schema;
@@ -26,7 +27,7 @@ mod _native {
     #[pymodule_export]
     use crate::logger::{Logger, Ready};
     #[pymodule_export]
-    use crate::pipeline::{_after_fork_child, _flush_all, encode, Pipeline};
+    use crate::pipeline::{_after_fork_child, _flush_all, encode, Pipeline, PyBatch};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

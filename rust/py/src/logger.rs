@@ -5,6 +5,7 @@
 use crate::context::{self, ContextFields};
 use crate::encode::Encoder;
 use crate::fields::{key_bytes, write_field_key, EncodedFields};
+use crate::keys::CallKeys;
 use crate::pipeline::{Pipeline, Shared};
 use crate::schema::{otel_severity, Schema, ECS_VERSION};
 use crate::timestamp::{now_micros, write_rfc3339, write_unix_nanos};
@@ -247,6 +248,8 @@ struct Specials {
     stack_info: bool,
     stacklevel: i64,
     count: usize,
+    /// The level's text when `log()` was given a name the pipeline does not know.
+    level_text: Option<Vec<u8>>,
 }
 
 /// # Safety
@@ -276,7 +279,7 @@ unsafe fn dispatch(
                     .get()
                     .shared
                     .clone();
-                logger.core.record_error();
+                logger.core.count_error();
                 ffi::Py_NewRef(ffi::Py_None())
             }
         }
@@ -300,6 +303,9 @@ unsafe fn dispatch_inner(
     let logger: &Logger = unsafe { this.cast_unchecked::<Logger>() }.get();
     // SAFETY: per this function's contract.
     let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) };
+    // A level name this pipeline does not know is not worth an exception inside a log call:
+    // the event is written anyway, under the name given, and counted as an error.
+    let mut unknown_level: Option<Vec<u8>> = None;
     let (level, msg_index) = match call.level {
         Some(l) => (l, 0),
         None => {
@@ -310,7 +316,17 @@ unsafe fn dispatch_inner(
             let lv = unsafe { Bound::from_borrowed_ptr(py, *args) };
             match logger.shared.levels.parse(&lv) {
                 Ok(l) => (l, 1),
-                Err(e) => return raise(py, e),
+                Err(_) => {
+                    logger.shared.core.count_error();
+                    let text = lv
+                        .str()
+                        .map(|s| s.to_string_lossy().to_lowercase())
+                        .unwrap_or_default();
+                    let mut json = Vec::new();
+                    crate::escape::write_str(&mut json, text.as_bytes());
+                    unknown_level = Some(json);
+                    (i32::MAX, 1)
+                }
             }
         }
     };
@@ -341,8 +357,18 @@ unsafe fn dispatch_inner(
         };
         (*args.offset(msg_index), args.offset(nargs), nkw)
     };
-    // SAFETY: per this function's contract.
-    let specials = unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) };
+    let keys = if nkw > 0 {
+        crate::keys::call_keys(py, kwnames, logger.shared.schema)
+    } else {
+        None
+    };
+    let mut specials = if keys.as_ref().is_some_and(|k| !k.any_special) {
+        Specials::new(call.exc_default)
+    } else {
+        // SAFETY: per this function's contract.
+        unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) }
+    };
+    specials.level_text = unknown_level;
     let pushed = SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             buf.clear();
@@ -357,6 +383,7 @@ unsafe fn dispatch_inner(
                     kwvalues,
                     nkw,
                     &specials,
+                    keys.as_deref(),
                     call.is_async,
                 )
             };
@@ -378,6 +405,7 @@ unsafe fn dispatch_inner(
                     kwvalues,
                     nkw,
                     &specials,
+                    keys.as_deref(),
                     call.is_async,
                 )
             }
@@ -395,7 +423,7 @@ unsafe fn dispatch_inner(
             match waiter.and_then(|w| w.bind(py).call1((logger.pipeline.clone_ref(py), record))) {
                 Ok(coro) => coro.into_ptr(),
                 Err(e) => {
-                    logger.shared.core.record_error();
+                    logger.shared.core.count_error();
                     raise(py, e)
                 }
             }
@@ -418,14 +446,7 @@ unsafe fn scan_specials(
     nkw: ffi::Py_ssize_t,
     exc_default: bool,
 ) -> Specials {
-    let mut s = Specials {
-        stacklevel: 1,
-        ..Specials::default()
-    };
-    if exc_default {
-        // SAFETY: the GIL is held; Py_True is immortal.
-        s.exc_info = Some(unsafe { ffi::Py_True() });
-    }
+    let mut s = Specials::new(exc_default);
     for i in 0..nkw {
         // SAFETY: per this function's contract.
         let (name, value) = unsafe { (ffi::PyTuple_GET_ITEM(kwnames, i), *kwvalues.offset(i)) };
@@ -456,6 +477,18 @@ unsafe fn scan_specials(
     s
 }
 
+impl Specials {
+    /// No special keywords; `exception()` implies `exc_info=True`.
+    fn new(exc_default: bool) -> Self {
+        Specials {
+            // SAFETY: Py_True is immortal; callers hold the GIL.
+            exc_info: exc_default.then(|| unsafe { ffi::Py_True() }),
+            stacklevel: 1,
+            ..Specials::default()
+        }
+    }
+}
+
 enum Special {
     ExcInfo,
     StackInfo,
@@ -478,7 +511,7 @@ fn special_kind(len: ffi::Py_ssize_t, name: *mut ffi::PyObject) -> Option<Specia
     }
 }
 
-fn is_special(name: *mut ffi::PyObject) -> bool {
+pub(crate) fn is_special(name: *mut ffi::PyObject) -> bool {
     // SAFETY: `name` is a live str and the GIL is held.
     special_kind(unsafe { ffi::PyUnicode_GET_LENGTH(name) }, name).is_some()
 }
@@ -505,6 +538,7 @@ impl Logger {
         kwvalues: *const *mut ffi::PyObject,
         nkw: ffi::Py_ssize_t,
         specials: &Specials,
+        keys: Option<&CallKeys>,
         is_async: bool,
     ) -> Outcome {
         let shared = &*self.shared;
@@ -512,7 +546,10 @@ impl Logger {
         let limit = shared.max_event_bytes.saturating_sub(CLOSING_ROOM);
         let mut enc = Encoder::new(buf, limit);
         let micros = now_micros();
-        let level_text = shared.levels.text(level);
+        let level_text = match &specials.level_text {
+            Some(t) => std::borrow::Cow::Borrowed(&t[..]),
+            None => shared.levels.text(level),
+        };
         // The envelope.
         match schema {
             Schema::Default => {
@@ -541,8 +578,13 @@ impl Logger {
                 enc.out.extend_from_slice(b",\"SeverityText\":");
                 enc.out.extend_from_slice(&level_text);
                 enc.out.extend_from_slice(b",\"SeverityNumber\":");
+                let severity = if specials.level_text.is_some() {
+                    0
+                } else {
+                    otel_severity(level)
+                };
                 enc.out
-                    .extend_from_slice(itoa::Buffer::new().format(otel_severity(level)).as_bytes());
+                    .extend_from_slice(itoa::Buffer::new().format(severity).as_bytes());
                 enc.out.extend_from_slice(b",\"Body\":");
             }
         }
@@ -567,9 +609,11 @@ impl Logger {
             .filter(|f| !f.is_empty());
         // SAFETY: per this function's contract.
         let clash = unsafe { self.fields_clash(ctx.as_ref().map(Bound::get), kwnames, nkw) };
+        let mut lifted = Vec::new();
         if clash {
             // SAFETY: per this function's contract.
-            unsafe { self.merged_fields(py, &mut enc, ctx_fields, kwnames, kwvalues, nkw) };
+            lifted =
+                unsafe { self.merged_fields(py, &mut enc, ctx_fields, kwnames, kwvalues, nkw) };
         } else {
             if let Some(c) = ctx_fields {
                 if enc.out.len() + c.json.len() <= limit {
@@ -589,15 +633,24 @@ impl Logger {
                     break;
                 }
                 // SAFETY: per this function's contract.
-                let (name, value) =
-                    unsafe { (ffi::PyTuple_GET_ITEM(kwnames, i), *kwvalues.offset(i)) };
-                if specials.count > 0 && is_special(name) {
-                    continue;
+                let value = unsafe { *kwvalues.offset(i) };
+                if let Some(keys) = keys {
+                    let key = &keys.encoded[i as usize];
+                    if key.is_empty() {
+                        continue; // a special keyword, not a field
+                    }
+                    enc.out.extend_from_slice(key);
+                } else {
+                    // SAFETY: per this function's contract.
+                    let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
+                    if specials.count > 0 && is_special(name) {
+                        continue;
+                    }
+                    enc.out.push(b',');
+                    // SAFETY: `name` is a live str.
+                    let key = unsafe { key_bytes(name) };
+                    write_field_key(enc.out, &key, Some(schema));
                 }
-                enc.out.push(b',');
-                // SAFETY: `name` is a live str.
-                let key = unsafe { key_bytes(name) };
-                write_field_key(enc.out, &key, Some(schema));
                 enc.value(py, value);
             }
         }
@@ -609,6 +662,13 @@ impl Logger {
         }
         if schema == Schema::Otel {
             enc.out.push(b'}');
+            // `trace_id`/`span_id` fields become the record's TraceId/SpanId.
+            for (name, value) in &lifted {
+                enc.out.extend_from_slice(b",\"");
+                enc.out.extend_from_slice(name.as_bytes());
+                enc.out.extend_from_slice(b"\":");
+                enc.value(py, value.as_ptr());
+            }
         }
         if enc.truncated {
             enc.out.extend_from_slice(b",\"_truncated\":true");
@@ -632,17 +692,25 @@ impl Logger {
         let schema = self.shared.schema;
         let ctx = ctx.map(|c| &c.fields).filter(|f| !f.is_empty());
         if let Some(c) = ctx {
-            if c.has_reserved(schema) || c.overlaps(&self.bound) {
+            if c.has_reserved(schema) || c.has_lifted(schema) || c.overlaps(&self.bound) {
                 return true;
             }
         }
-        if self.bound.is_empty() && ctx.is_none() {
+        let lifting = schema.lifts_any();
+        if lifting && self.bound.has_lifted(schema) {
+            return true;
+        }
+        if self.bound.is_empty() && ctx.is_none() && !lifting {
             return false;
         }
         for i in 0..nkw {
             // SAFETY: per this function's contract.
             let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
             if self.bound.contains(name) || ctx.is_some_and(|c| c.contains(name)) {
+                return true;
+            }
+            // SAFETY: `name` is a live str.
+            if lifting && schema.lifted(&unsafe { key_bytes(name) }).is_some() {
                 return true;
             }
         }
@@ -653,15 +721,15 @@ impl Logger {
     ///
     /// # Safety
     /// As [`scan_specials`].
-    unsafe fn merged_fields(
+    unsafe fn merged_fields<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         enc: &mut Encoder<'_>,
         ctx: Option<&EncodedFields>,
         kwnames: *mut ffi::PyObject,
         kwvalues: *const *mut ffi::PyObject,
         nkw: ffi::Py_ssize_t,
-    ) {
+    ) -> Vec<(&'static str, Bound<'py, PyAny>)> {
         let merged = PyDict::new(py);
         if let Some(c) = ctx {
             let _ = merged.update(c.dict.bind(py).as_mapping());
@@ -677,6 +745,7 @@ impl Logger {
             unsafe { ffi::PyDict_SetItem(merged.as_ptr(), name, value) };
         }
         let schema = self.shared.schema;
+        let mut lifted = Vec::new();
         for (k, v) in merged.iter() {
             if enc.out.len() >= self.shared.max_event_bytes.saturating_sub(CLOSING_ROOM) {
                 enc.truncated = true;
@@ -685,12 +754,17 @@ impl Logger {
             let Ok(k) = k.cast_into::<PyString>() else {
                 continue;
             };
-            enc.out.push(b',');
             // SAFETY: `k` is a live str.
             let key = unsafe { key_bytes(k.as_ptr()) };
+            if let Some(top) = schema.lifted(&key) {
+                lifted.push((top, v));
+                continue;
+            }
+            enc.out.push(b',');
             write_field_key(enc.out, &key, Some(schema));
             enc.value(py, v.as_ptr());
         }
+        lifted
     }
 
     /// Add the structured exception (default: `exception`, ECS: `error`, OTel: `exception.*`).
@@ -715,7 +789,7 @@ impl Logger {
                     }
                 }
             }
-            Err(_) => self.shared.core.record_error(),
+            Err(_) => self.shared.core.count_error(),
         }
     }
 
@@ -727,7 +801,7 @@ impl Logger {
                 enc.out.extend_from_slice(b",\"stack\":");
                 enc.value(py, text.as_ptr());
             }
-            Err(_) => self.shared.core.record_error(),
+            Err(_) => self.shared.core.count_error(),
         }
     }
 
@@ -738,12 +812,18 @@ impl Logger {
         if is_async {
             return match core.try_push_uncounted(record) {
                 Ok(()) => Outcome::Done,
-                Err(ferrolog_core::PushRefused::TooLarge)
-                | Err(ferrolog_core::PushRefused::Closed) => {
-                    core.push(record);
+                // Too large to ever fit, or closed: dropped and counted, never awaited.
+                Err(ferrolog_core::PushError::TooLarge) => {
+                    core.count_dropped();
                     Outcome::Done
                 }
-                Err(_) => Outcome::Wait(pyo3::types::PyBytes::new(py, record).unbind()),
+                Err(ferrolog_core::PushError::Full) if core.is_closed() => {
+                    core.count_dropped();
+                    Outcome::Done
+                }
+                Err(ferrolog_core::PushError::Full) => {
+                    Outcome::Wait(pyo3::types::PyBytes::new(py, record).unbind())
+                }
             };
         }
         match self.shared.block_timeout {

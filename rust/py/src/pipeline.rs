@@ -3,8 +3,8 @@
 use crate::logger::{LevelTable, Logger};
 use crate::schema::Schema;
 use ferrolog_core::{
-    Channel, ChannelSink, FileConfig, FileSink, NullSink, Overflow, PipelineConfig, RotateEvery,
-    Sink, StderrSink, StdoutSink, Take,
+    Batch, FileConfig, FileSink, NullSink, Overflow, PipelineConfig, RotateEvery, Sink, StderrSink,
+    StdoutSink,
 };
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -34,8 +34,17 @@ pub fn _after_fork_child() {
         let pipelines: Vec<_> = live.iter().filter_map(Weak::upgrade).collect();
         drop(live);
         for p in pipelines {
-            p.after_fork_child();
+            after_fork(&p);
         }
+    }
+}
+
+/// In a forked child: an empty ring, zeroed counters and a writer thread of its own.
+fn after_fork(p: &Arc<ferrolog_core::Pipeline>) {
+    // SAFETY: called from the `after_in_child` fork hook, before any other thread of the
+    // child exists or can use the pipeline (Python runs the hook right after fork()).
+    if unsafe { p.after_fork_child() }.is_err() {
+        p.count_error();
     }
 }
 
@@ -66,42 +75,84 @@ pub struct Shared {
     pub levels: LevelTable,
 }
 
+impl Drop for Shared {
+    /// A pipeline nobody closed is closed when its last logger and handle are gone, so its
+    /// writer thread does not outlive it.
+    fn drop(&mut self) {
+        if self.core.is_closed() {
+            return;
+        }
+        let core = Arc::clone(&self.core);
+        let close = move || core.close(Duration::from_secs(1));
+        // Dropped from a Python object's deallocation: let go of the GIL while draining, so a
+        // Python sink's runner can still take the last batches.
+        if Python::try_attach(|py| py.detach(close.clone())).is_none() {
+            close();
+        }
+    }
+}
+
 /// A running pipeline. Create loggers with [`Pipeline::logger`]; close it when done.
 #[pyclass(frozen, module = "ferrolog._native", weakref)]
 pub struct Pipeline {
     pub(crate) shared: Arc<Shared>,
-    /// Python sink objects and the channels their runner threads drain.
-    py_sinks: Vec<(Py<PyAny>, Arc<Channel>)>,
-    /// The runner threads (`threading.Thread`), started with the first logger.
-    runners: Mutex<Vec<Py<PyAny>>>,
-    runners_started: AtomicBool,
+    /// Sinks written in Python; one runner thread hands them each batch.
+    py_sinks: Vec<Py<PyAny>>,
+    /// The runner thread (`threading.Thread`), started with the first logger.
+    runner: Mutex<Option<Py<PyAny>>>,
+    runner_started: AtomicBool,
 }
 
-/// How long the writer waits for a Python sink to take and answer one batch.
-const PY_SINK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Batches the writer may queue for the Python sinks' runner before it waits for it.
+const PY_SINK_BATCHES: usize = 4;
+
+/// One batch handed to the Python sinks' runner. Settles (as failed) when dropped unsettled, so
+/// a runner that dies mid-batch cannot leave `flush()` waiting forever.
+#[pyclass(frozen, module = "ferrolog._native", name = "Batch")]
+pub struct PyBatch {
+    batch: Arc<Batch>,
+}
+
+#[pymethods]
+impl PyBatch {
+    /// The batch's complete NDJSON lines.
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.batch.data())
+    }
+
+    /// How many events the batch holds.
+    #[getter]
+    fn records(&self) -> u64 {
+        self.batch.records()
+    }
+
+    /// Report whether every Python sink wrote the batch; only the first report counts.
+    fn settle(&self, ok: bool) {
+        self.batch.settle(ok);
+    }
+}
+
+impl Drop for PyBatch {
+    fn drop(&mut self) {
+        self.batch.settle(false);
+    }
+}
 
 impl Pipeline {
-    /// Start one runner thread per Python sink (once): they need the pipeline object itself,
+    /// Start the Python sinks' runner thread (once): it needs the pipeline object itself,
     /// which does not exist yet inside `__new__`.
-    fn ensure_runners(slf: &Bound<'_, Self>) -> PyResult<()> {
+    fn ensure_runner(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
-        if this.py_sinks.is_empty() || this.runners_started.swap(true, Ordering::AcqRel) {
+        if this.py_sinks.is_empty() || this.runner_started.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let py = slf.py();
         let start = py.import("ferrolog._sinks")?.getattr("start_runner")?;
-        let mut runners = this.runners.lock().unwrap_or_else(|e| e.into_inner());
-        for (index, (sink, _)) in this.py_sinks.iter().enumerate() {
-            runners.push(start.call1((slf, index, sink.bind(py)))?.unbind());
-        }
+        let sinks = PyList::new(py, this.py_sinks.iter().map(|s| s.bind(py)))?;
+        let thread = start.call1((slf, sinks))?;
+        *this.runner.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread.unbind());
         Ok(())
-    }
-
-    fn channel(&self, index: usize) -> PyResult<&Arc<Channel>> {
-        self.py_sinks
-            .get(index)
-            .map(|(_, ch)| ch)
-            .ok_or_else(|| PyValueError::new_err(format!("no Python sink at index {index}")))
     }
 }
 
@@ -180,15 +231,12 @@ impl Pipeline {
         let mut py_sinks = Vec::new();
         for (i, spec) in sinks.iter().enumerate() {
             if !spec.is_instance_of::<PyDict>() && spec.hasattr("write_batch")? {
-                let name = format!("python:{}", spec.get_type().name()?);
-                let (sink, channel) = ChannelSink::new(name, PY_SINK_TIMEOUT);
-                native.push(Box::new(sink));
-                py_sinks.push((spec.clone().unbind(), channel));
+                py_sinks.push(spec.clone().unbind());
             } else {
                 native.push(parse_sink(i, &spec)?);
             }
         }
-        if native.is_empty() {
+        if native.is_empty() && py_sinks.is_empty() {
             return Err(PyValueError::new_err("a pipeline needs at least one sink"));
         }
         let config = PipelineConfig {
@@ -196,6 +244,11 @@ impl Pipeline {
             overflow,
             batch_bytes: batch_bytes.max(4096),
             linger: Duration::from_secs_f64(linger),
+            channel_batches: if py_sinks.is_empty() {
+                0
+            } else {
+                PY_SINK_BATCHES
+            },
         };
         let core = ferrolog_core::Pipeline::start(config, native)
             .map_err(|e| PyOSError::new_err(format!("cannot start the writer thread: {e}")))?;
@@ -221,8 +274,8 @@ impl Pipeline {
                 levels,
             }),
             py_sinks,
-            runners: Mutex::new(Vec::new()),
-            runners_started: AtomicBool::new(false),
+            runner: Mutex::new(None),
+            runner_started: AtomicBool::new(false),
         })
     }
 
@@ -235,7 +288,7 @@ impl Pipeline {
     ) -> PyResult<Logger> {
         let py = slf.py();
         let name = name.unwrap_or_else(|| PyString::new(py, "app"));
-        Self::ensure_runners(slf)?;
+        Self::ensure_runner(slf)?;
         let this = slf.get();
         let level = match level {
             Some(l) => this.shared.levels.parse(&l)?,
@@ -270,7 +323,7 @@ impl Pipeline {
     #[pyo3(signature = (timeout = None))]
     fn flush(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
         let t = timeout_of(timeout)?;
-        Self::ensure_runners(slf)?;
+        Self::ensure_runner(slf)?;
         let core = slf.get().shared.core.clone();
         Ok(slf.py().detach(move || core.flush(t)))
     }
@@ -281,18 +334,14 @@ impl Pipeline {
     fn close(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
         let t = timeout_of(timeout)?;
         let deadline = Instant::now() + t;
-        Self::ensure_runners(slf)?;
+        Self::ensure_runner(slf)?;
         let this = slf.get();
         let core = this.shared.core.clone();
         let py = slf.py();
         let ok = py.detach(move || core.close(t));
-        // The runners stop once their channel is closed; wait for them within the deadline.
-        let runners: Vec<Py<PyAny>> =
-            std::mem::take(&mut *this.runners.lock().unwrap_or_else(|e| e.into_inner()));
-        for (_, channel) in &this.py_sinks {
-            channel.close();
-        }
-        for runner in runners {
+        // The runner stops once the writer has exited and the channel is empty.
+        let runner = this.runner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(runner) = runner {
             let left = deadline
                 .saturating_duration_since(Instant::now())
                 .as_secs_f64();
@@ -301,29 +350,19 @@ impl Pipeline {
         Ok(ok)
     }
 
-    /// For a Python sink's runner: wait (GIL released) up to `timeout` seconds for a batch.
-    /// Returns `(id, bytes)`, None when nothing came, or False once the pipeline is closed.
-    fn _take_batch<'py>(
-        &self,
-        py: Python<'py>,
-        index: usize,
-        timeout: f64,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let channel = self.channel(index)?.clone();
+    /// For the Python sinks' runner: wait (GIL released) up to `timeout` seconds for a batch.
+    /// Returns a Batch to write and settle, None when nothing came, or False once the
+    /// pipeline is closed and drained.
+    fn _take_batch<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
         let t = timeout_of(Some(timeout))?;
-        match py.detach(move || channel.take(t)) {
-            Take::Batch(id, data) => {
-                Ok((id, PyBytes::new(py, &data)).into_pyobject(py)?.into_any())
+        let core = self.shared.core.clone();
+        match py.detach(move || core.take_batch(t)) {
+            Some(batch) => Ok(Bound::new(py, PyBatch { batch })?.into_any()),
+            None if self.shared.core.has_exited() => {
+                Ok(pyo3::types::PyBool::new(py, false).to_owned().into_any())
             }
-            Take::Empty => Ok(py.None().into_bound(py)),
-            Take::Closed => Ok(pyo3::types::PyBool::new(py, false).to_owned().into_any()),
+            None => Ok(py.None().into_bound(py)),
         }
-    }
-
-    /// For a Python sink's runner: say whether batch `id` was written.
-    fn _answer(&self, index: usize, id: u64, ok: bool) -> PyResult<()> {
-        self.channel(index)?.answer(id, ok);
-        Ok(())
     }
 
     /// True once `close()` was called.
@@ -377,7 +416,7 @@ impl Pipeline {
 
     /// In a freshly forked child: forget the parent's pending records and start a new writer.
     fn _after_fork_child(&self) {
-        self.shared.core.after_fork_child();
+        after_fork(&self.shared.core);
     }
 
     fn __repr__(&self) -> String {

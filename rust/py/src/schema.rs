@@ -51,6 +51,22 @@ impl Schema {
         }
     }
 
+    /// Whether this schema moves some fields out of the attributes (OTel's trace context).
+    #[inline]
+    pub fn lifts_any(self) -> bool {
+        self == Schema::Otel
+    }
+
+    /// The top-level name a field is moved to, if this schema lifts it.
+    #[inline]
+    pub fn lifted(self, key: &[u8]) -> Option<&'static str> {
+        match (self, key) {
+            (Schema::Otel, b"trace_id") => Some("TraceId"),
+            (Schema::Otel, b"span_id") => Some("SpanId"),
+            _ => None,
+        }
+    }
+
     #[inline]
     pub fn is_reserved(self, key: &[u8]) -> bool {
         self.reserved().contains(&key)

@@ -1,0 +1,534 @@
+//! Behaviour of the pipeline as the Python extension sees it: counters, flush, close, fork.
+#![cfg(not(loom))]
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ferrolog_core::{Overflow, Pipeline, PipelineConfig, PushError, Sink, StatsSnapshot};
+
+/// A sink that keeps what it receives and can be told to fail or to stall.
+#[derive(Clone, Default)]
+struct Probe {
+    out: Arc<Mutex<Vec<u8>>>,
+    batches: Arc<AtomicU64>,
+    flushes: Arc<AtomicU64>,
+    closed: Arc<AtomicBool>,
+    fail: Arc<AtomicBool>,
+    stall: Arc<AtomicBool>,
+}
+
+impl Probe {
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8(self.out.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Sink for Probe {
+    fn name(&self) -> &str {
+        "probe"
+    }
+
+    fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
+        while self.stall.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(io::Error::other("disk on fire"));
+        }
+        assert!(batch.ends_with(b"\n"), "a batch holds whole lines");
+        self.out.lock().unwrap().extend_from_slice(batch);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        self.closed.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn config(capacity_bytes: usize) -> PipelineConfig {
+    PipelineConfig {
+        capacity_bytes,
+        ..PipelineConfig::default()
+    }
+}
+
+fn settled(s: &StatsSnapshot) -> bool {
+    s.emitted == s.written + s.dropped
+}
+
+const SECOND: Duration = Duration::from_secs(5);
+
+#[test]
+fn flush_writes_everything_pushed_before_it_and_flushes_the_sinks() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(1 << 16), vec![Box::new(probe.clone())]).unwrap();
+    for i in 0..100 {
+        assert!(p.push(format!("{{\"n\":{i}}}\n").as_bytes()));
+    }
+    assert!(p.flush(SECOND));
+    let lines = probe.lines();
+    assert_eq!(lines.len(), 100);
+    assert_eq!(lines[99], "{\"n\":99}");
+    assert!(probe.flushes.load(Ordering::SeqCst) >= 1);
+    let s = p.stats();
+    assert_eq!(
+        (s.emitted, s.written, s.dropped, s.errors),
+        (100, 100, 0, 0)
+    );
+    assert!(s.batches >= 1 && s.bytes == probe.out.lock().unwrap().len() as u64);
+    assert!(p.close(SECOND));
+}
+
+#[test]
+fn push_parts_makes_one_record() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    assert!(p.push_parts(&[b"{\"a\":", b"1", b"}\n"]));
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines(), ["{\"a\":1}"]);
+    assert_eq!(p.stats().written, 1);
+    assert!(p.close(SECOND));
+}
+
+#[test]
+fn a_failing_sink_counts_errors_and_drops_and_the_writer_keeps_going() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    probe.fail.store(true, Ordering::SeqCst);
+    for _ in 0..10 {
+        p.push(b"lost\n");
+    }
+    assert!(p.flush(SECOND));
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped), (10, 0, 10));
+    assert!(s.errors >= 1);
+    probe.fail.store(false, Ordering::SeqCst);
+    p.push(b"kept\n");
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines(), ["kept"]);
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped), (11, 1, 10));
+    assert!(p.close(SECOND));
+}
+
+#[test]
+fn close_is_idempotent_closes_sinks_and_counts_later_pushes_as_dropped() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    p.push(b"before\n");
+    assert!(p.close(SECOND));
+    assert!(probe.closed.load(Ordering::SeqCst));
+    assert_eq!(probe.lines(), ["before"]);
+    assert!(p.close(SECOND));
+    assert!(!p.push(b"after\n"));
+    assert!(!p.push_wait(b"after\n", Instant::now() + SECOND));
+    assert_eq!(p.try_push_uncounted(b"after\n"), Err(PushError::Full));
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped), (3, 1, 2));
+    assert!(
+        p.flush(SECOND),
+        "flush after close has nothing left to wait for"
+    );
+}
+
+#[test]
+fn flush_and_close_respect_their_deadlines_when_a_sink_stalls() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    probe.stall.store(true, Ordering::SeqCst);
+    p.push(b"stuck\n");
+    let t = Instant::now();
+    assert!(!p.flush(Duration::from_millis(50)));
+    assert!(!p.close(Duration::from_millis(50)));
+    assert!(t.elapsed() < Duration::from_secs(2));
+    // Once the sink recovers the writer finishes, and a later close reports success.
+    probe.stall.store(false, Ordering::SeqCst);
+    assert!(p.close(SECOND));
+    assert!(probe.closed.load(Ordering::SeqCst));
+    assert!(settled(&p.stats()));
+}
+
+#[test]
+fn close_past_its_deadline_drops_and_counts_what_is_left() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    probe.stall.store(true, Ordering::SeqCst);
+    p.push(b"first\n");
+    // Let the writer take the first record into the stalled sink, then queue more.
+    thread::sleep(Duration::from_millis(20));
+    for _ in 0..5 {
+        p.push(b"queued\n");
+    }
+    assert!(!p.close(Duration::from_millis(20)));
+    probe.stall.store(false, Ordering::SeqCst);
+    assert!(p.close(SECOND));
+    let s = p.stats();
+    assert_eq!(s.emitted, 6);
+    assert!(settled(&s), "{s:?}");
+    assert_eq!(s.written as usize, probe.lines().len());
+}
+
+#[test]
+fn a_full_ring_drops_and_counts_and_push_wait_waits_for_space() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    probe.stall.store(true, Ordering::SeqCst);
+    let rec = [b'x'; 1019]; // with '\n', 1024 bytes; 1032 in the ring
+    let line = [&rec[..], b"\n"].concat();
+    // The writer takes this one into the stalled sink; the ring then fills behind it.
+    assert!(p.push(&line));
+    thread::sleep(Duration::from_millis(20));
+    let mut pushed = 1;
+    while p.push(&line) {
+        pushed += 1;
+        assert!(pushed < 100);
+    }
+    assert_eq!(p.try_push_uncounted(&line), Err(PushError::Full));
+    let t = Instant::now();
+    assert!(!p.push_wait(&line, Instant::now() + Duration::from_millis(30)));
+    assert!(t.elapsed() >= Duration::from_millis(30));
+    let waiter = {
+        let p = p.clone();
+        let line = line.clone();
+        thread::spawn(move || p.push_wait(&line, Instant::now() + SECOND))
+    };
+    thread::sleep(Duration::from_millis(20));
+    probe.stall.store(false, Ordering::SeqCst);
+    assert!(waiter.join().unwrap());
+    assert!(p.flush(SECOND));
+    let s = p.stats();
+    assert_eq!(s.dropped, 2);
+    assert_eq!(s.emitted, pushed + 3);
+    assert!(settled(&s));
+    assert!(s.high_water as usize >= p.capacity() - 1032);
+    assert!(p.close(SECOND));
+}
+
+#[test]
+fn wait_for_space_returns_when_the_writer_frees_space() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    probe.stall.store(true, Ordering::SeqCst);
+    let line = [&[b'y'; 1023][..], b"\n"].concat();
+    p.try_push_uncounted(&line).unwrap();
+    thread::sleep(Duration::from_millis(20));
+    while p.try_push_uncounted(&line).is_ok() {}
+    assert!(!p.wait_for_space(Duration::from_millis(20)));
+    probe.stall.store(false, Ordering::SeqCst);
+    assert!(p.wait_for_space(SECOND));
+    p.try_push_uncounted(&line).unwrap();
+    assert!(p.flush(SECOND));
+    assert!(settled(&p.stats()));
+    assert!(p.close(SECOND));
+}
+
+#[test]
+fn records_larger_than_the_ring_accepts_are_dropped_and_counted() {
+    let p = Pipeline::start(config(0), vec![]).unwrap();
+    let big = vec![b'z'; p.max_record_len() + 1];
+    assert!(!p.push(&big));
+    assert_eq!(p.try_push_uncounted(&big), Err(PushError::TooLarge));
+    let s = p.stats();
+    assert_eq!((s.emitted, s.dropped), (1, 1));
+    assert!(p.close(SECOND));
+}
+
+/// Eight producers against a tiny ring with the drop policy: every record is either written
+/// intact or counted as dropped, and the counters add up.
+#[test]
+fn stress_many_producers_tiny_ring() {
+    let probe = Probe::default();
+    let p = Pipeline::start(
+        PipelineConfig {
+            capacity_bytes: 4096,
+            batch_bytes: 1024,
+            ..PipelineConfig::default()
+        },
+        vec![Box::new(probe.clone())],
+    )
+    .unwrap();
+    let per = if cfg!(debug_assertions) {
+        5_000
+    } else {
+        50_000
+    };
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let p = p.clone();
+            thread::spawn(move || {
+                let mut ok = 0u64;
+                for i in 0..per {
+                    let pad = "p".repeat(i % 97);
+                    let line = format!("{t} {i} {pad} {}\n", i % 97);
+                    ok += p.push(line.as_bytes()) as u64;
+                }
+                ok
+            })
+        })
+        .collect();
+    let pushed: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(p.flush(SECOND * 4));
+    let s = p.stats();
+    assert_eq!(s.emitted, 8 * per as u64);
+    assert!(settled(&s), "{s:?}");
+    assert_eq!(s.written, pushed);
+    let lines = probe.lines();
+    assert_eq!(lines.len() as u64, s.written);
+    let mut last = [None::<usize>; 8];
+    for line in &lines {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (t, i): (usize, usize) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        assert_eq!(f[2].len(), i % 97, "intact padding in {line:?}");
+        assert_eq!(f[3].parse::<usize>().unwrap(), i % 97);
+        assert!(last[t].is_none_or(|l| l < i), "per-producer order");
+        last[t] = Some(i);
+    }
+    assert!(p.close(SECOND));
+}
+
+#[test]
+fn after_fork_child_is_a_no_op_in_the_parent() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    p.push(b"kept\n");
+    // SAFETY: no other thread uses the pipeline's ring here, and in the parent the call
+    // returns without touching anything.
+    unsafe { p.after_fork_child() }.unwrap();
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines(), ["kept"]);
+    assert!(p.close(SECOND));
+}
+
+/// A real fork: the parent's backlog (including a stalled batch) stays in the parent; the
+/// child starts from zero, writes its own records and closes cleanly.
+#[test]
+fn after_fork_child_forgets_the_parents_backlog_and_logs_normally() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    probe.stall.store(true, Ordering::SeqCst);
+    p.push(b"parent 1\n");
+    thread::sleep(Duration::from_millis(20)); // the writer now holds it in the stalled sink
+    p.push(b"parent 2\n");
+    // SAFETY: fork in a test process; the child only runs async-signal-unsafe code that does
+    // not depend on locks held by other threads (they are replaced by after_fork_child), and
+    // leaves with _exit.
+    let pid = unsafe { libc_fork() };
+    if pid == 0 {
+        probe.stall.store(false, Ordering::SeqCst);
+        probe.out.lock().map(|mut o| o.clear()).ok();
+        // SAFETY: only this thread exists in the child.
+        let ok = unsafe { p.after_fork_child() }.is_ok()
+            && p.stats() == StatsSnapshot::default()
+            && p.push(b"child\n")
+            && p.flush(SECOND)
+            && p.close(SECOND)
+            && probe.lines() == ["child"]
+            && {
+                let s = p.stats();
+                (s.emitted, s.written, s.dropped) == (1, 1, 0)
+            };
+        // SAFETY: leave the child without running the test harness's exit path.
+        unsafe { libc_exit(if ok { 0 } else { 1 }) };
+    }
+    assert!(pid > 0);
+    let status = wait(pid);
+    probe.stall.store(false, Ordering::SeqCst);
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines(), ["parent 1", "parent 2"]);
+    assert_eq!(status, 0, "the child's checks failed");
+    assert!(p.close(SECOND));
+}
+
+extern "C" {
+    #[link_name = "fork"]
+    fn libc_fork() -> i32;
+    #[link_name = "_exit"]
+    fn libc_exit(code: i32) -> !;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+}
+
+fn wait(pid: i32) -> i32 {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer; `pid` is our child.
+    let r = unsafe { waitpid(pid, &mut status, 0) };
+    assert_eq!(r, pid);
+    // WEXITSTATUS, or a non-zero marker when the child was killed.
+    if status & 0x7f == 0 {
+        (status >> 8) & 0xff
+    } else {
+        128 + (status & 0x7f)
+    }
+}
+
+#[test]
+fn overflow_block_is_kept_in_the_config() {
+    let cfg = PipelineConfig {
+        overflow: Overflow::Block {
+            timeout: Duration::from_millis(5),
+        },
+        ..config(0)
+    };
+    let p = Pipeline::start(cfg.clone(), vec![]).unwrap();
+    assert_eq!(p.config(), &cfg);
+    assert!(p.close(SECOND));
+}
+
+fn channel_config(batches: usize) -> PipelineConfig {
+    PipelineConfig {
+        channel_batches: batches,
+        ..config(0)
+    }
+}
+
+/// A record is written only when both the native sinks and the channel's consumer finished
+/// its batch; flush waits for the consumer's acknowledgement.
+#[test]
+fn channel_batches_settle_when_every_sink_finished_them() {
+    let probe = Probe::default();
+    let p = Pipeline::start(channel_config(2), vec![Box::new(probe.clone())]).unwrap();
+    p.push(b"a\n");
+    p.push(b"b\n");
+    assert!(
+        !p.flush(Duration::from_millis(30)),
+        "nobody took the batch yet"
+    );
+    let mut got = Vec::new();
+    while let Some(batch) = p.take_batch(Duration::from_millis(50)) {
+        got.extend_from_slice(batch.data());
+        assert!(batch.records() >= 1);
+        batch.settle(true);
+        batch.settle(false); // a second settle is ignored
+    }
+    assert_eq!(got, b"a\nb\n");
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines(), ["a", "b"]);
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped, s.errors), (2, 2, 0, 0));
+
+    p.push(b"c\n");
+    let batch = p.take_batch(SECOND).unwrap();
+    batch.settle(false);
+    assert!(p.flush(SECOND));
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped, s.errors), (3, 2, 1, 1));
+    assert!(p.close(SECOND));
+    assert!(p.take_batch(Duration::from_millis(10)).is_none());
+}
+
+/// A consumer thread draining the channel while producers push: everything adds up.
+#[test]
+fn channel_with_a_consumer_thread_loses_nothing() {
+    let p = Pipeline::start(
+        PipelineConfig {
+            batch_bytes: 256,
+            ..channel_config(4)
+        },
+        vec![],
+    )
+    .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let consumer = {
+        let (p, done) = (p.clone(), done.clone());
+        thread::spawn(move || {
+            let mut lines = 0;
+            loop {
+                match p.take_batch(Duration::from_millis(20)) {
+                    Some(b) => {
+                        lines += b.data().iter().filter(|&&c| c == b'\n').count() as u64;
+                        b.settle(true);
+                    }
+                    None if done.load(Ordering::SeqCst) => break lines,
+                    None => {}
+                }
+            }
+        })
+    };
+    for i in 0..2000 {
+        let line = format!("{i}\n");
+        while p.try_push_uncounted(line.as_bytes()).is_err() {
+            p.wait_for_space(Duration::from_millis(10));
+        }
+    }
+    assert!(p.flush(SECOND));
+    done.store(true, Ordering::SeqCst);
+    let lines = consumer.join().unwrap();
+    assert_eq!(lines, 2000);
+    let s = p.stats();
+    assert!(settled(&s), "{s:?}");
+    assert_eq!(lines, s.written);
+    assert!(p.close(SECOND));
+}
+
+/// Close with nobody consuming the channel: at the deadline the untaken batches are dropped
+/// and counted, so the counters still add up.
+#[test]
+fn close_drops_channel_batches_nobody_took() {
+    let p = Pipeline::start(channel_config(8), vec![]).unwrap();
+    for _ in 0..3 {
+        p.push(b"never taken\n");
+    }
+    assert!(!p.close(Duration::from_millis(50)));
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped), (3, 0, 3), "{s:?}");
+    assert!(p.close(SECOND));
+}
+
+/// Not a test of behaviour: prints the cost of a push into a null sink, with one producer and
+/// with two, in rounds small enough that nothing is dropped (the writer catches up between
+/// rounds, outside the timing). Run with `cargo test --release -p ferrolog-core --test pipeline
+/// -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, run on demand"]
+fn measure_push_throughput() {
+    let line = [&[b'm'; 199][..], b"\n"].concat();
+    for producers in [1u32, 2] {
+        let p = Pipeline::start(config(8 << 20), vec![Box::new(ferrolog_core::NullSink)]).unwrap();
+        // 2 x 15k x 208 bytes fits the 8 MiB ring, so every push in a round succeeds.
+        let (rounds, per) = (20, 15_000);
+        let mut elapsed = Duration::ZERO;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let threads: Vec<_> = (0..producers)
+                .map(|_| {
+                    let p = p.clone();
+                    let line = line.clone();
+                    thread::spawn(move || {
+                        let t = Instant::now();
+                        let ok = (0..per).filter(|_| p.push(&line)).count();
+                        (ok, t.elapsed())
+                    })
+                })
+                .collect();
+            for th in threads {
+                elapsed += th.join().unwrap().1;
+            }
+            let _ = t;
+            assert!(p.flush(SECOND));
+        }
+        let s = p.stats();
+        let pushes = u64::from(producers) * rounds * per;
+        println!(
+            "{producers} producer(s): {:.1} ns/push (thread time / pushes), {} pushed, {} dropped, \
+             {} batches",
+            elapsed.as_nanos() as f64 / pushes as f64,
+            s.written,
+            s.dropped,
+            s.batches
+        );
+        assert!(p.close(SECOND));
+    }
+}

@@ -1,0 +1,76 @@
+//! Per-call-site caches of encoded field names.
+//!
+//! The keyword names of a call (`kwnames`) are one tuple object per call site, reused by every
+//! call from it. So `,"user_id":` for each name is encoded once per call site and thread, with
+//! the reserved-name renaming and the special keywords (`exc_info`, ...) already sorted out.
+
+use crate::fields::{key_bytes, write_field_key};
+use crate::schema::Schema;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+const SLOTS: usize = 32;
+
+/// The encoded names of one call site's keywords.
+pub struct CallKeys {
+    /// Held so the tuple's address cannot be reused by another tuple while cached.
+    names: Py<PyTuple>,
+    schema: Schema,
+    /// `,"name":` per keyword; empty for the special keywords, which are not fields.
+    pub encoded: Box<[Box<[u8]>]>,
+    /// Whether any keyword is special.
+    pub any_special: bool,
+}
+
+thread_local! {
+    static CACHE: RefCell<[Option<Rc<CallKeys>>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
+}
+
+/// The encoded names for `kwnames` (a tuple of str) under `schema`; None when the cache is in
+/// use further up this thread's stack (a `__repr__` that logs), in which case callers encode
+/// the names themselves.
+pub fn call_keys(
+    py: Python<'_>,
+    kwnames: *mut ffi::PyObject,
+    schema: Schema,
+) -> Option<Rc<CallKeys>> {
+    CACHE.with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        let slot = (kwnames as usize >> 4) % SLOTS;
+        if let Some(entry) = &cache[slot] {
+            if entry.names.as_ptr() == kwnames && entry.schema == schema {
+                return Some(Rc::clone(entry));
+            }
+        }
+        // SAFETY: `kwnames` is a live tuple of str and the GIL is held.
+        let names = unsafe { Bound::from_borrowed_ptr(py, kwnames) };
+        let names = names.cast_into::<PyTuple>().ok()?;
+        let mut any_special = false;
+        let encoded = names
+            .iter()
+            .map(|name| {
+                if crate::logger::is_special(name.as_ptr()) {
+                    any_special = true;
+                    return Box::default();
+                }
+                let mut out = Vec::with_capacity(16);
+                out.push(b',');
+                // SAFETY: keyword names are live str objects.
+                let key = unsafe { key_bytes(name.as_ptr()) };
+                write_field_key(&mut out, &key, Some(schema));
+                out.into_boxed_slice()
+            })
+            .collect();
+        let entry = Rc::new(CallKeys {
+            names: names.unbind(),
+            schema,
+            encoded,
+            any_special,
+        });
+        cache[slot] = Some(Rc::clone(&entry));
+        Some(entry)
+    })
+}
