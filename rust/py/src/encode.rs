@@ -135,8 +135,7 @@ impl<'a> Encoder<'a> {
                 // SAFETY: the GIL is held; -1 may be a value or an error.
                 unsafe { ffi::PyErr_Clear() };
             }
-            self.out
-                .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+            crate::escape::push_bytes(self.out, itoa::Buffer::new().format(v).as_bytes());
             return;
         }
         // Any size: Python's own decimal digits are a valid JSON number.
@@ -580,7 +579,7 @@ fn write_short_float(out: &mut Vec<u8>, v: f64) -> bool {
         if v < 0.0 && int_part == 0 {
             out.push(b'-');
         }
-        out.extend_from_slice(itoa::Buffer::new().format(int_part).as_bytes());
+        crate::escape::push_bytes(out, itoa::Buffer::new().format(int_part).as_bytes());
         out.push(b'.');
         let mut digits = [b'0'; 3];
         let mut f = frac;
@@ -593,7 +592,7 @@ fn write_short_float(out: &mut Vec<u8>, v: f64) -> bool {
         while len > 1 && digits[len - 1] == b'0' {
             len -= 1;
         }
-        out.extend_from_slice(&digits[..len]);
+        crate::escape::push_bytes(out, &digits[..len]);
         return true;
     }
     false

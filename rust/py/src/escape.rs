@@ -26,8 +26,67 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    write_escaped(out, s);
+    if any_escape(s) {
+        write_escaped(out, s);
+    } else {
+        // The common case: nothing to escape, one copy.
+        push_bytes(out, s);
+    }
     out.push(b'"');
+}
+
+/// Whether any byte of `s` needs an escape, eight bytes at a time.
+#[inline]
+pub fn any_escape(s: &[u8]) -> bool {
+    let n = s.len();
+    if n < 8 {
+        return s.iter().any(|&b| ESCAPE[b as usize] != 0);
+    }
+    let word = |i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let mut i = 0;
+    while i + 8 <= n {
+        if needs_escape(word(i)) {
+            return true;
+        }
+        i += 8;
+    }
+    // The tail: one more word ending at the end, overlapping bytes already checked.
+    i < n && needs_escape(word(n - 8))
+}
+
+/// Append a short slice without a call into `memcpy` (most keys and values are short).
+#[inline(always)]
+pub fn push_bytes(out: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 16 {
+        out.extend_from_slice(s);
+        return;
+    }
+    out.reserve(16);
+    let len = out.len();
+    // SAFETY: `reserve(16)` guarantees 16 writable bytes after `len`; every store below
+    // stays within `len..len + n` (n <= 16), every load within `s`, and the final length
+    // covers exactly the bytes written.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        let src = s.as_ptr();
+        if n >= 8 {
+            let head = src.cast::<u64>().read_unaligned();
+            let tail = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(head);
+            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+        } else if n >= 4 {
+            let head = src.cast::<u32>().read_unaligned();
+            let tail = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
+        } else {
+            for i in 0..n {
+                *dst.add(i) = *src.add(i);
+            }
+        }
+        out.set_len(len + n);
+    }
 }
 
 /// Append the escaped body of a JSON string (no quotes). Runs of plain bytes are copied in one
@@ -137,6 +196,17 @@ mod tests {
         let mut out = Vec::new();
         write_str(&mut out, b"0123456789abcdef\"0123456789\n");
         assert_eq!(out, b"\"0123456789abcdef\\\"0123456789\\n\"");
+    }
+
+    #[test]
+    fn push_bytes_copies_every_length() {
+        for n in 0..40 {
+            let src: Vec<u8> = (0..n as u8).collect();
+            let mut out = b"xy".to_vec();
+            push_bytes(&mut out, &src);
+            assert_eq!(&out[2..], &src[..]);
+            assert!(any_escape(&src) == src.iter().any(|c| ESCAPE[*c as usize] != 0));
+        }
     }
 
     #[test]

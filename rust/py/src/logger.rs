@@ -4,11 +4,12 @@
 
 use crate::context::{self, ContextFields};
 use crate::encode::Encoder;
+use crate::escape::push_bytes;
 use crate::fields::{key_bytes, write_field_key, EncodedFields};
 use crate::keys::CallKeys;
 use crate::pipeline::{Pipeline, Shared};
 use crate::schema::{otel_severity, Schema, ECS_VERSION};
-use crate::timestamp::{now_micros, write_rfc3339, write_unix_nanos};
+use crate::timestamp::{now_micros, write_rfc3339, write_unix_nanos, SecondCache};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -31,7 +32,16 @@ const CLOSING_ROOM: usize = 64;
 thread_local! {
     /// Each thread encodes into its own reusable buffer; a reentrant call (a `__repr__` that
     /// logs) finds it borrowed and uses a fresh one.
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        buf: Vec::with_capacity(4096),
+        second: SecondCache::default(),
+    });
+}
+
+/// What each thread keeps between log calls.
+struct Scratch {
+    buf: Vec<u8>,
+    second: SecondCache,
 }
 
 /// A structured logger bound to one pipeline. Immutable: `bind()` and friends return new ones.
@@ -370,13 +380,15 @@ unsafe fn dispatch_inner(
     };
     specials.level_text = unknown_level;
     let pushed = SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
+        Ok(mut scratch) => {
+            let Scratch { buf, second } = &mut *scratch;
             buf.clear();
             // SAFETY: per this function's contract.
             let r = unsafe {
                 logger.encode_and_push(
                     py,
-                    &mut buf,
+                    buf,
+                    second,
                     level,
                     msg,
                     kwnames,
@@ -399,6 +411,7 @@ unsafe fn dispatch_inner(
                 logger.encode_and_push(
                     py,
                     &mut buf,
+                    &mut SecondCache::default(),
                     level,
                     msg,
                     kwnames,
@@ -532,6 +545,7 @@ impl Logger {
         &self,
         py: Python<'_>,
         buf: &mut Vec<u8>,
+        second: &mut SecondCache,
         level: i32,
         msg: *mut ffi::PyObject,
         kwnames: *mut ffi::PyObject,
@@ -554,20 +568,20 @@ impl Logger {
         match schema {
             Schema::Default => {
                 enc.out.extend_from_slice(b"{\"timestamp\":");
-                write_rfc3339(enc.out, micros);
+                write_rfc3339(enc.out, micros, second);
                 enc.out.extend_from_slice(b",\"level\":");
-                enc.out.extend_from_slice(&level_text);
+                push_bytes(enc.out, &level_text);
                 enc.out.extend_from_slice(b",\"logger\":");
-                enc.out.extend_from_slice(&self.name_json);
+                push_bytes(enc.out, &self.name_json);
                 enc.out.extend_from_slice(b",\"message\":");
             }
             Schema::Ecs => {
                 enc.out.extend_from_slice(b"{\"@timestamp\":");
-                write_rfc3339(enc.out, micros);
+                write_rfc3339(enc.out, micros, second);
                 enc.out.extend_from_slice(b",\"log.level\":");
-                enc.out.extend_from_slice(&level_text);
+                push_bytes(enc.out, &level_text);
                 enc.out.extend_from_slice(b",\"log.logger\":");
-                enc.out.extend_from_slice(&self.name_json);
+                push_bytes(enc.out, &self.name_json);
                 enc.out.extend_from_slice(b",\"ecs.version\":\"");
                 enc.out.extend_from_slice(ECS_VERSION.as_bytes());
                 enc.out.extend_from_slice(b"\",\"message\":");
@@ -576,7 +590,7 @@ impl Logger {
                 enc.out.extend_from_slice(b"{\"Timestamp\":");
                 write_unix_nanos(enc.out, micros);
                 enc.out.extend_from_slice(b",\"SeverityText\":");
-                enc.out.extend_from_slice(&level_text);
+                push_bytes(enc.out, &level_text);
                 enc.out.extend_from_slice(b",\"SeverityNumber\":");
                 let severity = if specials.level_text.is_some() {
                     0
@@ -599,7 +613,7 @@ impl Logger {
         if schema == Schema::Otel {
             enc.out
                 .extend_from_slice(b",\"Attributes\":{\"logger.name\":");
-            enc.out.extend_from_slice(&self.name_json);
+            push_bytes(enc.out, &self.name_json);
         }
         // The fields: context, then bound, then the call's own; later ones win on a clash.
         let ctx = context::current(py);
@@ -639,7 +653,7 @@ impl Logger {
                     if key.is_empty() {
                         continue; // a special keyword, not a field
                     }
-                    enc.out.extend_from_slice(key);
+                    push_bytes(enc.out, key);
                 } else {
                     // SAFETY: per this function's contract.
                     let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };

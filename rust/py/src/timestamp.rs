@@ -1,6 +1,5 @@
 //! UTC timestamps with microseconds, formatted once per second per thread.
 
-use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Microseconds since the Unix epoch, from the realtime clock.
@@ -25,37 +24,57 @@ pub fn now_micros() -> i64 {
     }
 }
 
-thread_local! {
-    /// The last second formatted on this thread and its `YYYY-MM-DDTHH:MM:SS` text.
-    static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
+/// The last second formatted (per thread, owned by the caller) and its
+/// `YYYY-MM-DDTHH:MM:SS` text: a clock read then only needs the fraction formatted.
+#[derive(Clone, Copy)]
+pub struct SecondCache {
+    second: i64,
+    text: [u8; 19],
 }
+
+impl Default for SecondCache {
+    fn default() -> Self {
+        SecondCache {
+            second: i64::MIN,
+            text: [0; 19],
+        }
+    }
+}
+
+/// Two-digit decimal pairs "00" to "99".
+static PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Append `"2026-11-26T03:40:21.123456Z"` (with the quotes) for `micros` since the epoch.
 #[inline]
-pub fn write_rfc3339(out: &mut Vec<u8>, micros: i64) {
+pub fn write_rfc3339(out: &mut Vec<u8>, micros: i64, cache: &mut SecondCache) {
     let secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000) as u32;
-    let prefix = LAST_SECOND.with(|cell| {
-        let (cached, text) = cell.get();
-        if cached == secs {
-            text
-        } else {
-            let text = format_second(secs);
-            cell.set((secs, text));
-            text
-        }
-    });
-    out.push(b'"');
-    out.extend_from_slice(&prefix);
-    out.push(b'.');
-    let mut digits = [b'0'; 6];
-    let mut f = frac;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (f % 10) as u8;
-        f /= 10;
+    let frac = micros.rem_euclid(1_000_000) as usize;
+    if cache.second != secs {
+        *cache = SecondCache {
+            second: secs,
+            text: format_second(secs),
+        };
     }
-    out.extend_from_slice(&digits);
-    out.extend_from_slice(b"Z\"");
+    let (hi, mid, lo) = (frac / 10_000, frac / 100 % 100, frac % 100);
+    let mut text = [0u8; 30];
+    text[0] = b'"';
+    text[1..20].copy_from_slice(&cache.text);
+    text[20] = b'.';
+    text[21..23].copy_from_slice(&PAIRS[2 * hi..2 * hi + 2]);
+    text[23..25].copy_from_slice(&PAIRS[2 * mid..2 * mid + 2]);
+    text[25..27].copy_from_slice(&PAIRS[2 * lo..2 * lo + 2]);
+    text[27] = b'Z';
+    text[28] = b'"';
+    out.extend_from_slice(&text[..29]);
 }
 
 /// Nanoseconds since the epoch as a decimal string (OpenTelemetry's `Timestamp`).
@@ -115,7 +134,7 @@ mod tests {
 
     fn fmt(micros: i64) -> String {
         let mut out = Vec::new();
-        write_rfc3339(&mut out, micros);
+        write_rfc3339(&mut out, micros, &mut SecondCache::default());
         String::from_utf8(out).unwrap()
     }
 
