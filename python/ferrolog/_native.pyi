@@ -14,6 +14,8 @@ __all__ = [
     "__version__",
     "_after_fork_child",
     "_flush_all",
+    "bind_contextvars",
+    "bound_contextvars",
     "context_var",
     "encode",
 ]
@@ -45,6 +47,17 @@ class Batch:
     @property
     def records(self) -> int: ...
     def settle(self, ok: bool) -> None: ...
+
+def bind_contextvars(**fields: Any) -> None:
+    """Add `fields` to the current request context (replacing fields of the same name)."""
+
+@final
+class bound_contextvars:
+    """Bind `fields` for the duration of a `with` block, then restore the context."""
+
+    def __new__(cls, **fields: Any) -> bound_contextvars: ...
+    def __enter__(self) -> None: ...
+    def __exit__(self, *_exc: object) -> bool: ...
 
 @final
 class ContextFields:

@@ -1,38 +1,40 @@
 """Request context: fields bound here appear in every event logged in the current context.
 
 Context lives in one `ContextVar`, so each asyncio task (and `asyncio.to_thread` call) sees
-the context it was started with, and concurrent requests never see each other's fields.
+the context it was started with, and concurrent requests never see each other's fields. The
+value is an immutable, pre-encoded field set: binding encodes only the fields it adds, and a
+log call copies the encoded bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from ferrolog._native import ContextFields, context_var
+from ferrolog._native import (
+    ContextFields,
+    bind_contextvars,
+    bound_contextvars,
+    context_var,
+)
 
-
-def _current() -> dict[str, Any]:
-    fields = context_var.get(None)
-    return fields.as_dict() if fields is not None else {}
+__all__ = [
+    "bind_contextvars",
+    "bound_contextvars",
+    "clear_contextvars",
+    "get_contextvars",
+    "unbind_contextvars",
+]
 
 
 def get_contextvars() -> dict[str, Any]:
     """A copy of the fields bound in the current context."""
-    return _current()
-
-
-def bind_contextvars(**fields: Any) -> None:
-    """Add `fields` to the current context (replacing fields of the same name)."""
-    merged = _current()
-    merged.update(fields)
-    context_var.set(ContextFields(merged))
+    fields = context_var.get(None)
+    return fields.as_dict() if fields is not None else {}
 
 
 def unbind_contextvars(*keys: str) -> None:
     """Remove the named fields from the current context; missing names are ignored."""
-    merged = _current()
+    merged = get_contextvars()
     for key in keys:
         merged.pop(key, None)
     context_var.set(ContextFields(merged) if merged else None)
@@ -41,13 +43,3 @@ def unbind_contextvars(*keys: str) -> None:
 def clear_contextvars() -> None:
     """Remove every field from the current context."""
     context_var.set(None)
-
-
-@contextmanager
-def bound_contextvars(**fields: Any) -> Iterator[None]:
-    """Bind `fields` for the duration of the `with` block, then restore what was there."""
-    token = context_var.set(ContextFields({**_current(), **fields}))
-    try:
-        yield
-    finally:
-        context_var.reset(token)

@@ -105,9 +105,8 @@ def test_close_stops_the_runner_thread() -> None:
 def test_a_forgotten_pipeline_is_closed_when_collected() -> None:
     """Dropping the last reference to an unclosed pipeline drains it and ends its threads."""
     import gc
-    import time
-
     import os
+    import time
 
     def os_threads() -> int:
         return len(os.listdir("/proc/self/task"))

@@ -85,3 +85,29 @@ def test_reserved_names_in_context_are_kept(file_log: FileLog) -> None:
     ev = file_log.one()
     assert ev["message"] == "real"
     assert ev["field.message"] == "ctx"
+
+
+def test_nested_bound_contextvars_restore_on_exception(file_log: FileLog) -> None:
+    """Nested blocks add to the outer context; an exception still restores each level."""
+    import pytest
+
+    clear_contextvars()
+    with bound_contextvars(a=1):
+        with pytest.raises(RuntimeError), bound_contextvars(b=2, a=3):
+            file_log.logger.info("inner")
+            raise RuntimeError("boom")
+        file_log.logger.info("outer")
+    file_log.logger.info("none")
+    inner, outer, none = file_log.lines()
+    assert (inner["a"], inner["b"]) == (3, 2)
+    assert outer["a"] == 1 and "b" not in outer
+    assert "a" not in none
+    assert get_contextvars() == {}
+
+
+def test_context_field_names_must_be_strings() -> None:
+    """Binding a non-str field name is a TypeError naming the type."""
+    import pytest
+
+    with pytest.raises(TypeError, match="must be str"):
+        bind_contextvars(**{1: "x"})  # type: ignore[misc]

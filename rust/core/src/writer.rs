@@ -611,6 +611,11 @@ impl Pipeline {
         let mut buf = Vec::with_capacity(self.config.batch_bytes * 2);
         let weak = Arc::downgrade(&self);
         let mut lingered = false;
+        // Whether the last drain found records: then the next empty ring is met with one more
+        // linger-long nap that producers do not interrupt, instead of an idle park that the
+        // next producer has to end with a wake-up syscall. Under a steady trickle of events
+        // (a service) this keeps the wake-ups off the callers' threads.
+        let mut recently_active = false;
         loop {
             let stop = self.stop.load(Ordering::SeqCst);
             if stop == ABANDON {
@@ -658,6 +663,13 @@ impl Pipeline {
                 continue;
             }
             if records > 0 {
+                recently_active = true;
+                continue;
+            }
+            if recently_active && !self.config.linger.is_zero() {
+                recently_active = false;
+                lingered = true;
+                self.nap(LINGER, self.config.linger);
                 continue;
             }
             self.nap(IDLE, IDLE_PARK);

@@ -62,6 +62,94 @@ impl ContextFields {
     }
 }
 
+/// The current context's fields plus `fields` (encoding only those).
+fn extended(py: Python<'_>, fields: &Bound<'_, PyDict>) -> PyResult<ContextFields> {
+    check_keys(fields)?;
+    let fields = match current(py) {
+        Some(cur) => cur
+            .get()
+            .fields
+            .extend(py, fields, None, MAX_CONTEXT_VALUE_BYTES)?,
+        None => EncodedFields::encode(py, fields.copy()?, None, MAX_CONTEXT_VALUE_BYTES),
+    };
+    Ok(ContextFields { fields })
+}
+
+fn check_keys(fields: &Bound<'_, PyDict>) -> PyResult<()> {
+    for k in fields.keys() {
+        if !k.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(format!(
+                "context field names must be str, got {}",
+                k.get_type().name()?
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Add `fields` to the current context (replacing fields of the same name).
+#[pyfunction]
+#[pyo3(signature = (**fields))]
+pub fn bind_contextvars(py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> PyResult<()> {
+    let Some(fields) = fields else { return Ok(()) };
+    let new = Bound::new(py, extended(py, &fields)?)?;
+    let var = context_var(py)?;
+    // SAFETY: the GIL is held; `var` is a ContextVar; the token is a new reference we drop.
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContextVar_Set(var.as_ptr(), new.as_ptr()))? };
+    Ok(())
+}
+
+/// Bind fields for the duration of a `with` block, then restore the context as it was.
+///
+/// Also usable in `async with`-free coroutines: the binding follows the current task.
+#[pyclass(module = "ferrolog._native", name = "bound_contextvars")]
+pub struct BoundContextVars {
+    fields: Py<PyDict>,
+    token: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl BoundContextVars {
+    #[new]
+    #[pyo3(signature = (**fields))]
+    fn new(py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> PyResult<Self> {
+        let fields = fields.unwrap_or_else(|| PyDict::new(py));
+        check_keys(&fields)?;
+        Ok(Self {
+            fields: fields.unbind(),
+            token: None,
+        })
+    }
+
+    fn __enter__(&mut self, py: Python<'_>) -> PyResult<()> {
+        let new = Bound::new(py, extended(py, self.fields.bind(py))?)?;
+        let var = context_var(py)?;
+        // SAFETY: the GIL is held; `var` is a ContextVar; a new reference (the token) or NULL
+        // with an exception set comes back.
+        let token = unsafe {
+            Bound::from_owned_ptr_or_err(py, ffi::PyContextVar_Set(var.as_ptr(), new.as_ptr()))?
+        };
+        self.token = Some(token.unbind());
+        Ok(())
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(
+        &mut self,
+        py: Python<'_>,
+        _exc: Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<bool> {
+        if let Some(token) = self.token.take() {
+            let var = context_var(py)?;
+            // SAFETY: the GIL is held; `token` came from setting this same variable.
+            if unsafe { ffi::PyContextVar_Reset(var.as_ptr(), token.as_ptr()) } != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        Ok(false)
+    }
+}
+
 /// The context fields current in this context, if any (a new reference held by the result).
 #[inline]
 pub fn current(py: Python<'_>) -> Option<Bound<'_, ContextFields>> {

@@ -40,11 +40,31 @@ pub unsafe fn key_bytes(key: *mut ffi::PyObject) -> std::borrow::Cow<'static, [u
     }
 }
 
+/// Append `,"key":value`, the value capped to `max_bytes`.
+fn encode_one(
+    py: Python<'_>,
+    json: &mut Vec<u8>,
+    key: &Bound<'_, PyString>,
+    value: &Bound<'_, PyAny>,
+    schema: Option<Schema>,
+    max_bytes: usize,
+) {
+    json.push(b',');
+    // SAFETY: `key` is a live str and the GIL is held.
+    let kb = unsafe { key_bytes(key.as_ptr()) };
+    write_field_key(json, &kb, schema);
+    let limit = json.len() + max_bytes;
+    let mut enc = Encoder::new(json, limit);
+    enc.value(py, value.as_ptr());
+}
+
 /// A field set encoded once: `,"k":v,...` plus the keys, for collision checks.
 pub struct EncodedFields {
     pub dict: Py<PyDict>,
     pub json: Box<[u8]>,
     pub keys: Box<[Py<PyString>]>,
+    /// Where each key's `,"k":v` lies in `json`, so a larger set can reuse it.
+    spans: Box<[(usize, usize)]>,
 }
 
 impl EncodedFields {
@@ -58,24 +78,62 @@ impl EncodedFields {
     ) -> Self {
         let mut json = Vec::new();
         let mut keys = Vec::with_capacity(dict.len());
+        let mut spans = Vec::with_capacity(dict.len());
         for (k, v) in dict.iter() {
             let Ok(k) = k.cast_into::<PyString>() else {
                 continue;
             };
-            json.push(b',');
-            // SAFETY: `k` is a live str and the GIL is held.
-            let kb = unsafe { key_bytes(k.as_ptr()) };
-            write_field_key(&mut json, &kb, schema);
-            let limit = json.len() + max_bytes;
-            let mut enc = Encoder::new(&mut json, limit);
-            enc.value(py, v.as_ptr());
+            let start = json.len();
+            encode_one(py, &mut json, &k, &v, schema, max_bytes);
+            spans.push((start, json.len()));
             keys.push(k.unbind());
         }
         Self {
             dict: dict.unbind(),
             json: json.into_boxed_slice(),
             keys: keys.into_boxed_slice(),
+            spans: spans.into_boxed_slice(),
         }
+    }
+
+    /// These fields plus `new` (which wins on a clash), encoding only the new values: what
+    /// `bind()` and nested request contexts cost is proportional to what they add.
+    pub fn extend(
+        &self,
+        py: Python<'_>,
+        new: &Bound<'_, PyDict>,
+        schema: Option<Schema>,
+        max_bytes: usize,
+    ) -> PyResult<Self> {
+        let dict = self.dict.bind(py).copy()?;
+        dict.update(new.as_mapping())?;
+        let mut json = Vec::with_capacity(self.json.len() + 32 * new.len());
+        let mut keys = Vec::with_capacity(self.keys.len() + new.len());
+        let mut spans = Vec::with_capacity(keys.capacity());
+        for (key, &(a, b)) in self.keys.iter().zip(self.spans.iter()) {
+            if new.contains(key.bind(py))? {
+                continue;
+            }
+            let start = json.len();
+            json.extend_from_slice(&self.json[a..b]);
+            spans.push((start, json.len()));
+            keys.push(key.clone_ref(py));
+        }
+        for (k, v) in new.iter() {
+            let Ok(k) = k.cast_into::<PyString>() else {
+                continue;
+            };
+            let start = json.len();
+            encode_one(py, &mut json, &k, &v, schema, max_bytes);
+            spans.push((start, json.len()));
+            keys.push(k.unbind());
+        }
+        Ok(Self {
+            dict: dict.unbind(),
+            json: json.into_boxed_slice(),
+            keys: keys.into_boxed_slice(),
+            spans: spans.into_boxed_slice(),
+        })
     }
 
     pub fn is_empty(&self) -> bool {

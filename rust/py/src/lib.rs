@@ -23,7 +23,7 @@ mod _native {
     const __version__: &str = env!("CARGO_PKG_VERSION");
 
     #[pymodule_export]
-    use crate::context::ContextFields;
+    use crate::context::{bind_contextvars, BoundContextVars, ContextFields};
     #[pymodule_export]
     use crate::logger::{Logger, Ready};
     #[pymodule_export]

@@ -79,6 +79,18 @@ impl Logger {
         }
     }
 
+    /// This logger with other (already encoded) bound fields.
+    fn with_bound(&self, py: Python<'_>, bound: EncodedFields) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            pipeline: self.pipeline.clone_ref(py),
+            name: self.name.clone_ref(py),
+            name_json: self.name_json.clone(),
+            level: self.level,
+            bound,
+        }
+    }
+
     fn derive(
         &self,
         py: Python<'_>,
@@ -120,11 +132,16 @@ impl Logger {
     /// A new logger with `fields` added to (or replacing) the bound fields; encoded once here.
     #[pyo3(signature = (**fields))]
     fn bind(&self, py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> PyResult<Self> {
-        let merged = self.bound.dict.bind(py).copy()?;
-        if let Some(f) = fields {
-            merged.update(f.as_mapping())?;
-        }
-        Ok(self.derive(py, None, None, merged))
+        let Some(fields) = fields else {
+            return Ok(self.with_bound(py, self.bound.extend(py, &PyDict::new(py), None, 0)?));
+        };
+        let bound = self.bound.extend(
+            py,
+            &fields,
+            Some(self.shared.schema),
+            self.shared.max_event_bytes,
+        )?;
+        Ok(self.with_bound(py, bound))
     }
 
     /// A new logger without the bound fields named in `keys` (missing keys are ignored).
