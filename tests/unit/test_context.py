@@ -92,15 +92,20 @@ def test_nested_bound_contextvars_restore_on_exception(file_log: FileLog) -> Non
     import pytest
 
     clear_contextvars()
-    with bound_contextvars(a=1):
-        with pytest.raises(RuntimeError), bound_contextvars(b=2, a=3):
+    def fail_inside() -> None:
+        with bound_contextvars(b=2, a=3):
             file_log.logger.info("inner")
             raise RuntimeError("boom")
+
+    with bound_contextvars(a=1):
+        with pytest.raises(RuntimeError):
+            fail_inside()
         file_log.logger.info("outer")
     file_log.logger.info("none")
     inner, outer, none = file_log.lines()
     assert (inner["a"], inner["b"]) == (3, 2)
-    assert outer["a"] == 1 and "b" not in outer
+    assert outer["a"] == 1
+    assert "b" not in outer
     assert "a" not in none
     assert get_contextvars() == {}
 
