@@ -92,6 +92,7 @@ def test_nested_bound_contextvars_restore_on_exception(file_log: FileLog) -> Non
     import pytest
 
     clear_contextvars()
+
     def fail_inside() -> None:
         with bound_contextvars(b=2, a=3):
             file_log.logger.info("inner")
