@@ -58,6 +58,58 @@ fn encode_one(
     enc.value(py, value.as_ptr());
 }
 
+/// Accumulates `,"k":v` fragments and where each lies.
+struct Builder {
+    json: Vec<u8>,
+    keys: Vec<Py<PyString>>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Builder {
+    fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Builder {
+            json: Vec::with_capacity(bytes + 32 * fields),
+            keys: Vec::with_capacity(fields),
+            spans: Vec::with_capacity(fields),
+        }
+    }
+
+    fn push_encoded(&mut self, key: Py<PyString>, fragment: &[u8]) {
+        let start = self.json.len();
+        self.json.extend_from_slice(fragment);
+        self.spans.push((start, self.json.len()));
+        self.keys.push(key);
+    }
+
+    /// Encode every str-keyed item of `dict` (other keys are skipped).
+    fn add_dict(
+        &mut self,
+        py: Python<'_>,
+        dict: &Bound<'_, PyDict>,
+        schema: Option<Schema>,
+        max_bytes: usize,
+    ) {
+        for (k, v) in dict.iter() {
+            let Ok(k) = k.cast_into::<PyString>() else {
+                continue;
+            };
+            let start = self.json.len();
+            encode_one(py, &mut self.json, &k, &v, schema, max_bytes);
+            self.spans.push((start, self.json.len()));
+            self.keys.push(k.unbind());
+        }
+    }
+
+    fn finish(self, dict: Py<PyDict>) -> EncodedFields {
+        EncodedFields {
+            dict,
+            json: self.json.into_boxed_slice(),
+            keys: self.keys.into_boxed_slice(),
+            spans: self.spans.into_boxed_slice(),
+        }
+    }
+}
+
 /// A field set encoded once: `,"k":v,...` plus the keys, for collision checks.
 pub struct EncodedFields {
     pub dict: Py<PyDict>,
@@ -76,24 +128,9 @@ impl EncodedFields {
         schema: Option<Schema>,
         max_bytes: usize,
     ) -> Self {
-        let mut json = Vec::new();
-        let mut keys = Vec::with_capacity(dict.len());
-        let mut spans = Vec::with_capacity(dict.len());
-        for (k, v) in dict.iter() {
-            let Ok(k) = k.cast_into::<PyString>() else {
-                continue;
-            };
-            let start = json.len();
-            encode_one(py, &mut json, &k, &v, schema, max_bytes);
-            spans.push((start, json.len()));
-            keys.push(k.unbind());
-        }
-        Self {
-            dict: dict.unbind(),
-            json: json.into_boxed_slice(),
-            keys: keys.into_boxed_slice(),
-            spans: spans.into_boxed_slice(),
-        }
+        let mut built = Builder::with_capacity(dict.len(), 0);
+        built.add_dict(py, &dict, schema, max_bytes);
+        built.finish(dict.unbind())
     }
 
     /// These fields plus `new` (which wins on a clash), encoding only the new values: what
@@ -107,33 +144,14 @@ impl EncodedFields {
     ) -> PyResult<Self> {
         let dict = self.dict.bind(py).copy()?;
         dict.update(new.as_mapping())?;
-        let mut json = Vec::with_capacity(self.json.len() + 32 * new.len());
-        let mut keys = Vec::with_capacity(self.keys.len() + new.len());
-        let mut spans = Vec::with_capacity(keys.capacity());
+        let mut built = Builder::with_capacity(self.keys.len() + new.len(), self.json.len());
         for (key, &(a, b)) in self.keys.iter().zip(self.spans.iter()) {
-            if new.contains(key.bind(py))? {
-                continue;
+            if !new.contains(key.bind(py))? {
+                built.push_encoded(key.clone_ref(py), &self.json[a..b]);
             }
-            let start = json.len();
-            json.extend_from_slice(&self.json[a..b]);
-            spans.push((start, json.len()));
-            keys.push(key.clone_ref(py));
         }
-        for (k, v) in new.iter() {
-            let Ok(k) = k.cast_into::<PyString>() else {
-                continue;
-            };
-            let start = json.len();
-            encode_one(py, &mut json, &k, &v, schema, max_bytes);
-            spans.push((start, json.len()));
-            keys.push(k.unbind());
-        }
-        Ok(Self {
-            dict: dict.unbind(),
-            json: json.into_boxed_slice(),
-            keys: keys.into_boxed_slice(),
-            spans: spans.into_boxed_slice(),
-        })
+        built.add_dict(py, new, schema, max_bytes);
+        Ok(built.finish(dict.unbind()))
     }
 
     pub fn is_empty(&self) -> bool {

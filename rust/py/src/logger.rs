@@ -396,50 +396,36 @@ unsafe fn dispatch_inner(
         unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) }
     };
     specials.level_text = unknown_level;
+    let encode_and_push = |buf: &mut Vec<u8>, second: &mut SecondCache| {
+        // SAFETY: per this function's contract.
+        unsafe {
+            logger.encode_and_push(
+                py,
+                buf,
+                second,
+                level,
+                msg,
+                kwnames,
+                kwvalues,
+                nkw,
+                &specials,
+                keys.as_deref(),
+                call.is_async,
+            )
+        }
+    };
     let pushed = SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut scratch) => {
             let Scratch { buf, second } = &mut *scratch;
             buf.clear();
-            // SAFETY: per this function's contract.
-            let r = unsafe {
-                logger.encode_and_push(
-                    py,
-                    buf,
-                    second,
-                    level,
-                    msg,
-                    kwnames,
-                    kwvalues,
-                    nkw,
-                    &specials,
-                    keys.as_deref(),
-                    call.is_async,
-                )
-            };
+            let r = encode_and_push(buf, second);
             if buf.capacity() > 1 << 20 {
                 *buf = Vec::with_capacity(4096);
             }
             r
         }
-        Err(_) => {
-            let mut buf = Vec::with_capacity(1024);
-            // SAFETY: per this function's contract.
-            unsafe {
-                logger.encode_and_push(
-                    py,
-                    &mut buf,
-                    &mut SecondCache::default(),
-                    level,
-                    msg,
-                    kwnames,
-                    kwvalues,
-                    nkw,
-                    &specials,
-                    keys.as_deref(),
-                    call.is_async,
-                )
-            }
-        }
+        // Reentered (a `__repr__` that logs): this thread's scratch is in use further up.
+        Err(_) => encode_and_push(&mut Vec::with_capacity(1024), &mut SecondCache::default()),
     });
     match pushed {
         Outcome::Done if call.is_async => ready(py),
