@@ -77,3 +77,21 @@ def test_logged_fields_round_trip(tmp_path_factory: Any, fields: dict[str, Any])
     for k, v in fields.items():
         if _no_surrogates(v):
             assert _same(ev[k], v), (k, v, ev[k])
+
+
+@settings(max_examples=300)
+@given(
+    st.datetimes(timezones=st.none() | st.just(__import__("datetime").timezone.utc)),
+    st.uuids(),
+)
+def test_datetimes_and_uuids_match_python_formatting(when: Any, uid: Any) -> None:
+    """Naive and UTC datetimes and UUIDs are written exactly as isoformat()/str() write them."""
+    assert json.loads(_native.encode([when, uid])) == [when.isoformat(), str(uid)]
+
+
+def test_other_time_zones_use_isoformat() -> None:
+    """A datetime in another time zone is written by its own isoformat()."""
+    import datetime as dt
+
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
+    assert json.loads(_native.encode(when)) == when.isoformat()

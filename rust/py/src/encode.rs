@@ -370,6 +370,12 @@ impl<'a> Encoder<'a> {
             if ffi::PyList_Check(obj) != 0 || ffi::PyTuple_Check(obj) != 0 {
                 return self.sequence(py, obj);
             }
+            let ty = ffi::Py_TYPE(obj);
+            if (types::DATETIME.get(py) == Some(ty) && self.exact_datetime(py, obj))
+                || (types::UUID.get(py) == Some(ty) && self.exact_uuid(py, obj))
+            {
+                return;
+            }
             if types::DATETIME.is_instance(py, obj)
                 || types::DATE.is_instance(py, obj)
                 || types::TIME.is_instance(py, obj)
@@ -426,6 +432,67 @@ impl<'a> Encoder<'a> {
             ffi::PyErr_Clear();
             self.repr(py, obj);
         }
+    }
+
+    /// An exact `datetime` that is naive or in UTC, formatted here as `isoformat()` would;
+    /// false (nothing written) for other time zones, which `isoformat()` handles.
+    fn exact_datetime(&mut self, py: Python<'_>, obj: *mut ffi::PyObject) -> bool {
+        use pyo3::types::{PyDateAccess, PyDateTime, PyTimeAccess, PyTzInfo, PyTzInfoAccess};
+        // SAFETY: the caller checked that `obj` is exactly a datetime; the GIL is held.
+        let dt = unsafe { Bound::from_borrowed_ptr(py, obj).cast_into_unchecked::<PyDateTime>() };
+        let suffix = match dt.get_tzinfo() {
+            None => "",
+            Some(tz) => match PyTzInfo::utc(py) {
+                Ok(utc) if tz.is(&*utc) => "+00:00",
+                _ => return false,
+            },
+        };
+        let micro = dt.get_microsecond();
+        let text = if micro == 0 {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{suffix}",
+                dt.get_year(),
+                dt.get_month(),
+                dt.get_day(),
+                dt.get_hour(),
+                dt.get_minute(),
+                dt.get_second()
+            )
+        } else {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micro:06}{suffix}",
+                dt.get_year(),
+                dt.get_month(),
+                dt.get_day(),
+                dt.get_hour(),
+                dt.get_minute(),
+                dt.get_second()
+            )
+        };
+        self.str_bytes(text.as_bytes());
+        true
+    }
+
+    /// An exact `uuid.UUID` as its canonical text, from its 128-bit value.
+    fn exact_uuid(&mut self, py: Python<'_>, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: `obj` is live and the GIL is held.
+        let uuid = unsafe { Bound::from_borrowed_ptr(py, obj) };
+        let Ok(v) = uuid.getattr("int").and_then(|i| i.extract::<u128>()) else {
+            // SAFETY: the GIL is held; nothing was written.
+            unsafe { ffi::PyErr_Clear() };
+            return false;
+        };
+        let hex = format!("{v:032x}");
+        let text = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        );
+        self.str_bytes(text.as_bytes());
+        true
     }
 
     /// Encode `value` as if it were `owner`'s content: a cycle back to `owner` is detected.
