@@ -11,6 +11,7 @@ __all__ = [
     "Logger",
     "Pipeline",
     "Ready",
+    "SinkChannel",
     "__version__",
     "_after_fork_child",
     "_flush_all",
@@ -58,6 +59,12 @@ class bound_contextvars:
     def __new__(cls, **fields: Any) -> bound_contextvars: ...
     def __enter__(self) -> None: ...
     def __exit__(self, *_exc: object) -> bool: ...
+
+@final
+class SinkChannel:
+    """The Python sinks' side of a pipeline's channel (held weakly)."""
+
+    def take_batch(self, timeout: float) -> Batch | Literal[False] | None: ...
 
 @final
 class ContextFields:
@@ -140,7 +147,6 @@ class Pipeline:
     def _emitted(self) -> int: ...
     def _settled(self, mark: int) -> bool: ...
     def _after_fork_child(self) -> None: ...
-    def _take_batch(self, timeout: float) -> Batch | Literal[False] | None: ...
 
 def encode(value: object, *, max_bytes: int = 65536) -> bytes:
     """The JSON bytes a log call would write for `value`."""

@@ -14,11 +14,10 @@ import asyncio
 import inspect
 import sys
 import threading
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ferrolog._native import Pipeline
+from ferrolog._native import SinkChannel
 
 #: How long a runner waits for a batch before checking whether its sink needs a flush.
 _POLL_SECONDS = 0.05
@@ -66,7 +65,7 @@ def _call_each(call: _Caller, sinks: list[_Sink], method: str) -> None:
             _report(sink, method, exc)
 
 
-def _run(pipeline_ref: weakref.ref[Pipeline], sinks: list[_Sink]) -> None:
+def _run(channel: SinkChannel, sinks: list[_Sink]) -> None:
     call = _Caller()
     started: list[_Sink] = []
     for sink in sinks:
@@ -78,13 +77,9 @@ def _run(pipeline_ref: weakref.ref[Pipeline], sinks: list[_Sink]) -> None:
     dirty = False
     try:
         while True:
-            # Hold the pipeline only while waiting, so an unclosed, forgotten pipeline can
-            # still be collected (which closes it and ends this loop).
-            pipeline = pipeline_ref()
-            if pipeline is None:
-                break
-            batch = pipeline._take_batch(_POLL_SECONDS)
-            del pipeline
+            # The channel holds the pipeline weakly: a forgotten pipeline is still collected,
+            # which closes it and ends this loop.
+            batch = channel.take_batch(_POLL_SECONDS)
             if batch is False:
                 break
             if batch is None:
@@ -109,12 +104,12 @@ def _run(pipeline_ref: weakref.ref[Pipeline], sinks: list[_Sink]) -> None:
         call.close()
 
 
-def start_runner(pipeline: Pipeline, sinks: list[_Sink]) -> threading.Thread:
-    """Start the thread that hands each batch of `pipeline` to its Python `sinks`."""
+def start_runner(channel: SinkChannel, sinks: list[_Sink]) -> threading.Thread:
+    """Start the thread that hands each batch from `channel` to the Python `sinks`."""
     names = "+".join(type(sink).__name__ for sink in sinks)
     thread = threading.Thread(
         target=_run,
-        args=(weakref.ref(pipeline), list(sinks)),
+        args=(channel, list(sinks)),
         name=f"ferrolog-sinks-{names}",
         daemon=True,
     )

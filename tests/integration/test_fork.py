@@ -64,3 +64,43 @@ def test_fork_during_a_burst(tmp_path: Path) -> None:
     parents = [ev for ev in lines if ev["message"] == "parent"]
     stats = p.stats()
     assert stats["written"] == len(parents)  # the parent's counters are its own
+
+
+class _AppendToFile:
+    """A Python sink appending each batch to a file (visible across processes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write_batch(self, batch: memoryview) -> None:
+        with self.path.open("ab") as f:
+            f.write(bytes(batch))
+
+
+def test_python_sinks_work_in_a_forked_child(tmp_path: Path) -> None:
+    """A pipeline with a Python sink gets a new runner thread in the child and keeps logging."""
+    path = tmp_path / "py-sink.log"
+    p = Pipeline(sinks=[_AppendToFile(path)])
+    log = p.logger("fork")
+    log.info("before fork")
+    assert p.flush(10.0)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            for i in range(50):
+                log.info("child", i=i)
+            ok = p.close(10.0)
+            stats = p.stats()
+            code = 0 if ok and stats["written"] == 50 else 2
+        finally:
+            os._exit(code)
+    assert _wait(pid) == 0
+    log.info("parent after fork")
+    assert p.close(10.0)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["i"] for e in lines if e["message"] == "child"] == list(range(50))
+    assert [e["message"] for e in lines if e["message"] != "child"] == [
+        "before fork",
+        "parent after fork",
+    ]

@@ -27,7 +27,7 @@ mod _native {
     #[pymodule_export]
     use crate::logger::{Logger, Ready};
     #[pymodule_export]
-    use crate::pipeline::{_after_fork_child, _flush_all, encode, Pipeline, PyBatch};
+    use crate::pipeline::{_after_fork_child, _flush_all, encode, Pipeline, PyBatch, SinkChannel};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

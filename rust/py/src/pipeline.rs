@@ -10,15 +10,14 @@ use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// Live pipelines, weakly held, for the fork and interpreter-exit hooks (the one piece of
 /// process-wide state: those hooks are process-wide by nature).
-static LIVE: Mutex<Vec<Weak<ferrolog_core::Pipeline>>> = Mutex::new(Vec::new());
+static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
-fn live_pipelines() -> Vec<Arc<ferrolog_core::Pipeline>> {
+fn live_pipelines() -> Vec<Arc<Shared>> {
     let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
     live.retain(|w| w.strong_count() > 0);
     live.iter().filter_map(Weak::upgrade).collect()
@@ -26,15 +25,23 @@ fn live_pipelines() -> Vec<Arc<ferrolog_core::Pipeline>> {
 
 /// Registered with `os.register_at_fork(after_in_child=...)`: in the child, every pipeline
 /// forgets the parent's pending records and gets a writer thread of its own.
+/// Python sinks get a runner thread of their own too (the parent's does not exist here).
 #[pyfunction]
-pub fn _after_fork_child() {
+pub fn _after_fork_child(py: Python<'_>) {
     // The parent may have held the lock mid-fork; in the child no other thread exists.
     LIVE.clear_poison();
     if let Ok(live) = LIVE.try_lock() {
         let pipelines: Vec<_> = live.iter().filter_map(Weak::upgrade).collect();
         drop(live);
-        for p in pipelines {
-            after_fork(&p);
+        for shared in pipelines {
+            after_fork(&shared.core);
+            if !shared.py_sinks.is_empty() && !shared.core.is_closed() {
+                // The old thread object names a thread that does not exist in the child.
+                *shared.runner.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                if start_runner(py, &shared).is_err() {
+                    shared.core.count_error();
+                }
+            }
         }
     }
 }
@@ -57,6 +64,7 @@ pub fn _flush_all(py: Python<'_>, timeout: f64) -> bool {
     py.detach(move || {
         pipelines
             .iter()
+            .map(|s| &s.core)
             .filter(|p| !p.is_closed())
             .fold(true, |ok, p| {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -73,6 +81,10 @@ pub struct Shared {
     /// `Some(wait)` under the `block` overflow policy.
     pub block_timeout: Option<Duration>,
     pub levels: LevelTable,
+    /// Sinks written in Python; one runner thread hands them each batch.
+    py_sinks: Vec<Py<PyAny>>,
+    /// The runner thread (`threading.Thread`), when there are Python sinks.
+    runner: Mutex<Option<Py<PyAny>>>,
 }
 
 impl Drop for Shared {
@@ -96,11 +108,6 @@ impl Drop for Shared {
 #[pyclass(frozen, module = "ferrolog._native", weakref)]
 pub struct Pipeline {
     pub(crate) shared: Arc<Shared>,
-    /// Sinks written in Python; one runner thread hands them each batch.
-    py_sinks: Vec<Py<PyAny>>,
-    /// The runner thread (`threading.Thread`), started with the first logger.
-    runner: Mutex<Option<Py<PyAny>>>,
-    runner_started: AtomicBool,
 }
 
 /// Batches the writer may queue for the Python sinks' runner before it waits for it.
@@ -139,20 +146,47 @@ impl Drop for PyBatch {
     }
 }
 
-impl Pipeline {
-    /// Start the Python sinks' runner thread (once): it needs the pipeline object itself,
-    /// which does not exist yet inside `__new__`.
-    fn ensure_runner(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let this = slf.get();
-        if this.py_sinks.is_empty() || this.runner_started.swap(true, Ordering::AcqRel) {
-            return Ok(());
+/// Start the thread that hands each batch to the Python sinks (none without Python sinks).
+fn start_runner(py: Python<'_>, shared: &Arc<Shared>) -> PyResult<()> {
+    if shared.py_sinks.is_empty() {
+        return Ok(());
+    }
+    let start = py.import("ferrolog._sinks")?.getattr("start_runner")?;
+    let channel = Py::new(
+        py,
+        SinkChannel {
+            shared: Arc::downgrade(shared),
+        },
+    )?;
+    let sinks = PyList::new(py, shared.py_sinks.iter().map(|s| s.bind(py)))?;
+    let thread = start.call1((channel, sinks))?;
+    *shared.runner.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread.unbind());
+    Ok(())
+}
+
+/// The Python sinks' side of a pipeline's channel. Holds the pipeline weakly, so a pipeline
+/// nobody references any more is still collected (which closes it and ends the runner).
+#[pyclass(frozen, module = "ferrolog._native")]
+pub struct SinkChannel {
+    shared: Weak<Shared>,
+}
+
+#[pymethods]
+impl SinkChannel {
+    /// Wait (GIL released) up to `timeout` seconds for a batch. Returns a Batch to write and
+    /// settle, None when nothing came, or False once the pipeline is closed and drained.
+    fn take_batch<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
+        let done = || Ok(pyo3::types::PyBool::new(py, false).to_owned().into_any());
+        let Some(shared) = self.shared.upgrade() else {
+            return done();
+        };
+        let t = timeout_of(Some(timeout))?;
+        let core = shared.core.clone();
+        match py.detach(move || core.take_batch(t)) {
+            Some(batch) => Ok(Bound::new(py, PyBatch { batch })?.into_any()),
+            None if shared.core.has_exited() => done(),
+            None => Ok(py.None().into_bound(py)),
         }
-        let py = slf.py();
-        let start = py.import("ferrolog._sinks")?.getattr("start_runner")?;
-        let sinks = PyList::new(py, this.py_sinks.iter().map(|s| s.bind(py)))?;
-        let thread = start.call1((slf, sinks))?;
-        *this.runner.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread.unbind());
-        Ok(())
     }
 }
 
@@ -177,6 +211,7 @@ impl Pipeline {
                         schema = "default", levels = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         sinks: Bound<'_, PyList>,
         capacity_bytes: usize,
         overflow: &str,
@@ -261,22 +296,22 @@ impl Pipeline {
                 "max_event_bytes ({max_event_bytes}) must fit in the ring: at most {cap} for capacity_bytes={capacity_bytes}"
             )));
         }
-        LIVE.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::downgrade(&core));
+
         let block_timeout = matches!(overflow, Overflow::Block { .. }).then_some(block_timeout);
-        Ok(Self {
-            shared: Arc::new(Shared {
-                core,
-                schema,
-                max_event_bytes,
-                block_timeout,
-                levels,
-            }),
+        let shared = Arc::new(Shared {
+            core,
+            schema,
+            max_event_bytes,
+            block_timeout,
+            levels,
             py_sinks,
             runner: Mutex::new(None),
-            runner_started: AtomicBool::new(false),
-        })
+        });
+        start_runner(py, &shared)?;
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&shared));
+        Ok(Self { shared })
     }
 
     /// A logger named `name` emitting events at `level` (number or name) and above.
@@ -288,7 +323,6 @@ impl Pipeline {
     ) -> PyResult<Logger> {
         let py = slf.py();
         let name = name.unwrap_or_else(|| PyString::new(py, "app"));
-        Self::ensure_runner(slf)?;
         let this = slf.get();
         let level = match level {
             Some(l) => this.shared.levels.parse(&l)?,
@@ -323,7 +357,6 @@ impl Pipeline {
     #[pyo3(signature = (timeout = None))]
     fn flush(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
         let t = timeout_of(timeout)?;
-        Self::ensure_runner(slf)?;
         let core = slf.get().shared.core.clone();
         Ok(slf.py().detach(move || core.flush(t)))
     }
@@ -334,13 +367,17 @@ impl Pipeline {
     fn close(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
         let t = timeout_of(timeout)?;
         let deadline = Instant::now() + t;
-        Self::ensure_runner(slf)?;
         let this = slf.get();
         let core = this.shared.core.clone();
         let py = slf.py();
         let ok = py.detach(move || core.close(t));
         // The runner stops once the writer has exited and the channel is empty.
-        let runner = this.runner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let runner = this
+            .shared
+            .runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(runner) = runner {
             let left = deadline
                 .saturating_duration_since(Instant::now())
@@ -348,21 +385,6 @@ impl Pipeline {
             runner.bind(py).call_method1("join", (left.max(0.05),))?;
         }
         Ok(ok)
-    }
-
-    /// For the Python sinks' runner: wait (GIL released) up to `timeout` seconds for a batch.
-    /// Returns a Batch to write and settle, None when nothing came, or False once the
-    /// pipeline is closed and drained.
-    fn _take_batch<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
-        let t = timeout_of(Some(timeout))?;
-        let core = self.shared.core.clone();
-        match py.detach(move || core.take_batch(t)) {
-            Some(batch) => Ok(Bound::new(py, PyBatch { batch })?.into_any()),
-            None if self.shared.core.has_exited() => {
-                Ok(pyo3::types::PyBool::new(py, false).to_owned().into_any())
-            }
-            None => Ok(py.None().into_bound(py)),
-        }
     }
 
     /// True once `close()` was called.
