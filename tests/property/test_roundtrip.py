@@ -95,3 +95,35 @@ def test_other_time_zones_use_isoformat() -> None:
 
     when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
     assert json.loads(_native.encode(when)) == when.isoformat()
+
+
+field_names = st.sampled_from(["a", "b", "c", "user", "message", "x_y"])
+field_sets = st.dictionaries(field_names, st.integers() | st.text(max_size=5), max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(field_sets, min_size=1, max_size=4), field_sets)
+def test_chained_binds_equal_one_merged_dict(
+    tmp_path_factory: Any, binds: list[dict[str, Any]], call: dict[str, Any]
+) -> None:
+    """bind(a).bind(b)...info(**c) writes exactly {**a, **b, ..., **c}, each key once."""
+    path = tmp_path_factory.mktemp("bind") / "b.log"
+    p = _native.Pipeline(sinks=[{"type": "file", "path": str(path)}])
+    log = p.logger("b")
+    expected: dict[str, Any] = {}
+    for fields in binds:
+        log = log.bind(**fields)
+        expected.update(fields)
+    log.info("m", **call)
+    expected.update(call)
+    assert p.close(5.0)
+    line = path.read_text()
+    ev = json.loads(line)
+    envelope = ("timestamp", "level", "logger", "message")
+    got = {k: v for k, v in ev.items() if k not in envelope}
+    # A user field named like an envelope key is kept under `field.<name>`.
+    want = {("field." + k if k == "message" else k): v for k, v in expected.items()}
+    assert got == want
+    assert ev["message"] == "m"
+    for key in want:
+        assert line.count(f'"{key}":') == 1
