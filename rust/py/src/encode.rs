@@ -229,16 +229,27 @@ impl<'a> Encoder<'a> {
             }
             // SAFETY: both are live borrowed references; `Owned` releases our new references.
             let (key, value) = unsafe { (Owned::incref(key), Owned::incref(value)) };
-            if !first {
-                self.out.push(b',');
-            }
-            first = false;
-            self.key(py, key.0);
-            self.out.push(b':');
-            self.value(py, value.0);
+            self.member(py, &mut first, key.0, value.0);
         }
         self.out.push(b'}');
         self.leave();
+    }
+
+    /// One `"key":value` member of an object, with the comma before all but the first.
+    fn member(
+        &mut self,
+        py: Python<'_>,
+        first: &mut bool,
+        key: *mut ffi::PyObject,
+        value: *mut ffi::PyObject,
+    ) {
+        if !*first {
+            self.out.push(b',');
+        }
+        *first = false;
+        self.key(py, key);
+        self.out.push(b':');
+        self.value(py, value);
     }
 
     /// A dict key: strings as they are, other scalars by their text, anything else by `str()`.
@@ -536,13 +547,7 @@ impl<'a> Encoder<'a> {
                     ffi::PyErr_Clear();
                     continue;
                 };
-                if !first {
-                    self.out.push(b',');
-                }
-                first = false;
-                self.key(py, name.0);
-                self.out.push(b':');
-                self.value(py, value.0);
+                self.member(py, &mut first, name.0, value.0);
             }
         }
         self.out.push(b'}');

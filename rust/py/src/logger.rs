@@ -569,25 +569,20 @@ impl Logger {
         };
         // The envelope.
         match schema {
-            Schema::Default => {
-                enc.out.extend_from_slice(b"{\"timestamp\":");
+            Schema::Default | Schema::Ecs => {
+                let (timestamp, level_key, logger_key) = schema.envelope_keys();
+                enc.out.extend_from_slice(timestamp);
                 write_rfc3339(enc.out, micros, second);
-                enc.out.extend_from_slice(b",\"level\":");
+                enc.out.extend_from_slice(level_key);
                 push_bytes(enc.out, &level_text);
-                enc.out.extend_from_slice(b",\"logger\":");
+                enc.out.extend_from_slice(logger_key);
                 push_bytes(enc.out, &self.name_json);
+                if schema == Schema::Ecs {
+                    enc.out.extend_from_slice(b",\"ecs.version\":\"");
+                    enc.out.extend_from_slice(ECS_VERSION.as_bytes());
+                    enc.out.push(b'"');
+                }
                 enc.out.extend_from_slice(b",\"message\":");
-            }
-            Schema::Ecs => {
-                enc.out.extend_from_slice(b"{\"@timestamp\":");
-                write_rfc3339(enc.out, micros, second);
-                enc.out.extend_from_slice(b",\"log.level\":");
-                push_bytes(enc.out, &level_text);
-                enc.out.extend_from_slice(b",\"log.logger\":");
-                push_bytes(enc.out, &self.name_json);
-                enc.out.extend_from_slice(b",\"ecs.version\":\"");
-                enc.out.extend_from_slice(ECS_VERSION.as_bytes());
-                enc.out.extend_from_slice(b"\",\"message\":");
             }
             Schema::Otel => {
                 enc.out.extend_from_slice(b"{\"Timestamp\":");

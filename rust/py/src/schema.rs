@@ -34,6 +34,14 @@ impl Schema {
         }
     }
 
+    /// The opening of the timestamp, level and logger members (default and ECS).
+    pub fn envelope_keys(self) -> (&'static [u8], &'static [u8], &'static [u8]) {
+        match self {
+            Schema::Ecs => (b"{\"@timestamp\":", b",\"log.level\":", b",\"log.logger\":"),
+            _ => (b"{\"timestamp\":", b",\"level\":", b",\"logger\":"),
+        }
+    }
+
     /// Keys of the envelope that a user field may not overwrite.
     pub fn reserved(self) -> &'static [&'static [u8]] {
         match self {
