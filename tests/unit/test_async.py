@@ -8,6 +8,32 @@ from collections.abc import Callable
 from conftest import FileLog
 
 
+class Ticker:
+    """A task that counts its turns on the loop: if it keeps counting, the loop is not held."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self._running = True
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls) -> Ticker:
+        ticker = cls()
+        ticker._task = asyncio.create_task(ticker._run())
+        await asyncio.sleep(0)
+        return ticker
+
+    async def _run(self) -> None:
+        while self._running:
+            self.ticks += 1
+            await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        self._running = False
+        assert self._task is not None
+        await self._task
+
+
 async def test_ainfo_when_there_is_room(file_log: FileLog) -> None:
     """await ainfo() writes the event like info()."""
     await file_log.logger.ainfo("a", x=1)
@@ -32,17 +58,7 @@ async def test_backpressure_sync_drops_async_waits_loop_ticks(
 ) -> None:
     """With a tiny ring: sync calls drop and count, awaited calls lose nothing, the loop ticks."""
     log = make_file_log(capacity_bytes=4096, overflow="block")
-    ticks = 0
-    stop = False
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while not stop:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    tick_task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
+    ticker = await Ticker.start()
     pad = "x" * 200
     # On the loop thread even the `block` policy must not block: sync calls drop and count.
     for i in range(5000):
@@ -51,12 +67,11 @@ async def test_backpressure_sync_drops_async_waits_loop_ticks(
     dropped_sync = stats["dropped"]
     assert dropped_sync > 0
     # Awaited calls wait for room instead.
-    ticks_before = ticks
+    ticks_before = ticker.ticks
     for i in range(5000):
         await log.logger.ainfo("async", i=i, pad=pad)
-    assert ticks > ticks_before  # the loop kept running while we waited
-    stop = True
-    await tick_task
+    assert ticker.ticks > ticks_before  # the loop kept running while we waited
+    await ticker.stop()
     lines = log.lines()
     async_is = [ev["i"] for ev in lines if ev["message"] == "async"]
     assert async_is == list(range(5000))
@@ -87,28 +102,17 @@ async def test_slow_sink_backpressure_exact_counts_and_a_live_loop() -> None:
     sink = SlowSink()
     p = Pipeline(sinks=[sink], capacity_bytes=4096, overflow="block", batch_bytes=4096)
     log = p.logger("slow")
-    ticks = 0
-    stop = False
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while not stop:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
+    ticker = await Ticker.start()
     for i in range(2000):
         log.info("sync", i=i)
     dropped_sync = p.stats()["dropped"]
     assert dropped_sync > 0
-    before = ticks
+    before = ticker.ticks
     for i in range(1000):
         await log.ainfo("async", i=i)
-    assert ticks > before
+    assert ticker.ticks > before
     assert await log.flush(timeout=30.0)
-    stop = True
-    await task
+    await ticker.stop()
     p.close(10.0)
     events = [json.loads(line) for line in sink.lines]
     assert [e["i"] for e in events if e["message"] == "async"] == list(range(1000))
