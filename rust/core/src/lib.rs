@@ -1,6 +1,7 @@
 //! ferrolog's pure-Rust core: the bounded lock-free record ring, the writer thread that drains
 //! it in batches, and the sinks it writes to. No pyo3 here, so all of it can be tested with
-//! plain `cargo test`, model-checked with loom and run under miri.
+//! plain `cargo test`, model-checked with loom (`make test-loom`) and run under
+//! AddressSanitizer and ThreadSanitizer (`make test-sanitize`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod fdio;
@@ -12,10 +13,12 @@ pub mod sink;
 pub mod stats;
 pub mod stdio;
 mod sync;
+#[doc(hidden)]
+pub mod wake;
 pub mod writer;
 
 pub use file::{FileConfig, FileSink};
-pub use ring::{PushError, Ring};
+pub use ring::{PushError, Ring, MAX_CAPACITY_BYTES};
 pub use rotation::{Clock, RotateEvery, SystemClock};
 pub use sink::{NullSink, Sink};
 pub use stats::StatsSnapshot;

@@ -16,8 +16,19 @@
 //!
 //! Positions are `u64` byte counts since the last reset; they do not wrap in practice (at
 //! 10 GB/s that takes 58 years).
+//!
+//! Tickets. Every push takes a ticket in `gate` before it reserves and gives it back when it
+//! is refused; the consumer gives back one ticket per record it pops. So `gate` counts the
+//! records that are in flight (reserved or about to be, not yet published) plus those published
+//! and not yet consumed, without knowing where a reserved range starts or how long it is. That
+//! is what lets `close` account for a producer preempted between its reservation and its
+//! publication: it [`seal`](Ring::seal)s the gate, so that the count can only go down, waits,
+//! and at its deadline [`abandon`](Ring::abandon)s the ring, counting every ticket still out
+//! as dropped. One read-modify-write on the gate tells each party which side of that moment it
+//! is on, so each ticket is settled exactly once.
 
 use std::fmt;
+use std::io;
 
 use crate::sync::{AtomicBool, AtomicU64, AtomicU8, CachePadded, Ordering};
 
@@ -34,6 +45,20 @@ const EMPTY: u8 = 0;
 const COMMITTED: u8 = 1;
 /// A published padding record starts here and runs to the end of the data area.
 const PADDING: u8 = 2;
+
+/// The largest capacity [`Ring::with_capacity`] accepts: 1 GiB.
+///
+/// A log ring is a burst buffer: 1 GiB is seconds of backlog for any sink, so a larger request
+/// is a mistake (typically bytes given where KiB were meant), and refusing it is better than
+/// reserving that much address space. It also keeps every bound comfortable: the 4-byte
+/// length prefix (the largest record is half the ring), and the ticket count of the gate.
+pub const MAX_CAPACITY_BYTES: usize = 1 << 30;
+
+/// The gate's flags above its ticket count. `SEALED`: no new ticket may reserve.
+const SEALED: u64 = 1 << 62;
+/// `ABANDONED`: the tickets out at that moment were counted as dropped by the closer.
+const ABANDONED: u64 = 1 << 63;
+const TICKETS: u64 = SEALED - 1;
 
 /// The smallest capacity [`Ring::with_capacity`] rounds up to. Under loom the ring may be tiny
 /// so that the model checker can explore wraparound and `Full` in a few steps.
@@ -67,8 +92,9 @@ impl std::error::Error for PushError {}
 /// Any number of threads may push concurrently (lock-free). One thread at a time consumes with
 /// [`Ring::pop_batch`]; a second concurrent consumer gets 0 records instead of racing.
 pub struct Ring {
-    /// Next position to reserve. Producers CAS it forward.
-    head: CachePadded<AtomicU64>,
+    /// Next position to reserve, and the ticket gate: both are touched by every push, so they
+    /// share a cache line.
+    head: CachePadded<Reserve>,
     /// Position of the oldest record not yet consumed. Only the consumer stores it.
     tail: CachePadded<AtomicU64>,
     /// Largest `head - tail` seen, in bytes.
@@ -81,6 +107,35 @@ pub struct Ring {
     capacity: usize,
     mask: u64,
     max_record_len: usize,
+}
+
+/// The producers' cache line.
+#[derive(Debug)]
+struct Reserve {
+    /// Next position to reserve. Producers CAS it forward.
+    pos: AtomicU64,
+    /// Tickets out (bits 0..62), `SEALED`, `ABANDONED`: see the module docs.
+    gate: AtomicU64,
+}
+
+/// Why the pipeline's push was refused, and whether that refusal is already counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refused {
+    pub(crate) error: PushError,
+    /// The ring is sealed (closing): the push never reserved.
+    pub(crate) sealed: bool,
+    /// [`Ring::abandon`] counted this push as dropped while it was in flight: the caller must
+    /// not count it again.
+    pub(crate) settled: bool,
+}
+
+/// What one `pop` took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Popped {
+    pub(crate) records: usize,
+    /// The records were counted as dropped by [`Ring::abandon`] before this pop gave their
+    /// tickets back: the caller must not count them again.
+    pub(crate) settled: bool,
 }
 
 // SAFETY: the only non-Sync part is `data`, shared memory written through raw pointers. A
@@ -109,27 +164,48 @@ fn record_size(payload_len: usize) -> usize {
 impl Ring {
     /// A ring of at least `bytes` bytes: rounded up to a power of two, minimum 4 KiB.
     ///
-    /// # Panics
-    /// If the rounded capacity overflows `usize` or the allocation fails.
-    pub fn with_capacity(bytes: usize) -> Ring {
-        let capacity = bytes
-            .max(MIN_CAPACITY)
-            .checked_next_power_of_two()
-            .expect("ring capacity overflows usize");
-        let states = (0..capacity / UNIT).map(|_| AtomicU8::new(EMPTY)).collect();
-        Ring {
-            head: CachePadded(AtomicU64::new(0)),
+    /// The memory is allocated zeroed and is not touched here, so the operating system maps
+    /// its pages as the ring first reaches them.
+    ///
+    /// # Errors
+    /// `InvalidInput` if `bytes` is above [`MAX_CAPACITY_BYTES`]; `OutOfMemory` if the
+    /// allocation fails. Both messages name the capacity.
+    pub fn with_capacity(bytes: usize) -> io::Result<Ring> {
+        if bytes > MAX_CAPACITY_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "ring capacity of {bytes} bytes is above the maximum of {MAX_CAPACITY_BYTES} \
+                     bytes (1 GiB)"
+                ),
+            ));
+        }
+        // Cannot overflow: at most MAX_CAPACITY_BYTES, a power of two.
+        let capacity = bytes.max(MIN_CAPACITY).next_power_of_two();
+        let oom = || {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("cannot allocate a ring of {capacity} bytes (capacity_bytes={bytes})"),
+            )
+        };
+        let states = new_states(capacity / UNIT).ok_or_else(oom)?;
+        let data = Bytes::new(capacity).ok_or_else(oom)?;
+        Ok(Ring {
+            head: CachePadded(Reserve {
+                pos: AtomicU64::new(0),
+                gate: AtomicU64::new(0),
+            }),
             tail: CachePadded(AtomicU64::new(0)),
             high_water: AtomicU64::new(0),
             consuming: AtomicBool::new(false),
             states,
-            data: Bytes::new(capacity),
+            data,
             capacity,
             mask: capacity as u64 - 1,
             // Half the ring, so that a record fits whatever the offset of `head`: it either fits
             // before the end or, with padding, after the start.
             max_record_len: capacity / 2 - LEN_PREFIX,
-        }
+        })
     }
 
     /// The size of the data area in bytes (a power of two).
@@ -151,14 +227,31 @@ impl Ring {
     /// Push the concatenation of `parts` as one record, copying each slice straight into the
     /// ring.
     pub fn try_push_parts(&self, parts: &[&[u8]]) -> Result<(), PushError> {
+        self.push_with(parts, || {}).map_err(|r| r.error)
+    }
+
+    /// Push with a ticket (see the module docs), calling `between` after the reservation and
+    /// before the record is written and published: tests use it to stall a producer there.
+    #[inline]
+    pub(crate) fn push_with(&self, parts: &[&[u8]], between: impl FnOnce()) -> Result<(), Refused> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if len > self.max_record_len {
-            return Err(PushError::TooLarge);
+            return Err(Refused {
+                error: PushError::TooLarge,
+                sealed: false,
+                settled: false,
+            });
+        }
+        // Release: whatever the caller counted before (its `emitted`) is visible to whoever
+        // reads this ticket with Acquire (`abandon`).
+        let ticket = self.head.gate.fetch_add(1, Ordering::AcqRel);
+        if ticket & SEALED != 0 {
+            return Err(self.refund(ticket, PushError::Full, true));
         }
         let size = record_size(len) as u64;
         let capacity = self.capacity as u64;
 
-        let mut head = self.head.load(Ordering::Relaxed);
+        let mut head = self.head.pos.load(Ordering::Relaxed);
         let (start, pad) = loop {
             // Acquire: the consumer finished reading whatever we are about to overwrite.
             let tail = self.tail.load(Ordering::Acquire);
@@ -169,18 +262,20 @@ impl Ring {
             let used = end.saturating_sub(tail);
             if used > capacity {
                 self.note_high_water(head.saturating_sub(tail));
-                return Err(PushError::Full);
+                return Err(self.refund(ticket, PushError::Full, false));
             }
             // SeqCst on success: the writer's sleep protocol pairs this with its SeqCst store of
             // its "sleeping" flag and SeqCst load of `head` (see `reserved_pos`).
             match self
                 .head
+                .pos
                 .compare_exchange(head, end, Ordering::SeqCst, Ordering::Relaxed)
             {
                 Ok(_) => break (head, pad),
                 Err(actual) => head = actual,
             }
         };
+        between();
 
         if pad > 0 {
             // A padding record has no bytes to publish, only its state.
@@ -199,6 +294,7 @@ impl Ring {
                 off += part.len();
             }
         }
+        // The ticket now belongs to the published record: the consumer gives it back.
         self.state_at(pos).store(COMMITTED, Ordering::Release);
         // The next record most likely goes right after this one: ask for those lines now, so
         // the cache misses of writing them overlap with whatever the caller does in between
@@ -207,6 +303,53 @@ impl Ring {
         self.data.prefetch_for_write(next, PREFETCH_BYTES);
         self.prefetch_state(next);
         Ok(())
+    }
+
+    /// Give back the ticket of a refused push.
+    #[cold]
+    fn refund(&self, ticket: u64, error: PushError, sealed: bool) -> Refused {
+        let now = self.head.gate.fetch_sub(1, Ordering::AcqRel);
+        Refused {
+            error,
+            sealed,
+            // Taken before the abandonment and given back after it: counted by `abandon`.
+            settled: now & ABANDONED != 0 && ticket & ABANDONED == 0,
+        }
+    }
+
+    /// Refuse every later push (they fail with `Full`). Pushes already past the gate finish.
+    pub(crate) fn seal(&self) {
+        self.head.gate.fetch_or(SEALED, Ordering::AcqRel);
+    }
+
+    /// Whether the ring is sealed and no push is in flight or unconsumed: the ring's content
+    /// is final and has all been popped.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.head.gate.load(Ordering::Acquire) & (SEALED | TICKETS) == SEALED
+    }
+
+    /// Whether [`Ring::abandon`] has run.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.head.gate.load(Ordering::Acquire) & ABANDONED != 0
+    }
+
+    /// Seal the ring and give up on everything it still owes: returns how many records were
+    /// in flight or published and not popped (the caller counts them as dropped), or `None`
+    /// if the ring was abandoned before. Producers and consumers that give those tickets back
+    /// later learn from [`Refused::settled`] / [`Popped::settled`] not to count them again.
+    pub(crate) fn abandon(&self) -> Option<u64> {
+        // AcqRel: the callers' counts made before taking the tickets happen before ours.
+        let gate = self
+            .head
+            .gate
+            .fetch_or(SEALED | ABANDONED, Ordering::AcqRel);
+        (gate & ABANDONED == 0).then_some(gate & TICKETS)
+    }
+
+    /// Whether the oldest unconsumed record is published (so a pop would take something).
+    pub(crate) fn front_is_published(&self) -> bool {
+        let tail = self.tail.load(Ordering::Acquire);
+        self.state_at(tail).load(Ordering::Acquire) != EMPTY
     }
 
     #[inline]
@@ -229,15 +372,23 @@ impl Ring {
     /// Returns 0 when the oldest record is not published yet, when the ring is empty, or when
     /// another thread is consuming at the same moment.
     pub fn pop_batch(&self, out: &mut Vec<u8>, max_bytes: usize) -> usize {
+        self.pop(out, max_bytes).records
+    }
+
+    /// [`Ring::pop_batch`], also telling whether the records were already counted as dropped.
+    pub(crate) fn pop(&self, out: &mut Vec<u8>, max_bytes: usize) -> Popped {
         if self
             .consuming
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            return 0;
+            return Popped {
+                records: 0,
+                settled: false,
+            };
         }
         let start = self.tail.load(Ordering::Relaxed);
-        self.note_high_water(self.head.load(Ordering::Relaxed).saturating_sub(start));
+        self.note_high_water(self.head.pos.load(Ordering::Relaxed).saturating_sub(start));
         let mut tail = start;
         let mut count = 0;
         let mut bytes = 0;
@@ -279,13 +430,18 @@ impl Ring {
             self.tail.store(tail, Ordering::Release);
         }
         self.consuming.store(false, Ordering::Release);
-        count
+        let settled =
+            count > 0 && self.head.gate.fetch_sub(count as u64, Ordering::AcqRel) & ABANDONED != 0;
+        Popped {
+            records: count,
+            settled,
+        }
     }
 
     /// Bytes reserved and not yet consumed (records, their prefixes, rounding and padding).
     pub fn used_bytes(&self) -> usize {
         let tail = self.tail.load(Ordering::Acquire);
-        let head = self.head.load(Ordering::Acquire);
+        let head = self.head.pos.load(Ordering::Acquire);
         head.saturating_sub(tail) as usize
     }
 
@@ -299,7 +455,7 @@ impl Ring {
         self.used_bytes() == 0
     }
 
-    /// Forget every record and reservation, as in a freshly created ring.
+    /// Forget every record, reservation and ticket, as in a freshly created (unsealed) ring.
     ///
     /// Meant for the child after `fork()`: a producer of the parent may have been between its
     /// reservation and its publication, and its thread does not exist in the child, so the
@@ -313,7 +469,8 @@ impl Ring {
         for state in self.states.iter() {
             state.store(EMPTY, Ordering::Relaxed);
         }
-        self.head.store(0, Ordering::SeqCst);
+        self.head.pos.store(0, Ordering::SeqCst);
+        self.head.gate.store(0, Ordering::SeqCst);
         self.tail.store(0, Ordering::SeqCst);
         self.high_water.store(0, Ordering::Relaxed);
         self.consuming.store(false, Ordering::Release);
@@ -321,7 +478,7 @@ impl Ring {
 
     /// The position after the last reservation. SeqCst: see the writer's sleep protocol.
     pub(crate) fn reserved_pos(&self) -> u64 {
-        self.head.load(Ordering::SeqCst)
+        self.head.pos.load(Ordering::SeqCst)
     }
 
     /// The position up to which records have been consumed.
@@ -342,6 +499,37 @@ impl Ring {
     }
 }
 
+/// `n` zeroed (`EMPTY`) state bytes, or `None` if the allocation fails.
+#[cfg(not(loom))]
+fn new_states(n: usize) -> Option<Box<[AtomicU8]>> {
+    let ptr = zeroed(n)?;
+    // SAFETY: `zeroed` allocated `n` bytes with the global allocator and the layout of
+    // `[u8; n]`, which is the layout of `[AtomicU8; n]`; all-zero bytes are valid `AtomicU8`s
+    // (`EMPTY`), and the box takes sole ownership of the allocation.
+    Some(unsafe {
+        Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+            ptr.cast::<AtomicU8>(),
+            n,
+        ))
+    })
+}
+
+#[cfg(loom)]
+fn new_states(n: usize) -> Option<Box<[AtomicU8]>> {
+    Some((0..n).map(|_| AtomicU8::new(EMPTY)).collect())
+}
+
+/// A zeroed allocation of `n > 0` bytes with the layout of `[u8; n]`, or `None` on failure.
+/// Zeroed memory comes straight from fresh pages for large sizes, so nothing is touched.
+#[cfg(not(loom))]
+fn zeroed(n: usize) -> Option<*mut u8> {
+    let layout = std::alloc::Layout::array::<u8>(n).ok()?;
+    debug_assert!(layout.size() > 0);
+    // SAFETY: the layout has a non-zero size (the ring has at least MIN_CAPACITY / UNIT units).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    (!ptr.is_null()).then_some(ptr)
+}
+
 /// The ring's data area: shared bytes written through raw pointers.
 #[cfg(not(loom))]
 struct Bytes {
@@ -350,10 +538,17 @@ struct Bytes {
 
 #[cfg(not(loom))]
 impl Bytes {
-    fn new(len: usize) -> Bytes {
-        Bytes {
-            cells: (0..len).map(|_| std::cell::UnsafeCell::new(0)).collect(),
-        }
+    fn new(len: usize) -> Option<Bytes> {
+        let ptr = zeroed(len)?;
+        // SAFETY: as in `new_states`: `UnsafeCell<u8>` has the layout of `u8`, zero is a valid
+        // value, and the box owns the allocation.
+        let cells = unsafe {
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                ptr.cast::<std::cell::UnsafeCell<u8>>(),
+                len,
+            ))
+        };
+        Some(Bytes { cells })
     }
 
     fn base(&self) -> *mut u8 {
@@ -411,12 +606,12 @@ struct Bytes {
 impl Bytes {
     fn prefetch_for_write(&self, _off: usize, _len: usize) {}
 
-    fn new(len: usize) -> Bytes {
-        Bytes {
+    fn new(len: usize) -> Option<Bytes> {
+        Some(Bytes {
             cells: (0..len / UNIT)
                 .map(|_| loom::cell::UnsafeCell::new([0; UNIT]))
                 .collect(),
-        }
+        })
     }
 
     /// # Safety
@@ -452,6 +647,10 @@ impl Bytes {
 mod tests {
     use super::*;
 
+    fn new_ring(bytes: usize) -> Ring {
+        Ring::with_capacity(bytes).unwrap()
+    }
+
     fn pop_all(ring: &Ring) -> (usize, Vec<u8>) {
         let mut out = Vec::new();
         let n = ring.pop_batch(&mut out, usize::MAX);
@@ -459,16 +658,99 @@ mod tests {
     }
 
     #[test]
+    fn capacity_above_the_maximum_is_an_error_that_names_it() {
+        let err = Ring::with_capacity(MAX_CAPACITY_BYTES + 1).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(
+            err.to_string()
+                .contains(&(MAX_CAPACITY_BYTES + 1).to_string()),
+            "{err}"
+        );
+        let err = Ring::with_capacity(usize::MAX).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(new_ring(MAX_CAPACITY_BYTES).capacity(), MAX_CAPACITY_BYTES);
+    }
+
+    /// A push stalled between its reservation and its publication keeps its ticket; `abandon`
+    /// counts it and every record published behind it, and each party that gives a ticket back
+    /// afterwards learns that it was counted already.
+    #[test]
+    fn abandon_counts_stalled_and_unreachable_records_exactly_once() {
+        let ring = std::sync::Arc::new(new_ring(4096));
+        ring.try_push(b"reachable").unwrap();
+        let (reserved_tx, reserved_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let stalled = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                ring.push_with(&[b"stalled"], || {
+                    reserved_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                })
+            })
+        };
+        reserved_rx.recv().unwrap();
+        ring.try_push(b"behind the hole").unwrap();
+        ring.seal();
+        let refused = ring.push_with(&[b"late"], || {}).unwrap_err();
+        assert_eq!(
+            (refused.error, refused.sealed, refused.settled),
+            (PushError::Full, true, false)
+        );
+        let mut out = Vec::new();
+        let popped = ring.pop(&mut out, usize::MAX);
+        assert_eq!((popped.records, popped.settled), (1, false));
+        assert_eq!(out, b"reachable");
+        assert!(!ring.is_settled(), "two tickets are out");
+        assert_eq!(
+            ring.abandon(),
+            Some(2),
+            "the stalled record and the one behind it"
+        );
+        assert_eq!(ring.abandon(), None, "abandoned once");
+        go_tx.send(()).unwrap();
+        assert!(stalled.join().unwrap().is_ok());
+        out.clear();
+        let popped = ring.pop(&mut out, usize::MAX);
+        assert_eq!((popped.records, popped.settled), (2, true));
+        assert_eq!(out, b"stalledbehind the hole");
+        assert!(ring.is_settled());
+    }
+
+    #[test]
+    fn a_push_refused_after_abandon_began_in_flight_is_reported_as_settled() {
+        let ring = new_ring(4096);
+        let rec = [b'a'; 60];
+        for _ in 0..64 {
+            ring.try_push(&rec).unwrap();
+        }
+        let refused = ring
+            .push_with(&[b"x"], || unreachable!("a full ring reserves nothing"))
+            .unwrap_err();
+        assert!(!refused.settled && !refused.sealed);
+        // A ticket taken, then the ring abandoned before it was given back.
+        let ticket = ring.head.gate.fetch_add(1, Ordering::AcqRel);
+        assert_eq!(ring.abandon(), Some(65));
+        let refused = ring.refund(ticket, PushError::Full, false);
+        assert!(refused.settled, "counted by abandon");
+        let refused = ring.push_with(&[b"x"], || {}).unwrap_err();
+        assert!(
+            refused.sealed && !refused.settled,
+            "taken after: the caller counts it"
+        );
+    }
+
+    #[test]
     fn capacity_rounds_up_to_a_power_of_two_of_at_least_4k() {
-        assert_eq!(Ring::with_capacity(0).capacity(), 4096);
-        assert_eq!(Ring::with_capacity(5000).capacity(), 8192);
-        assert_eq!(Ring::with_capacity(1 << 20).capacity(), 1 << 20);
-        assert_eq!(Ring::with_capacity(4096).max_record_len(), 2048 - 4);
+        assert_eq!(new_ring(0).capacity(), 4096);
+        assert_eq!(new_ring(5000).capacity(), 8192);
+        assert_eq!(new_ring(1 << 20).capacity(), 1 << 20);
+        assert_eq!(new_ring(4096).max_record_len(), 2048 - 4);
     }
 
     #[test]
     fn records_come_out_in_order_and_intact() {
-        let ring = Ring::with_capacity(4096);
+        let ring = new_ring(4096);
         ring.try_push(b"one\n").unwrap();
         ring.try_push_parts(&[b"tw", b"", b"o\n"]).unwrap();
         ring.try_push(b"").unwrap();
@@ -480,7 +762,7 @@ mod tests {
 
     #[test]
     fn too_large_is_refused_and_the_largest_accepted_fits_anywhere() {
-        let ring = Ring::with_capacity(4096);
+        let ring = new_ring(4096);
         let max = ring.max_record_len();
         assert_eq!(ring.try_push(&vec![1; max + 1]), Err(PushError::TooLarge));
         assert_eq!(
@@ -489,7 +771,7 @@ mod tests {
         );
         // Whatever the current offset, an empty ring takes a maximal record.
         for shift in [0usize, 8, 1000, 2040, 2048, 3000, 4088] {
-            let ring = Ring::with_capacity(4096);
+            let ring = new_ring(4096);
             let mut left = shift;
             while left > 0 {
                 let step = left.min(2000);
@@ -504,7 +786,7 @@ mod tests {
 
     #[test]
     fn full_is_reported_and_clears_after_a_pop() {
-        let ring = Ring::with_capacity(4096);
+        let ring = new_ring(4096);
         let rec = [b'a'; 60]; // 64 bytes with its prefix
         for _ in 0..64 {
             ring.try_push(&rec).unwrap();
@@ -520,7 +802,7 @@ mod tests {
 
     #[test]
     fn a_record_that_would_straddle_the_end_is_preceded_by_padding() {
-        let ring = Ring::with_capacity(4096);
+        let ring = new_ring(4096);
         ring.try_push(&[1; 1500]).unwrap();
         ring.try_push(&[1; 1500]).unwrap();
         pop_all(&ring);
@@ -541,7 +823,7 @@ mod tests {
 
     #[test]
     fn pop_batch_respects_max_bytes_but_always_takes_one() {
-        let ring = Ring::with_capacity(4096);
+        let ring = new_ring(4096);
         for i in 0..10u8 {
             ring.try_push(&[i; 100]).unwrap();
         }
@@ -556,12 +838,11 @@ mod tests {
 
     #[test]
     fn many_sizes_wrap_around_many_times_intact() {
-        let ring = Ring::with_capacity(4096);
+        let ring = new_ring(4096);
         let mut expected = Vec::new();
         let mut got = Vec::new();
         let mut seed = 12345u32;
-        let rounds = if cfg!(miri) { 200 } else { 20_000 };
-        for i in 0..rounds {
+        for i in 0..20_000 {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             let len = (seed >> 8) as usize % (ring.max_record_len() + 1);
             let rec: Vec<u8> = (0..len).map(|j| (i + j) as u8).collect();
@@ -583,10 +864,11 @@ mod tests {
 
     #[test]
     fn reset_forgets_pending_and_half_pushed_records() {
-        let ring = Ring::with_capacity(4096);
+        let ring = new_ring(4096);
         ring.try_push(b"left by the parent").unwrap();
         // A producer that reserved and died before publishing (as a thread lost in fork).
-        ring.head.fetch_add(64, Ordering::SeqCst);
+        ring.head.gate.fetch_add(1, Ordering::SeqCst);
+        ring.head.pos.fetch_add(64, Ordering::SeqCst);
         ring.try_push(b"published after the hole").unwrap();
         let mut out = Vec::new();
         assert_eq!(ring.pop_batch(&mut out, usize::MAX), 1);
@@ -595,6 +877,11 @@ mod tests {
         unsafe { ring.reset() };
         assert!(ring.is_empty());
         assert_eq!(ring.high_water_bytes(), 0);
+        assert!(!ring.is_abandoned());
+        ring.seal();
+        assert!(ring.is_settled(), "no ticket left after the reset");
+        // SAFETY: as above.
+        unsafe { ring.reset() };
         ring.try_push(b"child").unwrap();
         out.clear();
         assert_eq!(ring.pop_batch(&mut out, usize::MAX), 1);
@@ -603,8 +890,8 @@ mod tests {
 
     #[test]
     fn concurrent_producers_lose_nothing() {
-        let ring = std::sync::Arc::new(Ring::with_capacity(4096));
-        let per = if cfg!(miri) { 50 } else { 20_000u32 };
+        let ring = std::sync::Arc::new(new_ring(4096));
+        let per = 20_000u32;
         let producers: Vec<_> = (0..4u32)
             .map(|t| {
                 let ring = ring.clone();

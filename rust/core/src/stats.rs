@@ -1,4 +1,5 @@
-//! The pipeline's counters: updated with relaxed atomics, read as one snapshot.
+//! The pipeline's counters, read as one snapshot that never shows more settled records
+//! (written + dropped) than emitted ones.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -38,19 +39,30 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Count something that orders nothing: `emitted` (made visible to the settling thread by
+    /// the ring's tickets and publications), `errors`, `bytes`, `batches`.
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Read the settled counters before `emitted`, so that a snapshot taken while pushes run
-    /// never shows more settled records than emitted ones.
+    /// Count records as `written` or `dropped`. Release: the `emitted` increments of those
+    /// records happen before this (the caller saw them, through the ring, or made them), so a
+    /// snapshot that Acquires this value sees them too.
+    pub(crate) fn settle(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Release);
+    }
+
+    /// Read the settled counters (Acquire) before `emitted`, so that a snapshot taken while
+    /// pushes run never shows more settled records than emitted ones, on any CPU: each settled
+    /// record's emission happens before the `settle` that counted it, which the Acquire load
+    /// synchronises with, and the later load of `emitted` cannot see an older value.
     pub(crate) fn snapshot(&self, high_water: u64) -> StatsSnapshot {
         let written = self.written.load(Ordering::Acquire);
         let dropped = self.dropped.load(Ordering::Acquire);
         let errors = self.errors.load(Ordering::Relaxed);
         let bytes = self.bytes.load(Ordering::Relaxed);
         let batches = self.batches.load(Ordering::Relaxed);
-        let emitted = self.emitted.load(Ordering::Acquire);
+        let emitted = self.emitted.load(Ordering::Relaxed);
         StatsSnapshot {
             emitted,
             written,

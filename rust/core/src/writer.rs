@@ -1,33 +1,33 @@
 //! The pipeline: producers push encoded records into the ring; one native writer thread drains
 //! it in batches and hands each batch to every sink with one call.
 //!
-//! Wakeups. The writer's `state` is `AWAKE`, `LINGER` (a short nap after a small batch, to let
-//! more records gather) or `IDLE` (parked until there is work). A producer reads `state` after
-//! publishing its record: `AWAKE` costs it nothing more; `IDLE`, or `LINGER` with the ring at
-//! least half full, makes it swap the state to `AWAKE` and `unpark` the writer. No lost wakeup:
-//! the producer's reservation is a SeqCst CAS followed by a SeqCst load of `state`; the writer
-//! stores `IDLE` with SeqCst and then loads `head` with SeqCst, so one of them sees the other.
+//! Wakeups: the writer naps (`LINGER` after a small batch, `IDLE` when there is nothing to do)
+//! and producers wake it; threads in `flush`, `push_wait`, `wait_for_space` and `close` wait on
+//! a condvar that the writer notifies only when someone waits. Both protocols live in
+//! [`crate::wake`], which loom model-checks. The condvar and the writer's handle live in a
+//! `Slow` block that `after_fork_child` replaces (leaking the old one), because a lock held by a
+//! parent thread at `fork()` would stay locked forever in the child.
 //!
-//! Slow paths (producers waiting for space, `flush`, `close`, the channel) use a Mutex and a
-//! Condvar. The writer only touches them when a `waiters` count says someone waits, with the
-//! same SeqCst store-then-load pairing. They live in a `Slow` block that `after_fork_child`
-//! replaces (leaking the old one), because a lock held by a parent thread at `fork()` would
-//! stay locked forever in the child.
+//! Accounting: a push counts `emitted` before it takes a ring ticket, and every ticket is
+//! settled exactly once, as written or dropped, by whoever gives it back (see the ring's
+//! module docs). `written` and `dropped` are added with Release after the `emitted` they settle
+//! became visible to the adding thread, and [`StatsSnapshot`] reads them before `emitted`, so a
+//! snapshot never shows more settled records than emitted ones.
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, Ordering};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
-use std::thread::{self, JoinHandle, Thread};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::ring::{PushError, Ring};
+use crate::ring::{PushError, Refused, Ring};
 use crate::sink::Sink;
 use crate::stats::{Counters, StatsSnapshot};
-use crate::sync::CachePadded;
+use crate::sync::{self, AtomicU64};
+use crate::wake::{self, Sleep, WaitRoom, Waiters, AWAKE, IDLE, LINGER};
 
 /// What a push does when the ring is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +44,14 @@ pub enum Overflow {
 /// How a [`Pipeline`] is sized and paced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineConfig {
-    /// Ring size in bytes (rounded up to a power of two, at least 4 KiB).
+    /// Ring size in bytes (rounded up to a power of two, at least 4 KiB, at most
+    /// [`MAX_CAPACITY_BYTES`](crate::ring::MAX_CAPACITY_BYTES)).
     pub capacity_bytes: usize,
     /// The overflow policy the caller applies (the pipeline stores it for the caller to read).
     pub overflow: Overflow,
     /// Payload bytes per batch handed to the sinks (a single larger record still goes alone).
+    /// A batch never holds more than the ring, so values above its capacity act as the
+    /// capacity.
     pub batch_bytes: usize,
     /// How long the writer naps after a small batch so that more records share the next write.
     pub linger: Duration,
@@ -69,10 +72,6 @@ impl Default for PipelineConfig {
     }
 }
 
-const AWAKE: u8 = 0;
-const LINGER: u8 = 1;
-const IDLE: u8 = 2;
-
 const RUN: u8 = 0;
 /// Write everything pushed before `close`, then stop.
 const DRAIN: u8 = 1;
@@ -81,6 +80,13 @@ const ABANDON: u8 = 2;
 
 /// The longest the idle writer sleeps without a wakeup; a safety net, not a polling interval.
 const IDLE_PARK: Duration = Duration::from_millis(250);
+
+/// Waiting for a producer between its reservation and its publication (normally a few
+/// instructions, unless it was preempted there): the first nap, and the longest. The producer
+/// wakes the napping writer when it publishes, so the naps only bound the cost of a wake-up
+/// lost to the race the protocol leaves open there (the publication is not SeqCst).
+const STALL_NAP_FIRST: Duration = Duration::from_micros(50);
+const STALL_NAP_MAX: Duration = Duration::from_millis(5);
 
 /// One batch of whole NDJSON lines, shared between the writer and the channel's consumer.
 ///
@@ -127,15 +133,28 @@ impl Batch {
             p.finish(self, ok);
         }
     }
+
+    /// A settled placeholder that only carries a ring position through the in-flight queue.
+    fn marker(end_pos: u64) -> Batch {
+        Batch {
+            data: Vec::new(),
+            records: 0,
+            end_pos,
+            pending: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
+            channel_done: AtomicBool::new(true),
+            pipeline: Weak::new(),
+        }
+    }
 }
 
 /// Slow-path state: locks and handles that `after_fork_child` replaces wholesale.
 #[derive(Default)]
 struct Slow {
-    lock: Mutex<()>,
-    cv: Condvar,
+    /// Where `flush`, `push_wait`, `wait_for_space` and `close` wait for the writer.
+    room: WaitRoom,
     /// The writer thread, for `unpark`; set by the writer itself when it starts.
-    writer: OnceLock<Thread>,
+    writer: OnceLock<sync::Thread>,
     handle: Mutex<Option<JoinHandle<()>>>,
     /// Batches waiting for the channel's consumer, oldest first.
     channel: Mutex<VecDeque<Arc<Batch>>>,
@@ -175,7 +194,7 @@ pub struct Pipeline {
     counters: Counters,
     config: PipelineConfig,
     /// The writer's sleep state: `AWAKE`, `LINGER` or `IDLE`.
-    state: CachePadded<AtomicU8>,
+    state: Sleep,
     /// Set by `close`: pushes are dropped from then on.
     closed: AtomicBool,
     /// `RUN`, `DRAIN` or `ABANDON`.
@@ -184,16 +203,19 @@ pub struct Pipeline {
     exited: AtomicBool,
     flush_req: AtomicU64,
     flush_done: AtomicU64,
-    /// Every record before this ring position is settled (written or dropped).
+    /// Every record before this ring position is settled (written or dropped). Only moves
+    /// forward (`fetch_max`).
     settled_pos: AtomicU64,
     /// Bumped whenever the writer frees ring space.
     space_epoch: AtomicU64,
-    /// Threads waiting on `Slow::cv`.
-    waiters: AtomicUsize,
+    /// Threads waiting in the slow-path room.
+    waiters: Waiters,
     slow: AtomicPtr<Slow>,
     sinks: WriterOwned<Vec<Box<dyn Sink>>>,
     /// The process that runs the current writer thread, to recognise a forked child.
     pid: AtomicU32,
+    /// Naps the writer took waiting for a producer between reservation and publication.
+    stall_naps: AtomicU64,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -218,15 +240,21 @@ impl Drop for Pipeline {
 
 impl Pipeline {
     /// Create the ring and start the writer thread (named `ferrolog-writer`).
+    ///
+    /// # Errors
+    /// `InvalidInput` if `capacity_bytes` is above
+    /// [`MAX_CAPACITY_BYTES`](crate::ring::MAX_CAPACITY_BYTES), `OutOfMemory` if the ring
+    /// cannot be allocated (both name the capacity), or the error of spawning the thread.
     pub fn start(config: PipelineConfig, sinks: Vec<Box<dyn Sink>>) -> io::Result<Arc<Pipeline>> {
+        let ring = Ring::with_capacity(config.capacity_bytes)?;
         let pipeline = Arc::new(Pipeline {
-            ring: Ring::with_capacity(config.capacity_bytes),
+            ring,
             counters: Counters::default(),
             config: PipelineConfig {
                 batch_bytes: config.batch_bytes.max(1),
                 ..config
             },
-            state: CachePadded(AtomicU8::new(AWAKE)),
+            state: Sleep::new(),
             closed: AtomicBool::new(false),
             stop: AtomicU8::new(RUN),
             exited: AtomicBool::new(false),
@@ -234,10 +262,11 @@ impl Pipeline {
             flush_done: AtomicU64::new(0),
             settled_pos: AtomicU64::new(0),
             space_epoch: AtomicU64::new(0),
-            waiters: AtomicUsize::new(0),
+            waiters: Waiters::new(),
             slow: AtomicPtr::new(Box::into_raw(Box::default())),
             sinks: WriterOwned(UnsafeCell::new(sinks)),
             pid: AtomicU32::new(std::process::id()),
+            stall_naps: AtomicU64::new(0),
         });
         pipeline.spawn_writer()?;
         Ok(pipeline)
@@ -258,6 +287,11 @@ impl Pipeline {
         self.ring.max_record_len()
     }
 
+    /// Payload bytes per batch: the configured value, at most the ring's capacity.
+    fn batch_bytes(&self) -> usize {
+        self.config.batch_bytes.min(self.ring.capacity())
+    }
+
     /// Push one record without ever blocking. `false`: it was dropped (and counted).
     #[inline]
     pub fn push(&self, record: &[u8]) -> bool {
@@ -265,12 +299,24 @@ impl Pipeline {
     }
 
     /// Push the concatenation of `parts` as one record without blocking. `false`: dropped.
+    #[inline]
     pub fn push_parts(&self, parts: &[&[u8]]) -> bool {
+        self.push_parts_with(parts, || {})
+    }
+
+    /// [`Pipeline::push_parts`], calling `between` after the record's ring space is reserved
+    /// and before the record is written and published. For tests only: it simulates a
+    /// producer preempted in the middle of its push.
+    #[doc(hidden)]
+    pub fn push_parts_with(&self, parts: &[&[u8]], between: impl FnOnce()) -> bool {
+        // Before the ticket: whoever settles the record sees its emission (see module docs).
         Counters::add(&self.counters.emitted, 1);
-        match self.try_push_inner(parts) {
+        match self.try_push_inner(parts, between) {
             Ok(()) => true,
-            Err(_) => {
-                Counters::add(&self.counters.dropped, 1);
+            Err(refused) => {
+                if !refused.settled {
+                    Counters::settle(&self.counters.dropped, 1);
+                }
                 false
             }
         }
@@ -282,12 +328,13 @@ impl Pipeline {
     pub fn push_wait(&self, record: &[u8], deadline: Instant) -> bool {
         Counters::add(&self.counters.emitted, 1);
         loop {
-            let epoch = self.space_epoch.load(Ordering::SeqCst);
-            match self.try_push_inner(&[record]) {
+            let epoch = wake::space::epoch(&self.space_epoch);
+            match self.try_push_inner(&[record], || {}) {
                 Ok(()) => return true,
-                Err(PushError::Full) if !self.closed.load(Ordering::Relaxed) => {
+                Err(r) if r.settled => return false,
+                Err(r) if r.error == PushError::Full && !r.sealed && !self.is_closed() => {
                     let freed = self.wait_until(deadline, || {
-                        self.space_epoch.load(Ordering::SeqCst) != epoch
+                        wake::space::changed(&self.space_epoch, epoch)
                             || self.closed.load(Ordering::Relaxed)
                     });
                     if freed {
@@ -296,7 +343,7 @@ impl Pipeline {
                 }
                 Err(_) => {}
             }
-            Counters::add(&self.counters.dropped, 1);
+            Counters::settle(&self.counters.dropped, 1);
             return false;
         }
     }
@@ -305,17 +352,29 @@ impl Pipeline {
     /// `emitted` is counted on success only. After close this reports `Full` forever: callers
     /// that give up should count the record with [`Pipeline::push`]'s drop path, i.e. call
     /// [`Pipeline::count_dropped`].
+    ///
+    /// `Ok` also covers one edge: a call preempted inside the ring for the whole of a
+    /// [`Pipeline::close`] whose deadline passed, which then counted the record (emitted and
+    /// dropped); it must not be counted again.
     pub fn try_push_uncounted(&self, record: &[u8]) -> Result<(), PushError> {
-        self.try_push_inner(&[record])?;
+        // Counted before the ticket (and taken back on failure) so that `close` can settle the
+        // record if it is stuck in flight; see the module docs.
         Counters::add(&self.counters.emitted, 1);
-        Ok(())
+        match self.try_push_inner(&[record], || {}) {
+            Ok(()) => Ok(()),
+            Err(r) if r.settled => Ok(()),
+            Err(r) => {
+                self.counters.emitted.fetch_sub(1, Ordering::Relaxed);
+                Err(r.error)
+            }
+        }
     }
 
     /// Count one record as emitted and dropped: for a caller of
     /// [`Pipeline::try_push_uncounted`] that gives up on a record.
     pub fn count_dropped(&self) {
         Counters::add(&self.counters.emitted, 1);
-        Counters::add(&self.counters.dropped, 1);
+        Counters::settle(&self.counters.dropped, 1);
     }
 
     /// Count an error that happened outside the sinks (e.g. while preparing an event).
@@ -333,18 +392,27 @@ impl Pipeline {
         self.closed.load(Ordering::Acquire)
     }
 
-    fn try_push_inner(&self, parts: &[&[u8]]) -> Result<(), PushError> {
+    /// How many naps the writer took waiting for a producer that had reserved ring space but
+    /// not yet published its record. For tests: a writer that spins instead of napping shows
+    /// here as a large number.
+    #[doc(hidden)]
+    pub fn stall_naps(&self) -> u64 {
+        self.stall_naps.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn try_push_inner(&self, parts: &[&[u8]], between: impl FnOnce()) -> Result<(), Refused> {
         if self.closed.load(Ordering::Relaxed) {
-            return Err(PushError::Full);
+            return Err(Refused {
+                error: PushError::Full,
+                sealed: true,
+                settled: false,
+            });
         }
-        let result = self.ring.try_push_parts(parts);
-        // SeqCst pairs with the writer's SeqCst store of IDLE (see the module docs); on x86
-        // it is a plain load.
-        let state = self.state.load(Ordering::SeqCst);
-        if state != AWAKE
-            && (state == IDLE
-                || result.is_err()
-                || self.ring.used_bytes() >= self.ring.capacity() / 2)
+        let result = self.ring.push_with(parts, between);
+        if self
+            .state
+            .needs_wake(|| result.is_err() || self.ring.used_bytes() >= self.ring.capacity() / 2)
         {
             self.wake();
         }
@@ -353,7 +421,7 @@ impl Pipeline {
 
     /// Wake the writer if it is napping or parked.
     fn wake(&self) {
-        if self.state.swap(AWAKE, Ordering::SeqCst) != AWAKE {
+        if self.state.wake() {
             self.unpark();
         }
     }
@@ -364,29 +432,42 @@ impl Pipeline {
         }
     }
 
-    /// Block until every record pushed before this call is settled (written or dropped) and
-    /// the sinks were flushed, or until `timeout`. `true` if that happened in time.
+    /// Block until every record pushed before this call is settled (written or counted as
+    /// dropped) and the native sinks were flushed, or until `timeout`. `true` if that happened
+    /// in time.
+    ///
+    /// "Before this call" is by ring position: every record whose space was reserved before
+    /// the call, including records whose producer is still copying them in (the flush waits
+    /// for them). After `close`, the sinks are closed, and only the settling is waited for.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let target = self.ring.reserved_pos();
-        let req = self.flush_req.fetch_add(1, Ordering::SeqCst) + 1;
+        let req = wake::flush::request(&self.flush_req);
+        // Unconditionally: a lingering writer would otherwise finish its nap first.
         self.state.store(AWAKE, Ordering::SeqCst);
         self.unpark();
         self.wait_until(deadline, || {
             let settled = self.settled_pos.load(Ordering::Acquire) >= target;
             settled
-                && (self.flush_done.load(Ordering::Acquire) >= req
+                && (wake::flush::is_served(&self.flush_done, req)
                     || self.exited.load(Ordering::Acquire))
         })
     }
 
     /// Stop accepting records, write what the ring holds within `timeout`, stop the writer
     /// thread and close the sinks. `true` if all of that finished in time. Idempotent; records
-    /// pushed afterwards are dropped and counted. When the deadline passes, what is left is
-    /// dropped (counted) as soon as the writer can.
+    /// pushed afterwards are dropped and counted.
+    ///
+    /// When the deadline passes, everything not yet written is counted as dropped before this
+    /// returns, including records whose producer is stalled between reserving ring space and
+    /// publishing the record, so `emitted == written + dropped` holds on return; the one
+    /// exception is a batch a stalled sink still holds, which settles when the sink returns.
     pub fn close(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         self.closed.store(true, Ordering::SeqCst);
+        // From here on no push reserves space: the pushes in flight are all that can still
+        // arrive, and the ring's tickets count them.
+        self.ring.seal();
         let _ = self
             .stop
             .compare_exchange(RUN, DRAIN, Ordering::SeqCst, Ordering::SeqCst);
@@ -396,28 +477,15 @@ impl Pipeline {
         if !exited {
             self.stop.store(ABANDON, Ordering::SeqCst);
             self.unpark();
+            self.abandon_ring();
             return false;
         }
         if let Some(handle) = lock(&self.slow().handle).take() {
             let _ = handle.join();
         }
-        // A push that passed the `closed` check just before it was set may have landed after
-        // the writer's last drain: count it as dropped rather than leave it unsettled.
-        let mut scratch = Vec::new();
-        let mut late = 0;
-        loop {
-            scratch.clear();
-            let n = self.ring.pop_batch(&mut scratch, usize::MAX);
-            if n == 0 {
-                break;
-            }
-            late += n as u64;
-        }
-        if late > 0 {
-            Counters::add(&self.counters.dropped, late);
-            self.settled_pos
-                .store(self.ring.consumed_pos(), Ordering::Release);
-        }
+        // The writer drains until nothing is in flight, but it may have stopped early (a sink
+        // panicked through it, or an earlier close's deadline passed): settle the rest here.
+        let quiet = self.settle_rest(deadline);
         // The channel's consumer settles what it took; what it never took is dropped at the
         // deadline.
         let target = self.ring.consumed_pos();
@@ -431,7 +499,54 @@ impl Pipeline {
             }
             self.slow().channel_cv.notify_all();
         }
-        settled
+        quiet && settled
+    }
+
+    /// After the writer exited: pop and drop what it left, waiting (with growing naps) for
+    /// pushes still in flight until `deadline`, then abandon the ring. `true` if nothing had
+    /// to be abandoned.
+    fn settle_rest(&self, deadline: Instant) -> bool {
+        let mut scratch = Vec::new();
+        let mut nap = STALL_NAP_FIRST;
+        loop {
+            let mut popped = false;
+            loop {
+                scratch.clear();
+                let got = self.ring.pop(&mut scratch, usize::MAX);
+                if got.records == 0 {
+                    break;
+                }
+                popped = true;
+                if !got.settled {
+                    Counters::settle(&self.counters.dropped, got.records as u64);
+                }
+            }
+            if popped {
+                self.advance_settled(self.ring.consumed_pos());
+            }
+            if self.ring.is_settled() || self.ring.is_abandoned() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.abandon_ring();
+                return false;
+            }
+            // Nobody wakes this thread: a producer in flight is a few instructions from done
+            // unless it was preempted, so poll with growing naps, bounded by the deadline.
+            thread::sleep(nap.min(deadline - now));
+            nap = (nap * 2).min(STALL_NAP_MAX);
+        }
+    }
+
+    /// Count every ticket still out as dropped and consider everything reserved settled.
+    fn abandon_ring(&self) {
+        if let Some(lost) = self.ring.abandon() {
+            if lost > 0 {
+                Counters::settle(&self.counters.dropped, lost);
+            }
+        }
+        self.advance_settled(self.ring.reserved_pos());
     }
 
     /// The counters now.
@@ -443,12 +558,12 @@ impl Pipeline {
     /// pipeline is closed), or until `timeout`. `true` if there may be room now.
     pub fn wait_for_space(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let epoch = self.space_epoch.load(Ordering::SeqCst);
+        let epoch = wake::space::epoch(&self.space_epoch);
         if self.state.load(Ordering::SeqCst) != AWAKE {
             self.wake();
         }
         self.wait_until(deadline, || {
-            self.space_epoch.load(Ordering::SeqCst) != epoch
+            wake::space::changed(&self.space_epoch, epoch)
                 || self.ring.used_bytes() <= self.ring.capacity() / 2
                 || self.closed.load(Ordering::Relaxed)
         })
@@ -527,42 +642,28 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Wait on the slow-path condvar until `cond` holds or `deadline` passes.
+    /// Wait in the slow-path room until `cond` holds or `deadline` passes.
     fn wait_until(&self, deadline: Instant, cond: impl Fn() -> bool) -> bool {
-        if cond() {
-            return true;
-        }
-        let slow = self.slow();
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        let mut guard = lock(&slow.lock);
-        let met = loop {
-            if cond() {
-                break true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                break false;
-            }
-            guard = slow
-                .cv
-                .wait_timeout(guard, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        };
-        drop(guard);
-        self.waiters.fetch_sub(1, Ordering::SeqCst);
-        met
+        self.waiters.wait_until(&self.slow().room, deadline, cond)
     }
 
-    /// Wake the slow-path waiters after changing what they wait for. Costs a fence and a load
-    /// when nobody waits.
+    /// Wake the slow-path waiters after changing what they wait for.
     fn notify(&self) {
-        fence(Ordering::SeqCst);
-        if self.waiters.load(Ordering::SeqCst) > 0 {
-            let slow = self.slow();
-            drop(lock(&slow.lock));
-            slow.cv.notify_all();
+        self.waiters.notify(&self.slow().room);
+    }
+
+    /// Every record before `pos` is settled: move `settled_pos` there, never backwards, and
+    /// never past a channel batch that is not settled yet (then the position waits in the
+    /// in-flight queue behind it, and `finish` applies it).
+    fn advance_settled(&self, pos: u64) {
+        let mut inflight = lock(&self.slow().inflight);
+        if inflight.is_empty() {
+            self.settled_pos.fetch_max(pos, Ordering::AcqRel);
+        } else {
+            inflight.push_back(Arc::new(Batch::marker(pos)));
         }
+        drop(inflight);
+        self.notify();
     }
 
     /// Settle one participant's share of a channel batch.
@@ -584,7 +685,7 @@ impl Pipeline {
             if front.pending.load(Ordering::Acquire) != 0 {
                 break;
             }
-            self.settled_pos.store(front.end_pos, Ordering::Release);
+            self.settled_pos.fetch_max(front.end_pos, Ordering::AcqRel);
             inflight.pop_front();
         }
         drop(inflight);
@@ -595,20 +696,20 @@ impl Pipeline {
         if ok {
             Counters::add(&self.counters.bytes, bytes as u64);
             // Release: a snapshot that sees `written` sees the bytes too.
-            self.counters.written.fetch_add(records, Ordering::Release);
+            Counters::settle(&self.counters.written, records);
         } else {
-            self.counters.dropped.fetch_add(records, Ordering::Release);
+            Counters::settle(&self.counters.dropped, records);
         }
     }
 
     /// The writer thread's body.
     fn run(self: Arc<Self>) {
-        let _ = self.slow().writer.set(thread::current());
+        let _ = self.slow().writer.set(sync::current());
         let exit = ExitGuard(&self);
         // SAFETY: this is the writer thread; `start` and `after_fork_child` spawn one at a time,
         // the latter only when the previous one does not exist.
         let sinks = unsafe { self.sinks.get_mut() };
-        let mut buf = Vec::with_capacity(self.config.batch_bytes * 2);
+        let mut buf = Vec::with_capacity(self.batch_bytes() * 2);
         let weak = Arc::downgrade(&self);
         let mut lingered = false;
         // Whether the last drain found records: then the next empty ring is met with one more
@@ -616,49 +717,62 @@ impl Pipeline {
         // next producer has to end with a wake-up syscall. Under a steady trickle of events
         // (a service) this keeps the wake-ups off the callers' threads.
         let mut recently_active = false;
+        // The next nap while a producer is between its reservation and its publication.
+        let mut stall_nap = STALL_NAP_FIRST;
         loop {
             let stop = self.stop.load(Ordering::SeqCst);
             if stop == ABANDON {
                 self.discard_rest();
                 break;
             }
-            let req = self.flush_req.load(Ordering::SeqCst);
-            let flushing = req > self.flush_done.load(Ordering::Relaxed);
-            // Everything reserved before the flush request or the stop must be written.
-            let target = (flushing || stop == DRAIN).then(|| self.ring.reserved_pos());
+            let flush = wake::flush::pending(&self.flush_req, &self.flush_done);
+            // Everything reserved before the flush request must be written.
+            let target = flush.map(|_| self.ring.reserved_pos());
+            let draining = stop == DRAIN;
             // Let a batch gather before reading: reading the lines producers are writing right
             // now makes both cores fight over them, and small batches cost a write each.
             let used = self.ring.used_bytes();
             if target.is_none()
+                && !draining
                 && !lingered
                 && !self.config.linger.is_zero()
                 && used > 0
-                && used < self.config.batch_bytes
+                && used < self.batch_bytes()
             {
-                self.nap(LINGER, self.config.linger);
+                self.state.nap(LINGER, self.config.linger, || false);
                 lingered = true;
                 continue;
             }
             lingered = false;
             let (records, _bytes) = self.write_ready(&weak, sinks, &mut buf);
-            if let Some(target) = target {
-                if self.ring.consumed_pos() < target {
-                    // A producer is between its reservation and its publication: a few
-                    // instructions away from done.
-                    if records == 0 {
-                        thread::yield_now();
-                    }
-                    continue;
-                }
-                if flushing {
+            if records > 0 {
+                stall_nap = STALL_NAP_FIRST;
+            }
+            if target.is_some() || draining {
+                let flushed = target.is_none_or(|t| self.ring.consumed_pos() >= t);
+                if let (Some(req), true) = (flush, flushed) {
                     for sink in sinks.iter_mut() {
                         self.guard_sink(|| sink.flush());
                     }
-                    self.flush_done.store(req, Ordering::Release);
+                    wake::flush::complete(&self.flush_done, req);
                     self.notify();
                 }
-                if stop == DRAIN {
+                // Draining ends when the ring is sealed and every ticket is back: no record is
+                // in flight and none is left to pop.
+                let drained = draining && self.ring.is_settled();
+                if drained {
                     break;
+                }
+                if records == 0 && (!flushed || draining) {
+                    // A producer is between its reservation and its publication: normally a
+                    // few instructions from done, but it may have been preempted there. Nap
+                    // (it wakes us when it publishes) rather than spin.
+                    self.stall_naps.fetch_add(1, Ordering::Relaxed);
+                    self.state.nap(IDLE, stall_nap, || {
+                        self.ring.front_is_published()
+                            || self.stop.load(Ordering::SeqCst) == ABANDON
+                    });
+                    stall_nap = (stall_nap * 2).min(STALL_NAP_MAX);
                 }
                 continue;
             }
@@ -669,27 +783,19 @@ impl Pipeline {
             if recently_active && !self.config.linger.is_zero() {
                 recently_active = false;
                 lingered = true;
-                self.nap(LINGER, self.config.linger);
+                self.state.nap(LINGER, self.config.linger, || false);
                 continue;
             }
-            self.nap(IDLE, IDLE_PARK);
+            self.state.nap(IDLE, IDLE_PARK, || {
+                self.ring.reserved_pos() != self.ring.consumed_pos()
+                    || self.stop.load(Ordering::SeqCst) != RUN
+                    || wake::flush::pending(&self.flush_req, &self.flush_done).is_some()
+            });
         }
         for sink in sinks.iter_mut() {
             self.guard_sink(|| sink.close());
         }
         drop(exit);
-    }
-
-    /// Park in `state` unless work arrived meanwhile.
-    fn nap(&self, state: u8, timeout: Duration) {
-        self.state.store(state, Ordering::SeqCst);
-        let work = self.ring.reserved_pos() != self.ring.consumed_pos()
-            || self.stop.load(Ordering::SeqCst) != RUN
-            || self.flush_req.load(Ordering::SeqCst) > self.flush_done.load(Ordering::Relaxed);
-        if !work || state == LINGER {
-            thread::park_timeout(timeout);
-        }
-        self.state.store(AWAKE, Ordering::SeqCst);
     }
 
     /// Drain every published record in batches and hand each batch to the sinks.
@@ -700,18 +806,25 @@ impl Pipeline {
         buf: &mut Vec<u8>,
     ) -> (u64, usize) {
         let (mut records, mut bytes) = (0, 0);
+        let batch_bytes = self.batch_bytes();
         loop {
             if self.stop.load(Ordering::Relaxed) == ABANDON {
                 break;
             }
             buf.clear();
-            let n = self.ring.pop_batch(buf, self.config.batch_bytes) as u64;
+            let popped = self.ring.pop(buf, batch_bytes);
+            let n = popped.records as u64;
             if n == 0 {
                 break;
             }
             let end_pos = self.ring.consumed_pos();
-            self.space_epoch.fetch_add(1, Ordering::SeqCst);
+            wake::space::freed(&self.space_epoch);
             self.notify();
+            if popped.settled {
+                // `close` gave up on these and counted them as dropped.
+                self.advance_settled(end_pos);
+                continue;
+            }
             let mut ok = true;
             for sink in sinks.iter_mut() {
                 ok &= self.guard_sink(|| sink.write_batch(buf));
@@ -721,11 +834,11 @@ impl Pipeline {
             bytes += buf.len();
             if self.config.channel_batches == 0 {
                 self.count_settled(n, buf.len(), ok);
-                self.settled_pos.store(end_pos, Ordering::Release);
+                self.settled_pos.fetch_max(end_pos, Ordering::AcqRel);
                 self.notify();
             } else {
                 let batch = Arc::new(Batch {
-                    data: std::mem::replace(buf, Vec::with_capacity(self.config.batch_bytes * 2)),
+                    data: std::mem::replace(buf, Vec::with_capacity(batch_bytes * 2)),
                     records: n,
                     end_pos,
                     pending: AtomicUsize::new(2),
@@ -761,20 +874,26 @@ impl Pipeline {
         slow.channel_cv.notify_all();
     }
 
-    /// After `close`'s deadline: count what is left as dropped, without writing it.
+    /// After `close`'s deadline: count what is left as dropped, without writing it. `close`
+    /// abandoned the ring, so what it counted comes back marked as settled.
     fn discard_rest(&self) {
         let mut scratch = Vec::new();
         loop {
             scratch.clear();
-            let n = self.ring.pop_batch(&mut scratch, usize::MAX);
-            if n == 0 {
+            let popped = self.ring.pop(&mut scratch, usize::MAX);
+            if popped.records == 0 {
                 break;
             }
-            self.count_settled(n as u64, 0, false);
+            if !popped.settled {
+                self.count_settled(popped.records as u64, 0, false);
+            }
         }
-        self.settled_pos
-            .store(self.ring.consumed_pos(), Ordering::Release);
-        self.notify();
+        let pos = if self.ring.is_abandoned() {
+            self.ring.reserved_pos()
+        } else {
+            self.ring.consumed_pos()
+        };
+        self.advance_settled(pos);
     }
 
     /// Run one sink call; an error or a panic counts one error. `true` on success.
@@ -797,5 +916,41 @@ impl Drop for ExitGuard<'_> {
         self.0.exited.store(true, Ordering::SeqCst);
         self.0.notify();
         self.0.slow().channel_cv.notify_all();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// `settled_pos` only moves forward (a late, older position is ignored), and never past a
+    /// channel batch still in flight: the position waits behind it until it settles.
+    #[test]
+    fn settled_pos_moves_forward_only_and_waits_for_channel_batches() {
+        let p = Pipeline::start(
+            PipelineConfig {
+                channel_batches: 1,
+                ..PipelineConfig::default()
+            },
+            vec![],
+        )
+        .unwrap();
+        let settled = || p.settled_pos.load(Ordering::Acquire);
+        p.advance_settled(100);
+        p.advance_settled(40);
+        assert_eq!(settled(), 100);
+        let batch = Arc::new(Batch {
+            pending: AtomicUsize::new(1),
+            pipeline: Arc::downgrade(&p),
+            ..Batch::marker(200)
+        });
+        lock(&p.slow().inflight).push_back(Arc::clone(&batch));
+        p.advance_settled(300);
+        assert_eq!(settled(), 100, "not past the unsettled batch");
+        p.finish(&batch, true);
+        assert_eq!(settled(), 300);
+        p.advance_settled(250);
+        assert_eq!(settled(), 300);
+        assert!(p.close(Duration::from_secs(5)));
     }
 }

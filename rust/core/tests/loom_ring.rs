@@ -25,7 +25,7 @@ fn two_producers_one_consumer() {
     let mut model = loom::model::Builder::new();
     model.preemption_bound = Some(3);
     model.check(|| {
-        let ring = Arc::new(Ring::with_capacity(32));
+        let ring = Arc::new(Ring::with_capacity(32).unwrap());
         let producers: Vec<_> = (0..2u8)
             .map(|p| {
                 let ring = ring.clone();
@@ -65,7 +65,7 @@ fn two_producers_one_consumer() {
 #[test]
 fn wraparound_with_padding_under_contention() {
     loom::model(|| {
-        let ring = Arc::new(Ring::with_capacity(32));
+        let ring = Arc::new(Ring::with_capacity(32).unwrap());
         // Move head to offset 16 (a 12-byte payload takes 16 bytes), then one 8-byte record:
         // one racing producer fits before the end, the other must pad to the start or finds
         // the ring full, depending on who wins.

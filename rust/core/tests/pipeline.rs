@@ -13,11 +13,14 @@ use ferrolog_core::{Overflow, Pipeline, PipelineConfig, PushError, Sink, StatsSn
 #[derive(Clone, Default)]
 struct Probe {
     out: Arc<Mutex<Vec<u8>>>,
+    /// Batches the sink started to write (counted before it stalls).
+    entered: Arc<AtomicU64>,
     batches: Arc<AtomicU64>,
     flushes: Arc<AtomicU64>,
     closed: Arc<AtomicBool>,
     fail: Arc<AtomicBool>,
     stall: Arc<AtomicBool>,
+    stall_flush: Arc<AtomicBool>,
 }
 
 impl Probe {
@@ -36,6 +39,7 @@ impl Sink for Probe {
     }
 
     fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
+        self.entered.fetch_add(1, Ordering::SeqCst);
         while self.stall.load(Ordering::SeqCst) {
             thread::sleep(Duration::from_millis(1));
         }
@@ -49,6 +53,9 @@ impl Sink for Probe {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        while self.stall_flush.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(1));
+        }
         self.flushes.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -71,6 +78,46 @@ fn settled(s: &StatsSnapshot) -> bool {
 }
 
 const SECOND: Duration = Duration::from_secs(5);
+
+/// Wait until `cond` holds, polling; panics naming `what` after 10 s.
+fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A producer stopped between reserving its ring space and publishing its record, as if it
+/// were preempted there, until `release` is called.
+struct Stalled {
+    release: std::sync::mpsc::Sender<()>,
+    thread: thread::JoinHandle<bool>,
+}
+
+impl Stalled {
+    fn start(p: &Arc<Pipeline>, record: &'static [u8]) -> Stalled {
+        let (reserved_tx, reserved_rx) = std::sync::mpsc::channel();
+        let (release, go) = std::sync::mpsc::channel::<()>();
+        let p = p.clone();
+        let thread = thread::spawn(move || {
+            p.push_parts_with(&[record], move || {
+                reserved_tx.send(()).unwrap();
+                let _ = go.recv();
+            })
+        });
+        reserved_rx
+            .recv()
+            .expect("the stalled producer reserved its space");
+        Stalled { release, thread }
+    }
+
+    /// Let it publish; returns what its push returned.
+    fn release(self) -> bool {
+        self.release.send(()).unwrap();
+        self.thread.join().unwrap()
+    }
+}
 
 #[test]
 fn flush_writes_everything_pushed_before_it_and_flushes_the_sinks() {
@@ -169,7 +216,9 @@ fn close_past_its_deadline_drops_and_counts_what_is_left() {
     probe.stall.store(true, Ordering::SeqCst);
     p.push(b"first\n");
     // Let the writer take the first record into the stalled sink, then queue more.
-    thread::sleep(Duration::from_millis(20));
+    wait_for("the writer to enter the sink", || {
+        probe.entered.load(Ordering::SeqCst) == 1
+    });
     for _ in 0..5 {
         p.push(b"queued\n");
     }
@@ -191,7 +240,9 @@ fn a_full_ring_drops_and_counts_and_push_wait_waits_for_space() {
     let line = [&rec[..], b"\n"].concat();
     // The writer takes this one into the stalled sink; the ring then fills behind it.
     assert!(p.push(&line));
-    thread::sleep(Duration::from_millis(20));
+    wait_for("the writer to enter the sink", || {
+        probe.entered.load(Ordering::SeqCst) == 1
+    });
     let mut pushed = 1;
     while p.push(&line) {
         pushed += 1;
@@ -206,7 +257,8 @@ fn a_full_ring_drops_and_counts_and_push_wait_waits_for_space() {
         let line = line.clone();
         thread::spawn(move || p.push_wait(&line, Instant::now() + SECOND))
     };
-    thread::sleep(Duration::from_millis(20));
+    // `push_wait` counts its record first, then finds the ring full and waits.
+    wait_for("the waiter to start", || p.stats().emitted == pushed + 3);
     probe.stall.store(false, Ordering::SeqCst);
     assert!(waiter.join().unwrap());
     assert!(p.flush(SECOND));
@@ -225,7 +277,9 @@ fn wait_for_space_returns_when_the_writer_frees_space() {
     probe.stall.store(true, Ordering::SeqCst);
     let line = [&[b'y'; 1023][..], b"\n"].concat();
     p.try_push_uncounted(&line).unwrap();
-    thread::sleep(Duration::from_millis(20));
+    wait_for("the writer to enter the sink", || {
+        probe.entered.load(Ordering::SeqCst) == 1
+    });
     while p.try_push_uncounted(&line).is_ok() {}
     assert!(!p.wait_for_space(Duration::from_millis(20)));
     probe.stall.store(false, Ordering::SeqCst);
@@ -321,7 +375,9 @@ fn after_fork_child_forgets_the_parents_backlog_and_logs_normally() {
     let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
     probe.stall.store(true, Ordering::SeqCst);
     p.push(b"parent 1\n");
-    thread::sleep(Duration::from_millis(20)); // the writer now holds it in the stalled sink
+    wait_for("the writer to hold parent 1 in the stalled sink", || {
+        probe.entered.load(Ordering::SeqCst) == 1
+    });
     p.push(b"parent 2\n");
     // SAFETY: fork in a test process; the child only runs async-signal-unsafe code that does
     // not depend on locks held by other threads (they are replaced by after_fork_child), and
@@ -531,4 +587,285 @@ fn measure_push_throughput() {
         );
         assert!(p.close(SECOND));
     }
+}
+
+/// A producer preempted between its reservation and its publication when `close` starts:
+/// `close` waits for it until its deadline, then counts it (and the record published behind
+/// it, which the writer cannot reach) as dropped, so the counters add up when `close` returns;
+/// the producer finishing later changes nothing.
+#[test]
+fn close_settles_a_record_stalled_between_reservation_and_publication() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    assert!(p.push(b"before\n"));
+    let stalled = Stalled::start(&p, b"stalled\n");
+    assert!(p.push(b"behind the stalled one\n"));
+    assert!(
+        !p.close(Duration::from_millis(100)),
+        "a record was never written"
+    );
+    let s = p.stats();
+    assert_eq!(s.emitted, 3);
+    assert!(settled(&s), "{s:?}");
+    assert!(s.dropped >= 2, "{s:?}");
+    // The producer publishes after the deadline: the record was counted already.
+    stalled.release();
+    assert!(p.close(SECOND));
+    assert_eq!(p.stats(), s);
+    assert_eq!(s.written as usize, probe.lines().len());
+    assert!(!probe.lines().iter().any(|l| l.starts_with("stalled")));
+}
+
+/// The same producer, released before `close`'s deadline: its record and the one behind it
+/// are written, and `close` succeeds.
+#[test]
+fn close_waits_for_a_record_in_flight_and_writes_it() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    let stalled = Stalled::start(&p, b"stalled\n");
+    assert!(p.push(b"behind\n"));
+    let closer = {
+        let p = p.clone();
+        thread::spawn(move || p.close(SECOND))
+    };
+    wait_for("close to start", || p.is_closed());
+    assert!(!p.push(b"after close\n"));
+    assert!(stalled.release());
+    assert!(closer.join().unwrap());
+    assert_eq!(probe.lines(), ["stalled", "behind"]);
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped), (3, 2, 1));
+}
+
+/// While a producer is stalled between reservation and publication, a flush waits for it with
+/// growing naps instead of spinning, honours its timeout, and succeeds once it publishes.
+#[test]
+fn the_writer_naps_instead_of_spinning_on_a_stalled_producer() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    let stalled = Stalled::start(&p, b"stalled\n");
+    let timeout = Duration::from_millis(300);
+    let t = Instant::now();
+    assert!(!p.flush(timeout), "the stalled record is not written");
+    assert!(t.elapsed() >= timeout);
+    let naps = p.stall_naps();
+    // Naps double from 50 us up to 5 ms: about 70 in 300 ms. A writer that spun (yielding)
+    // would count hundreds of thousands of rounds here.
+    assert!((1..1000).contains(&naps), "{naps} naps");
+    assert!(stalled.release());
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines(), ["stalled"]);
+    assert!(p.close(SECOND));
+}
+
+/// `flush` wakes a writer that lingers (here for 10 s) instead of waiting for its nap to end.
+#[test]
+fn flush_wakes_a_lingering_writer() {
+    let probe = Probe::default();
+    let p = Pipeline::start(
+        PipelineConfig {
+            linger: Duration::from_secs(10),
+            ..config(0)
+        },
+        vec![Box::new(probe.clone())],
+    )
+    .unwrap();
+    assert!(p.push(b"one\n"));
+    assert!(p.flush(Duration::from_secs(5)));
+    assert_eq!(probe.lines(), ["one"]);
+    assert!(p.close(SECOND));
+}
+
+/// `flush` returns `true` only after the native sinks' `flush` returned: with a sink whose
+/// flush stalls, it times out even though the record is written.
+#[test]
+fn flush_waits_for_the_sinks_to_flush() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    probe.stall_flush.store(true, Ordering::SeqCst);
+    assert!(p.push(b"one\n"));
+    let timeout = Duration::from_millis(50);
+    let t = Instant::now();
+    assert!(!p.flush(timeout));
+    assert!(t.elapsed() >= timeout);
+    wait_for("the record to be written", || probe.lines() == ["one"]);
+    assert_eq!(probe.flushes.load(Ordering::SeqCst), 0);
+    probe.stall_flush.store(false, Ordering::SeqCst);
+    assert!(p.flush(SECOND));
+    assert!(probe.flushes.load(Ordering::SeqCst) >= 1);
+    assert!(p.close(SECOND));
+}
+
+/// With a stalled sink, `flush` returns `false` at its timeout, and once the sink recovers a
+/// later flush covers everything.
+#[test]
+fn flush_honours_its_timeout_when_the_sink_stalls() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
+    probe.stall.store(true, Ordering::SeqCst);
+    assert!(p.push(b"one\n"));
+    wait_for("the writer to enter the sink", || {
+        probe.entered.load(Ordering::SeqCst) == 1
+    });
+    assert!(p.push(b"two\n"));
+    let timeout = Duration::from_millis(50);
+    let t = Instant::now();
+    assert!(!p.flush(timeout));
+    assert!(t.elapsed() >= timeout);
+    probe.stall.store(false, Ordering::SeqCst);
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines(), ["one", "two"]);
+    assert!(p.close(SECOND));
+}
+
+/// Flushes while two producers keep pushing: each successful flush covers every record whose
+/// push had returned before the flush started (counted per producer, in order).
+#[test]
+fn flush_covers_every_record_pushed_before_it_under_concurrent_pushes() {
+    let probe = Probe::default();
+    let p = Pipeline::start(config(1 << 20), vec![Box::new(probe.clone())]).unwrap();
+    const PER: u64 = 20_000;
+    let accepted: Arc<[AtomicU64; 2]> = Arc::new(Default::default());
+    let producers: Vec<_> = (0..2)
+        .map(|t| {
+            let (p, accepted) = (p.clone(), accepted.clone());
+            thread::spawn(move || {
+                for i in 0..PER {
+                    if p.push(format!("{t} {i}\n").as_bytes()) {
+                        accepted[t].fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut flushes = 0;
+    while flushes < 5 || producers.iter().any(|t| !t.is_finished()) {
+        let before = [0, 1].map(|t| accepted[t].load(Ordering::SeqCst));
+        assert!(p.flush(SECOND));
+        flushes += 1;
+        let lines = probe.lines();
+        for (t, &pushed) in before.iter().enumerate() {
+            let prefix = format!("{t} ");
+            let mine = lines.iter().filter(|l| l.starts_with(&prefix)).count() as u64;
+            assert!(
+                mine >= pushed,
+                "producer {t}: {mine} written < {pushed} pushed"
+            );
+        }
+    }
+    for t in producers {
+        t.join().unwrap();
+    }
+    assert!(p.close(SECOND));
+    let s = p.stats();
+    assert!(settled(&s), "{s:?}");
+    assert_eq!(s.written as usize, probe.lines().len());
+}
+
+/// Snapshots taken while producers overflow a tiny ring never show more settled records than
+/// emitted ones.
+#[test]
+fn a_snapshot_never_shows_more_settled_than_emitted_records() {
+    let p = Pipeline::start(
+        PipelineConfig {
+            batch_bytes: 512,
+            ..config(0)
+        },
+        vec![Box::new(ferrolog_core::NullSink)],
+    )
+    .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..2)
+        .map(|_| {
+            let (p, done) = (p.clone(), done.clone());
+            thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    p.push(&[b'x'; 100]);
+                }
+            })
+        })
+        .collect();
+    let mut seen_drops = false;
+    for _ in 0..200_000 {
+        let s = p.stats();
+        assert!(s.written + s.dropped <= s.emitted, "{s:?}");
+        seen_drops |= s.dropped > 0;
+        if seen_drops && s.written > 0 && s.emitted > 100_000 {
+            break;
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    for t in producers {
+        t.join().unwrap();
+    }
+    assert!(seen_drops, "the ring overflowed");
+    assert!(p.close(SECOND));
+    assert!(settled(&p.stats()));
+}
+
+/// A capacity above the ring's maximum is refused with an `InvalidInput` error that names it,
+/// instead of a panic or an abort.
+#[test]
+fn start_refuses_a_capacity_above_the_maximum() {
+    for capacity in [ferrolog_core::MAX_CAPACITY_BYTES + 1, usize::MAX] {
+        let err = Pipeline::start(config(capacity), vec![]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains(&capacity.to_string()), "{err}");
+    }
+}
+
+/// A ring that cannot be allocated (address space limited in a forked child) is an
+/// `OutOfMemory` error naming the capacity, not an abort.
+#[test]
+fn start_reports_a_failed_allocation_as_out_of_memory() {
+    // SAFETY: the child only allocates and calls setrlimit, then leaves with _exit.
+    let pid = unsafe { libc_fork() };
+    if pid == 0 {
+        let capacity = ferrolog_core::MAX_CAPACITY_BYTES;
+        // Room for what the process maps now plus 256 MiB: far less than the ring needs.
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        let pages: u64 = statm
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let limit = libc::rlimit {
+            rlim_cur: pages * 4096 + (256 << 20),
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: a valid rlimit for this process.
+        let limited = unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } == 0;
+        let ok = limited
+            && match Pipeline::start(config(capacity), vec![]) {
+                Err(e) => {
+                    e.kind() == io::ErrorKind::OutOfMemory
+                        && e.to_string().contains(&capacity.to_string())
+                }
+                Ok(_) => false,
+            };
+        // SAFETY: leave the child without running the test harness's exit path.
+        unsafe { libc_exit(if ok { 0 } else { 1 }) };
+    }
+    assert!(pid > 0);
+    assert_eq!(wait(pid), 0, "the child did not see OutOfMemory");
+}
+
+/// A `batch_bytes` far above the ring (even `usize::MAX`) works like the ring's capacity.
+#[test]
+fn a_huge_batch_bytes_is_bounded_by_the_ring() {
+    let probe = Probe::default();
+    let p = Pipeline::start(
+        PipelineConfig {
+            batch_bytes: usize::MAX,
+            ..config(0)
+        },
+        vec![Box::new(probe.clone())],
+    )
+    .unwrap();
+    for i in 0..50 {
+        assert!(p.push(format!("{i}\n").as_bytes()));
+    }
+    assert!(p.flush(SECOND));
+    assert_eq!(probe.lines().len(), 50);
+    assert!(p.close(SECOND));
 }
