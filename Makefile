@@ -43,8 +43,8 @@ test: test-rust test-loom test-python ## run the whole test suite (cargo, loom, 
 test-rust: toolchain ## cargo tests of the workspace
 	cargo test --workspace --quiet
 
-test-loom: toolchain ## model-check the ring's concurrency with loom
-	RUSTFLAGS="--cfg loom" cargo test --quiet -p ferrolog-core --release --target-dir $(LOOM_TARGET) --test loom_ring
+test-loom: toolchain ## model-check the ring and the writer's wake-up protocols with loom
+	RUSTFLAGS="--cfg loom" cargo test --quiet -p ferrolog-core --release --target-dir $(LOOM_TARGET) --test loom_ring --test loom_wake
 
 test-python: $(NATIVE_STAMP) ## pytest: unit, native, property and integration tests
 	@echo "native boundary tests under PYTHONMALLOC=debug (catches refcount and buffer misuse):"
