@@ -9,9 +9,10 @@ PROFILE ?= release
 NATIVE_STAMP := $(VENV)/.native-$(PROFILE)
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml 2>/dev/null) Cargo.toml
 LOOM_TARGET  := target/loom
+SANITIZE_TARGET := target/sanitize
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-rust test-loom test-python lint fmt bench bench-compare build clean toolchain
+.PHONY: help demo test test-rust test-loom test-sanitize test-python lint fmt bench bench-compare build clean toolchain
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,13 +39,33 @@ build: $(NATIVE_STAMP) ## build the extension (PROFILE=release|dev-release) into
 demo: $(NATIVE_STAMP) ## run examples/quickstart.py through the zero-config default
 	$(PY) examples/quickstart.py
 
-test: test-rust test-loom test-python ## run the whole test suite (cargo, loom, pytest)
+test: test-rust test-loom test-sanitize test-python ## run the whole test suite (cargo, loom, sanitizers, pytest)
 
 test-rust: toolchain ## cargo tests of the workspace
 	cargo test --workspace --quiet
 
 test-loom: toolchain ## model-check the ring and the writer's wake-up protocols with loom
 	RUSTFLAGS="--cfg loom" cargo test --quiet -p ferrolog-core --release --target-dir $(LOOM_TARGET) --test loom_ring --test loom_wake
+
+# The sanitizers need a nightly toolchain; --target keeps build scripts uninstrumented. std is
+# not rebuilt with them (that needs rust-src), so ThreadSanitizer cannot see std's Mutex and
+# Condvar and runs only the lock-free ring's tests; rust/core/sanitize/tsan.supp says which
+# std-internal reports it suppresses and why. The OutOfMemory test limits the address space,
+# which AddressSanitizer's shadow memory cannot live with, so it is skipped there.
+test-sanitize: toolchain ## AddressSanitizer (ring, writer, pipeline) + ThreadSanitizer (ring) on nightly
+	@if ! cargo +nightly --version >/dev/null 2>&1; then \
+		echo "test-sanitize: skipped: no nightly toolchain (cargo +nightly) to build with -Zsanitizer"; \
+		exit 0; \
+	fi; \
+	set -e; host=$$(rustc +nightly -vV | sed -n 's/^host: //p'); \
+	echo "AddressSanitizer: ring, writer and pipeline tests"; \
+	RUSTFLAGS="-Zsanitizer=address" cargo +nightly test --quiet -p ferrolog-core --target $$host \
+		--target-dir $(SANITIZE_TARGET) --lib --test pipeline -- --skip failed_allocation; \
+	echo "ThreadSanitizer: ring tests"; \
+	TSAN_OPTIONS="suppressions=$(CURDIR)/rust/core/sanitize/tsan.supp" \
+		RUSTFLAGS="-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer" \
+		cargo +nightly test --quiet -p ferrolog-core --target $$host \
+		--target-dir $(SANITIZE_TARGET)/tsan --lib ring::
 
 test-python: $(NATIVE_STAMP) ## pytest: unit, native, property and integration tests
 	@echo "native boundary tests under PYTHONMALLOC=debug (catches refcount and buffer misuse):"
