@@ -5,7 +5,7 @@ mod file_support;
 use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrolog_core::{Clock, FileConfig, FileSink, RotateEvery, Sink};
 use file_support::{all_lines, batches, line, log_files, parse, Scratch};
@@ -241,32 +241,4 @@ fn seconds_rotation_with_real_clock() {
         line(0, 0)
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), line(0, 1));
-}
-
-/// Prints the append throughput of 64 KiB batches, with and without rotation configured (the
-/// latter takes the lock and an lstat per batch). Informational only: nothing is asserted.
-#[test]
-fn throughput_of_64k_batches() {
-    let dir = Scratch::new("speed");
-    let batch: Vec<u8> = batches(0, 0, 2000, 64 * 1024).remove(0);
-    let total: usize = 32 << 20;
-    let n = total / batch.len();
-    for (label, max_bytes) in [("plain", None), ("rotating 8 MiB", Some(8 << 20))] {
-        let path = dir.join(&format!("{}.log", label.len()));
-        let mut cfg = FileConfig::new(&path);
-        cfg.max_bytes = max_bytes;
-        cfg.backups = 10;
-        let mut sink = FileSink::open(cfg).unwrap();
-        let start = Instant::now();
-        for _ in 0..n {
-            sink.write_batch(&batch).unwrap();
-        }
-        sink.close().unwrap();
-        let secs = start.elapsed().as_secs_f64();
-        let mb = (n * batch.len()) as f64 / 1e6;
-        println!(
-            "file sink, {label}: {mb:.0} MB in {secs:.3} s = {:.0} MB/s",
-            mb / secs
-        );
-    }
 }

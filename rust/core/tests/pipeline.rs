@@ -543,52 +543,6 @@ fn close_drops_channel_batches_nobody_took() {
     assert!(p.close(SECOND));
 }
 
-/// Not a test of behaviour: prints the cost of a push into a null sink, with one producer and
-/// with two, in rounds small enough that nothing is dropped (the writer catches up between
-/// rounds, outside the timing). Run with `cargo test --release -p ferrolog-core --test pipeline
-/// -- --ignored --nocapture`.
-#[test]
-#[ignore = "measurement, run on demand"]
-fn measure_push_throughput() {
-    let line = [&[b'm'; 199][..], b"\n"].concat();
-    for producers in [1u32, 2] {
-        let p = Pipeline::start(config(8 << 20), vec![Box::new(ferrolog_core::NullSink)]).unwrap();
-        // 2 x 15k x 208 bytes fits the 8 MiB ring, so every push in a round succeeds.
-        let (rounds, per) = (20, 15_000);
-        let mut elapsed = Duration::ZERO;
-        for _ in 0..rounds {
-            let t = Instant::now();
-            let threads: Vec<_> = (0..producers)
-                .map(|_| {
-                    let p = p.clone();
-                    let line = line.clone();
-                    thread::spawn(move || {
-                        let t = Instant::now();
-                        let ok = (0..per).filter(|_| p.push(&line)).count();
-                        (ok, t.elapsed())
-                    })
-                })
-                .collect();
-            for th in threads {
-                elapsed += th.join().unwrap().1;
-            }
-            let _ = t;
-            assert!(p.flush(SECOND));
-        }
-        let s = p.stats();
-        let pushes = u64::from(producers) * rounds * per;
-        println!(
-            "{producers} producer(s): {:.1} ns/push (thread time / pushes), {} pushed, {} dropped, \
-             {} batches",
-            elapsed.as_nanos() as f64 / pushes as f64,
-            s.written,
-            s.dropped,
-            s.batches
-        );
-        assert!(p.close(SECOND));
-    }
-}
-
 /// A producer preempted between its reservation and its publication when `close` starts:
 /// `close` waits for it until its deadline, then counts it (and the record published behind
 /// it, which the writer cannot reach) as dropped, so the counters add up when `close` returns;
