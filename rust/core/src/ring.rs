@@ -119,23 +119,28 @@ struct Reserve {
 }
 
 /// Why the pipeline's push was refused, and whether that refusal is already counted.
+/// (Public, hidden, for the loom tests of the ticket protocol.)
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Refused {
-    pub(crate) error: PushError,
+pub struct Refused {
+    /// `Full` or `TooLarge`; a sealed ring reports `Full`.
+    pub error: PushError,
     /// The ring is sealed (closing): the push never reserved.
-    pub(crate) sealed: bool,
+    pub sealed: bool,
     /// [`Ring::abandon`] counted this push as dropped while it was in flight: the caller must
     /// not count it again.
-    pub(crate) settled: bool,
+    pub settled: bool,
 }
 
-/// What one `pop` took.
+/// What one `pop` took. (Public, hidden, for the loom tests of the ticket protocol.)
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Popped {
-    pub(crate) records: usize,
+pub struct Popped {
+    /// Records taken.
+    pub records: usize,
     /// The records were counted as dropped by [`Ring::abandon`] before this pop gave their
     /// tickets back: the caller must not count them again.
-    pub(crate) settled: bool,
+    pub settled: bool,
 }
 
 // SAFETY: the only non-Sync part is `data`, shared memory written through raw pointers. A
@@ -232,8 +237,9 @@ impl Ring {
 
     /// Push with a ticket (see the module docs), calling `between` after the reservation and
     /// before the record is written and published: tests use it to stall a producer there.
+    #[doc(hidden)]
     #[inline]
-    pub(crate) fn push_with(&self, parts: &[&[u8]], between: impl FnOnce()) -> Result<(), Refused> {
+    pub fn push_with(&self, parts: &[&[u8]], between: impl FnOnce()) -> Result<(), Refused> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if len > self.max_record_len {
             return Err(Refused {
@@ -318,13 +324,15 @@ impl Ring {
     }
 
     /// Refuse every later push (they fail with `Full`). Pushes already past the gate finish.
-    pub(crate) fn seal(&self) {
+    #[doc(hidden)]
+    pub fn seal(&self) {
         self.head.gate.fetch_or(SEALED, Ordering::AcqRel);
     }
 
     /// Whether the ring is sealed and no push is in flight or unconsumed: the ring's content
     /// is final and has all been popped.
-    pub(crate) fn is_settled(&self) -> bool {
+    #[doc(hidden)]
+    pub fn is_settled(&self) -> bool {
         self.head.gate.load(Ordering::Acquire) & (SEALED | TICKETS) == SEALED
     }
 
@@ -337,7 +345,8 @@ impl Ring {
     /// in flight or published and not popped (the caller counts them as dropped), or `None`
     /// if the ring was abandoned before. Producers and consumers that give those tickets back
     /// later learn from [`Refused::settled`] / [`Popped::settled`] not to count them again.
-    pub(crate) fn abandon(&self) -> Option<u64> {
+    #[doc(hidden)]
+    pub fn abandon(&self) -> Option<u64> {
         // AcqRel: the callers' counts made before taking the tickets happen before ours.
         let gate = self
             .head
@@ -376,7 +385,8 @@ impl Ring {
     }
 
     /// [`Ring::pop_batch`], also telling whether the records were already counted as dropped.
-    pub(crate) fn pop(&self, out: &mut Vec<u8>, max_bytes: usize) -> Popped {
+    #[doc(hidden)]
+    pub fn pop(&self, out: &mut Vec<u8>, max_bytes: usize) -> Popped {
         if self
             .consuming
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
