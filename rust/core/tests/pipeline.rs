@@ -552,6 +552,10 @@ fn close_settles_a_record_stalled_between_reservation_and_publication() {
     let probe = Probe::default();
     let p = Pipeline::start(config(0), vec![Box::new(probe.clone())]).unwrap();
     assert!(p.push(b"before\n"));
+    assert!(
+        p.flush(SECOND),
+        "nothing the writer can reach is left when close starts"
+    );
     let stalled = Stalled::start(&p, b"stalled\n");
     assert!(p.push(b"behind the stalled one\n"));
     assert!(
@@ -559,15 +563,13 @@ fn close_settles_a_record_stalled_between_reservation_and_publication() {
         "a record was never written"
     );
     let s = p.stats();
-    assert_eq!(s.emitted, 3);
-    assert!(settled(&s), "{s:?}");
-    assert!(s.dropped >= 2, "{s:?}");
+    assert_eq!((s.emitted, s.written, s.dropped), (3, 1, 2), "{s:?}");
     // The producer publishes after the deadline: the record was counted already.
     stalled.release();
     assert!(p.close(SECOND));
-    assert_eq!(p.stats(), s);
-    assert_eq!(s.written as usize, probe.lines().len());
-    assert!(!probe.lines().iter().any(|l| l.starts_with("stalled")));
+    let after = p.stats();
+    assert_eq!((after.emitted, after.written, after.dropped), (3, 1, 2));
+    assert_eq!(probe.lines(), ["before"]);
 }
 
 /// The same producer, released before `close`'s deadline: its record and the one behind it
@@ -605,7 +607,9 @@ fn the_writer_naps_instead_of_spinning_on_a_stalled_producer() {
     let naps = p.stall_naps();
     // Naps double from 50 us up to 5 ms: about 70 in 300 ms. A writer that spun (yielding)
     // would count hundreds of thousands of rounds here.
-    assert!((1..1000).contains(&naps), "{naps} naps");
+    assert!(naps < 1000, "{naps} naps");
+    // The flush request stays pending, so the writer keeps waiting (napping) for the record.
+    wait_for("the writer to nap", || p.stall_naps() >= 1);
     assert!(stalled.release());
     assert!(p.flush(SECOND));
     assert_eq!(probe.lines(), ["stalled"]);
@@ -739,20 +743,22 @@ fn a_snapshot_never_shows_more_settled_than_emitted_records() {
             })
         })
         .collect();
-    let mut seen_drops = false;
-    for _ in 0..200_000 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
         let s = p.stats();
         assert!(s.written + s.dropped <= s.emitted, "{s:?}");
-        seen_drops |= s.dropped > 0;
-        if seen_drops && s.written > 0 && s.emitted > 100_000 {
+        if s.dropped > 0 && s.written > 0 && s.emitted > 100_000 {
             break;
         }
+        assert!(
+            Instant::now() < deadline,
+            "the ring never overflowed: {s:?}"
+        );
     }
     done.store(true, Ordering::SeqCst);
     for t in producers {
         t.join().unwrap();
     }
-    assert!(seen_drops, "the ring overflowed");
     assert!(p.close(SECOND));
     assert!(settled(&p.stats()));
 }
