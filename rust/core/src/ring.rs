@@ -230,7 +230,7 @@ impl Ring {
     }
 
     /// Push the concatenation of `parts` as one record, copying each slice straight into the
-    /// ring.
+    /// ring. Once the ring is sealed (its pipeline is closing) every push fails with `Full`.
     pub fn try_push_parts(&self, parts: &[&[u8]]) -> Result<(), PushError> {
         self.push_with(parts, || {}).map_err(|r| r.error)
     }

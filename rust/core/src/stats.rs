@@ -7,8 +7,10 @@ use crate::sync::CachePadded;
 
 /// The pipeline's counters at one moment.
 ///
-/// After [`Pipeline::flush`](crate::Pipeline::flush) returns `true` with no push running
-/// concurrently, `emitted == written + dropped`.
+/// `written + dropped <= emitted` in every snapshot. After
+/// [`Pipeline::flush`](crate::Pipeline::flush) returns `true` with no push running
+/// concurrently, and after [`Pipeline::close`](crate::Pipeline::close) returns (whatever it
+/// returns, except for a batch a stalled sink still holds), `emitted == written + dropped`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct StatsSnapshot {
     /// Records produced by a push attempt, whether they got into the ring or were dropped.

@@ -1,8 +1,8 @@
-//! The writer's wake-up protocols, on [`crate::sync`]'s primitives so that loom model-checks
+//! The writer's wake-up protocols, on `crate::sync`'s primitives so that loom model-checks
 //! the code the writer runs (`tests/loom_wake.rs`): no lost wake-up of the writer, no flush or
 //! space waiter left waiting once what it waits for has happened.
 //!
-//! Two mechanisms, both store-then-load pairs (see [`crate::sync::seqcst_store_load`]):
+//! Two mechanisms, both store-then-load pairs (see `crate::sync::seqcst_store_load`):
 //!
 //! - [`Sleep`]: the writer's state, `AWAKE`, `LINGER` (a short nap after a small batch, to let
 //!   more records gather) or `IDLE` (parked until there is work). The writer stores its state,
