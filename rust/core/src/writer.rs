@@ -461,7 +461,8 @@ impl Pipeline {
     /// When the deadline passes, everything not yet written is counted as dropped before this
     /// returns, including records whose producer is stalled between reserving ring space and
     /// publishing the record, so `emitted == written + dropped` holds on return; the one
-    /// exception is a batch a stalled sink still holds, which settles when the sink returns.
+    /// exception is a batch that a stalled sink (native, or the channel's consumer) still
+    /// holds, which settles when the sink returns.
     pub fn close(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         self.closed.store(true, Ordering::SeqCst);
