@@ -48,7 +48,7 @@ class _Closable(Protocol):
 
 async def no_close(instance: object, timeout: float | None) -> None:
     """The closer of components that hold no resources of their own."""
-    return None
+    return
 
 
 async def close_pipeline(pipeline: Pipeline, timeout: float | None) -> None:
@@ -193,4 +193,3 @@ async def close_shielded(target: _Closable) -> None:
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError from closing.exception()
-

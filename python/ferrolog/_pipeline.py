@@ -66,8 +66,7 @@ def unsupported_settings(settings: Settings) -> list[str]:
         )
     if settings.plugins.index is not None:
         reasons.append(
-            "plugins.index: the plugin marketplace index is not available yet; "
-            "remove plugins.index"
+            "plugins.index: the plugin marketplace index is not available yet; remove plugins.index"
         )
     for field in ("filters", "enrichers", "redactors"):
         refs = getattr(settings, field)

@@ -534,7 +534,7 @@ with warnings.catch_warnings():
         @field_validator("levels")
         @classmethod
         def _check_custom_levels(cls, value: Mapping[str, int]) -> Mapping[str, int]:
-            standard_names = {number: name for name, number in reversed(LEVELS.items())}
+            standard_names = {number: name for name, number in list(LEVELS.items())[::-1]}
             seen_names: dict[str, str] = {}
             seen_numbers: dict[int, str] = {}
             for name, number in value.items():

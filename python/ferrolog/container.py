@@ -26,8 +26,8 @@ from typing import Any, NamedTuple, TypeVar, cast, final
 
 from ferrolog import _pipeline
 from ferrolog._container_errors import (
-    ContainerCloseError,
     ContainerClosedError,
+    ContainerCloseError,
     ContainerError,
     DependencyCycleError,
     RegistrationError,
@@ -124,9 +124,7 @@ class Container:
         self._waiting: dict[asyncio.Task[Any], tuple[_Slot, tuple[object, ...]]] = {}
         self._created: list[tuple[object, Any, Closer]] = []
         # Set once by the first aclose(): its result is the list of close failures.
-        self._closing: concurrent.futures.Future[list[tuple[object, BaseException]]] | None = (
-            None
-        )
+        self._closing: concurrent.futures.Future[list[tuple[object, BaseException]]] | None = None
         self._close_task: asyncio.Future[None] | None = None
         self._close_owner_waiting = False
         self._close_reported = False
@@ -338,7 +336,7 @@ class Container:
                 )
             instance = await awaitable
             if isinstance(key, type) and not isinstance(instance, key):
-                error = TypeError(
+                mismatch = TypeError(
                     f"the factory for {_name(key)} returned a {type(instance).__name__}, "
                     f"not a {_name(key)}; it was closed"
                 )
@@ -346,8 +344,8 @@ class Container:
                 try:
                     await registration.close(instance, DEFAULT_CLOSE_TIMEOUT)
                 except Exception as close_error:
-                    raise error from close_error
-                raise error
+                    raise mismatch from close_error
+                raise mismatch
         except BaseException as exc:
             if slot is not None:
                 with self._lock:
