@@ -60,7 +60,7 @@ async def close_pipeline(pipeline: Pipeline, timeout: float | None) -> None:
     longest deadline the native side accepts for what was logged meanwhile.
     """
     if timeout is None:
-        while not await in_thread(pipeline.flush, NATIVE_MAX_TIMEOUT):
+        while not pipeline.closed and not await in_thread(pipeline.flush, NATIVE_MAX_TIMEOUT):
             pass
         drained = await in_thread(pipeline.close, NATIVE_MAX_TIMEOUT)
     else:

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ferrolog import _pipeline
 from ferrolog._native import __version__
+from ferrolog._pipeline import check_sinks, check_supported
 from ferrolog.config import Settings, SettingsError
 
 __all__ = ["main"]
@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 def _check(path: str | None, out: TextIO, err: TextIO) -> int:
     try:
         settings = asyncio.run(Settings.load(path))
-        _pipeline.check_supported(settings)
-        _pipeline.check_sinks(settings)
+        check_supported(settings)
+        check_sinks(settings)
     except SettingsError as exc:
         print(f"ferrolog: {exc}", file=err)
         return 1

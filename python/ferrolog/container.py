@@ -10,6 +10,14 @@ short ``threading.Lock`` guards the container's tables and is never held across 
 ``await``. The first caller of a singleton becomes its creator and records a
 ``concurrent.futures.Future`` for it; every other caller, whatever its loop, waits on that
 future through its own loop (asyncio locks are loop-bound, so they cannot do this).
+
+Lifecycle: ``create()`` loads the settings and checks, before any component exists, that
+this build can honour them and that every sink can start, so a bad configuration fails
+there and not at the first ``get``. ``aclose()`` closes components in a task of its own.
+
+The pieces live in their own modules, each importing only modules below it:
+`ferrolog._container_errors` (the errors), `ferrolog._lifecycle` (closers and cross-loop
+waits) and `ferrolog._sync` (`SyncContainer`, for code without an event loop).
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar, cast, final
 
-from ferrolog import _pipeline
 from ferrolog._container_errors import (
     ContainerClosedError,
     ContainerCloseError,
@@ -47,6 +54,7 @@ from ferrolog._lifecycle import (
     wait_future,
 )
 from ferrolog._native import Logger, Pipeline
+from ferrolog._pipeline import build_pipeline, check_sinks, check_supported
 from ferrolog._sync import SyncContainer
 from ferrolog.config import Settings
 from ferrolog.typing import Factory, Finalizer, Scope, SettingsSource
@@ -110,12 +118,13 @@ class Container:
     """
 
     def __init__(self, settings: Settings) -> None:
-        """Build a container for ``settings``; prefer `Container.create`, which also loads.
+        """Build a container for ``settings``; prefer `Container.create`, which also loads
+        the settings and checks that every configured sink can start.
 
         Raises `UnsupportedSettingError` when the settings ask for what this build cannot do.
         Components are created lazily, on first ``get``, so overrides can be registered first.
         """
-        _pipeline.check_supported(settings)
+        check_supported(settings)
         self._settings = settings
         self._lock = threading.Lock()
         self._token = object()
@@ -476,7 +485,7 @@ async def _settings_factory(container: Container) -> Settings:
 
 
 async def _pipeline_factory(container: Container) -> Pipeline:
-    return _pipeline.build_pipeline(await container.get(Settings))
+    return build_pipeline(await container.get(Settings))
 
 
 async def _logger_factory(container: Container) -> Logger:
@@ -506,5 +515,5 @@ async def _start_container(source: SettingsSource) -> Container:
     """Load the settings and check, off the loop, that the pipeline they describe can start."""
     settings = await _load_settings(source)
     container = Container(settings)
-    await in_thread(lambda _timeout: _pipeline.check_sinks(settings), 0.0)
+    await in_thread(lambda _timeout: check_sinks(settings), 0.0)
     return container
