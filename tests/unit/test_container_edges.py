@@ -13,6 +13,7 @@ import pytest
 from ferrolog import (
     Container,
     ContainerClosedError,
+    ContainerCloseError,
     Logger,
     Pipeline,
     SettingsError,
@@ -92,6 +93,43 @@ async def test_aclose_cancelled_midway_still_closes_every_component() -> None:
     gate.set()
     await later
     assert log == ["third", "second", "first"]
+
+
+class Failing(Closing):
+    """A component whose close fails."""
+
+    async def aclose(self) -> None:
+        raise OSError("disk gone")
+
+
+async def test_close_failures_reach_the_next_caller_when_the_first_was_cancelled() -> None:
+    """If the aclose() that started closing is cancelled, the failures it would have raised
+    go to the next aclose() instead of being lost; later calls return quietly."""
+    log: list[str] = []
+    gate = asyncio.Event()
+    blocker = Second("second", log, gate)
+    container = await Container.create(NULL)
+
+    async def make_failing(_: Container) -> Failing:
+        return Failing("failing", log)
+
+    async def make_blocker(_: Container) -> Second:
+        return blocker
+
+    container.register(Failing, make_failing)
+    container.register(Second, make_blocker)
+    await container.get(Failing)
+    await container.get(Second)
+    closing = asyncio.create_task(container.aclose())
+    await blocker.started.wait()
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    gate.set()
+    with pytest.raises(ContainerCloseError, match="Failing: OSError: disk gone"):
+        await container.aclose()
+    await container.aclose()
+    assert log == ["second"]
 
 
 class _BlockingSink:
