@@ -150,7 +150,12 @@ class Container:
 
         ``settings`` is a `Settings`, a mapping of the same shape, a path to a TOML/JSON
         file (read without blocking the loop), or ``None`` for the environment over the
-        defaults (JSON lines to stdout at INFO).
+        defaults (JSON lines to stdout at INFO). A mapping or file is merged over the
+        ``FERROLOG_*`` environment (see `Settings`).
+
+        Starting raises `SettingsError` for invalid settings or a sink that cannot start (a
+        missing or unwritable log directory, a directory or symlink as the log file), and
+        `UnsupportedSettingError` for settings this build cannot honour yet.
         """
         return PendingContainer(settings)
 
