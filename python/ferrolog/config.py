@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ferrolog._frozen import FrozenMap, freeze, thaw
 from ferrolog._settings_sources import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -108,40 +109,20 @@ def max_event_bytes_for(capacity_bytes: int) -> int:
     return rounded // 2 - _RECORD_PREFIX
 
 
-def _freeze(value: Any) -> Any:
-    """A deep read-only copy of JSON-like data: mappings become mapping proxies, lists tuples."""
-    if isinstance(value, Mapping):
-        return types.MappingProxyType({key: _freeze(item) for key, item in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(item) for item in value)
-    if isinstance(value, (set, frozenset)):
-        return frozenset(_freeze(item) for item in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    """The plain (dict/list) form of `_freeze`'s output, for serialisation."""
-    if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
-    if isinstance(value, (tuple, frozenset)):
-        return [_thaw(item) for item in value]
-    return value
-
-
 def _empty_mapping() -> Mapping[str, Any]:
-    return types.MappingProxyType({})
+    return FrozenMap()
 
 
 #: A plugin's own configuration: any JSON-like data, frozen after validation.
 FrozenConfig = Annotated[
     Mapping[str, Any],
-    AfterValidator(_freeze),
-    PlainSerializer(_thaw, return_type=dict[str, Any]),
+    AfterValidator(freeze),
+    PlainSerializer(thaw, return_type=dict[str, Any]),
 ]
 #: Custom levels, name to number, frozen after validation.
 FrozenLevels = Annotated[
     Mapping[str, int],
-    PlainSerializer(_thaw, return_type=dict[str, int]),
+    PlainSerializer(thaw, return_type=dict[str, int]),
 ]
 
 
@@ -474,7 +455,7 @@ with warnings.catch_warnings():
                     )
                 seen_names[name.lower()] = name
                 seen_numbers[number] = name
-            return types.MappingProxyType(dict(value))
+            return FrozenMap(value)
 
         @classmethod
         def from_mapping(cls, mapping: Mapping[str, Any], *, source: str | None = None) -> Settings:

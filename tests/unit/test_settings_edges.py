@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,18 @@ def test_settings_are_immutable_all_the_way_down() -> None:
     dumped = settings.model_dump(mode="json")
     assert dumped["sinks"][0]["config"] == {"hosts": ["a"], "x": {}}
     assert Settings.model_validate(dumped) == settings
+
+
+def test_frozen_settings_pickle_and_hash() -> None:
+    """Frozen settings cross process boundaries (pickle) and can be dictionary keys."""
+    settings = Settings(
+        levels={"notice": 25},
+        sinks=[{"type": "plugin", "name": "acme:Sink", "config": {"hosts": ["a"]}}],
+    )
+    copy = pickle.loads(pickle.dumps(settings))
+    assert copy == settings
+    assert copy.levels["notice"] == 25
+    assert {settings: 1}[copy] == 1
 
 
 # -- limits --------------------------------------------------------------------------
