@@ -303,7 +303,7 @@ impl FileSink {
 
     fn rotate(&mut self) -> io::Result<()> {
         let kept = shift_backups(&self.cfg.path, self.cfg.backups)?;
-        if let (Some(first), Some(compressor)) = (kept, &self.compressor) {
+        if let (Some(first), Some(compressor)) = (kept, self.compressor.as_mut()) {
             // Opened under the lock, before anyone can shift it again: the handle pins the inode.
             match OpenOptions::new()
                 .read(true)
@@ -320,7 +320,7 @@ impl FileSink {
         self.reopen().map(drop)
     }
 
-    /// In a forked child: take a lock of our own and start our own gzip thread.
+    /// In a forked child: take a lock of our own.
     fn after_fork(&mut self) -> io::Result<()> {
         let lock_path = lock_path_for(&self.cfg.path);
         let lock = open_lock_file(&lock_path, self.cfg.mode).map_err(|e| {
@@ -328,15 +328,13 @@ impl FileSink {
             context(e, format!("reopening rotation lock file {lp} after fork"))
         })?;
         self.lock = Some(lock);
-        if let Some(c) = self.compressor.as_mut() {
-            c.after_fork();
-        }
+        // The compressor notices the fork by itself (also in flush/close, before any write).
         self.pid = std::process::id();
         Ok(())
     }
 
     fn take_deferred(&mut self) -> Option<io::Error> {
-        let background = self.compressor.as_ref().and_then(Compressor::take_error);
+        let background = self.compressor.as_mut().and_then(Compressor::take_error);
         self.deferred.take().or(background)
     }
 }

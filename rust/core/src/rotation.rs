@@ -201,27 +201,32 @@ pub(crate) struct CompressJob {
 
 /// A background thread that gzips rotated files, so a rotation costs the line path only
 /// renames. `finish` waits for every queued job.
+///
+/// Fork safety: a `fork()` (from any thread) can happen while the gzip thread holds one of the
+/// locks it shares with us: the channel's internal lock, or the error slot's mutex. In the child
+/// those locks stay locked forever, with no thread to release them. So the first call in a
+/// forked child abandons every object shared with the parent's thread (leaking it: dropping the
+/// sender or locking the slot could block) and starts over with fresh ones; the child's own
+/// thread starts with its first job. Pending jobs of the parent stay the parent's to finish.
 pub(crate) struct Compressor {
     tx: Option<mpsc::Sender<CompressJob>>,
     thread: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<io::Error>>>,
-    /// The process that started the thread: after `fork` the child has our struct but not the
-    /// thread, so it must start its own and must never join the parent's.
+    /// The process these objects belong to; another pid means we are a forked child.
     pid: u32,
     args: (PathBuf, PathBuf, u32, usize),
 }
 
 impl Compressor {
+    /// A compressor for backups of `path`; its thread starts with the first job.
     pub(crate) fn start(path: PathBuf, lock_path: PathBuf, mode: u32, backups: usize) -> Self {
-        let mut c = Compressor {
+        Compressor {
             tx: None,
             thread: None,
             error: Arc::new(Mutex::new(None)),
             pid: std::process::id(),
             args: (path, lock_path, mode, backups),
-        };
-        c.spawn();
-        c
+        }
     }
 
     fn spawn(&mut self) {
@@ -254,17 +259,26 @@ impl Compressor {
         }
     }
 
-    /// After `fork`, forget the parent's thread (it does not exist here) and start our own.
-    pub(crate) fn after_fork(&mut self) {
-        self.tx = None;
+    /// In a forked child, drop nothing of the parent's (see the type's docs): forget it.
+    fn own(&mut self) {
+        let pid = std::process::id();
+        if self.pid == pid {
+            return;
+        }
+        std::mem::forget(self.tx.take());
         std::mem::forget(self.thread.take());
-        self.pid = std::process::id();
-        self.spawn();
+        let fresh = Arc::new(Mutex::new(None));
+        std::mem::forget(std::mem::replace(&mut self.error, fresh));
+        self.pid = pid;
     }
 
-    /// Queue a job. If the thread could not start, the backup stays uncompressed and the
-    /// start failure is reported once by `take_error`.
-    pub(crate) fn submit(&self, job: CompressJob) {
+    /// Queue a job, starting the thread if it is not running. If it cannot start, the backup
+    /// stays uncompressed and the failure is reported once by `take_error`.
+    pub(crate) fn submit(&mut self, job: CompressJob) {
+        self.own();
+        if self.tx.is_none() {
+            self.spawn();
+        }
         if let Some(tx) = &self.tx {
             // The receiver lives until `finish`, so this only fails after it.
             let _ = tx.send(job);
@@ -272,17 +286,15 @@ impl Compressor {
     }
 
     /// The first background failure since the last call, if any.
-    pub(crate) fn take_error(&self) -> Option<io::Error> {
+    pub(crate) fn take_error(&mut self) -> Option<io::Error> {
+        self.own();
         self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Wait for all queued jobs to finish.
     pub(crate) fn finish(&mut self) -> io::Result<()> {
+        self.own();
         self.tx = None;
-        if self.pid != std::process::id() {
-            // A forked child: the thread belongs to the parent; joining it would be undefined.
-            std::mem::forget(self.thread.take());
-        }
         if let Some(t) = self.thread.take() {
             if t.join().is_err() {
                 return Err(io::Error::other("the gzip thread panicked"));
@@ -355,6 +367,67 @@ fn compress_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fork while the gzip thread holds the lock it shares with the line path (here: the error
+    /// slot, held as while recording a failure) leaves the child able to take errors, compress
+    /// and finish: it never waits on the parent's locks. Before, the child blocked forever.
+    #[test]
+    fn forked_child_never_waits_on_the_parents_gzip_locks() {
+        let dir = std::env::temp_dir().join(format!("ferrolog-gzfork-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.log");
+        let mut c = Compressor::start(path.clone(), dir.join(".app.log.lock"), 0o640, 3);
+        // A job for the parent's thread, so it is running and shares the channel with us.
+        fs::write(backup_path(&path, 2, false), b"{\"parent\":1}\n").unwrap();
+        let job = File::open(backup_path(&path, 2, false)).unwrap();
+        c.submit(CompressJob { file: job });
+        fs::write(backup_path(&path, 1, false), b"{\"child\":1}\n").unwrap();
+
+        let slot = Arc::clone(&c.error);
+        let (held_tx, held_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _guard = slot.lock().unwrap();
+            held_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        });
+        held_rx.recv().unwrap();
+        // SAFETY: the child uses only the compressor (file syscalls, allocation, one thread
+        // spawn) and leaves with _exit; an alarm kills it if it ever blocks.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // SAFETY: arms SIGALRM (default action: terminate) in this child only.
+            unsafe { libc::alarm(20) };
+            let ok = c.take_error().is_none() && {
+                let job = File::open(backup_path(&path, 1, false)).unwrap();
+                c.submit(CompressJob { file: job });
+                c.finish().is_ok()
+            };
+            // SAFETY: ends the forked child at once, skipping the harness's exit work.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child we forked; `status` is valid storage.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        c.finish().unwrap();
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child blocked or failed: status {status:#x}"
+        );
+        // Both backups were compressed: the parent's by its thread, the child's by its own.
+        for n in [1, 2] {
+            assert!(
+                backup_path(&path, n, true).exists(),
+                "app.log.{n}.gz missing"
+            );
+            assert!(!backup_path(&path, n, false).exists());
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
