@@ -39,6 +39,7 @@ use crate::rotation::{
     SystemClock,
 };
 use crate::sink::Sink;
+use crate::tz::TimeZone;
 
 /// How long a failed rotation waits before it is tried again; batches keep going to the
 /// unrotated file meanwhile, because losing lines is worse than an oversized file.
@@ -59,7 +60,8 @@ pub struct FileConfig {
     pub backups: usize,
     /// Gzip rotated files to `app.log.N.gz` (in a background thread; done before `close` returns).
     pub compress: bool,
-    /// Compute time boundaries in UTC (`true`) or in the local time zone.
+    /// Compute time boundaries in UTC (`true`) or in the local time zone, as `TZ` (else
+    /// `/etc/localtime`) says when the sink is opened; see [`TimeZone::local`].
     pub utc: bool,
 }
 
@@ -94,6 +96,9 @@ pub struct FileSink {
     /// The sidecar lock file; present exactly when rotation is configured.
     lock: Option<File>,
     clock: Box<dyn Clock>,
+    /// The local zone for time rotation with `utc: false`, loaded at open on the configuring
+    /// thread: the writer thread never calls libc's time-zone functions (see `tz.rs`).
+    zone: Option<TimeZone>,
     next_rollover: Option<SystemTime>,
     retry_rotation_at: Option<Instant>,
     /// A failure that did not lose the batch (a rotation); reported by `flush`/`close`.
@@ -155,6 +160,7 @@ impl FileSink {
         } else {
             None
         };
+        let zone = (cfg.rotate_every.is_some() && !cfg.utc).then(TimeZone::local);
         // A non-empty file left by an earlier run belongs to the period of its last write, so a
         // file from yesterday is rotated out by the first batch of today.
         let next_rollover = cfg.rotate_every.map(|every| {
@@ -162,7 +168,7 @@ impl FileSink {
                 Ok(mtime) if meta.len() > 0 => mtime,
                 _ => clock.now(),
             };
-            next_rollover(since, every, cfg.utc)
+            next_rollover(since, every, zone.as_ref())
         });
         let compressor = (cfg.compress && cfg.rotates()).then(|| {
             Compressor::start(
@@ -179,6 +185,7 @@ impl FileSink {
             file: Some(file),
             lock,
             clock,
+            zone,
             next_rollover,
             retry_rotation_at: None,
             deferred: None,
@@ -247,7 +254,7 @@ impl FileSink {
         if size == 0 {
             // Nothing to rotate out: an empty period produces no empty backup.
             if let (true, Some(now), Some(every)) = (time_due, now, self.cfg.rotate_every) {
-                self.next_rollover = Some(next_rollover(now, every, self.cfg.utc));
+                self.next_rollover = Some(next_rollover(now, every, self.zone.as_ref()));
             }
         } else {
             let size_due = self
@@ -296,7 +303,8 @@ impl FileSink {
         self.kind = fd_kind(file.as_raw_fd());
         self.file = Some(file);
         if let Some(every) = self.cfg.rotate_every {
-            self.next_rollover = Some(next_rollover(self.clock.now(), every, self.cfg.utc));
+            let now = self.clock.now();
+            self.next_rollover = Some(next_rollover(now, every, self.zone.as_ref()));
         }
         Ok(meta.len())
     }

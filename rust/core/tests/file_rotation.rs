@@ -270,3 +270,53 @@ fn throughput_of_64k_batches() {
         );
     }
 }
+
+/// Local daily rotation (`utc: false`) in `TZ=America/New_York` across spring-forward: the day
+/// of the change is 23 hours long, and each file holds exactly one local day. `TZ` is set for a
+/// child process only (setting it in this multi-threaded test binary is the very race the
+/// zone table avoids), and read once, when the sink opens: the child changes `TZ` to UTC right
+/// after, and the boundaries stay New York's (libc's `mktime` would follow the change).
+#[test]
+fn local_daily_rotation_across_a_dst_change() {
+    const TEST: &str = "local_daily_rotation_across_a_dst_change";
+    if file_support::role().as_deref() == Some("ny") {
+        let path = std::env::var("FERROLOG_TEST_PATH").unwrap();
+        let mut cfg = FileConfig::new(&path);
+        cfg.rotate_every = Some(RotateEvery::Daily);
+        cfg.utc = false;
+        // 2026-03-07 23:59:59 EST.
+        let clock = FakeClock::at(1_772_945_999);
+        let mut sink = FileSink::open_with_clock(cfg, Box::new(clock.clone())).unwrap();
+        // SAFETY: no other thread of this child reads or writes the environment meanwhile.
+        unsafe { libc::setenv(c"TZ".as_ptr(), c"UTC".as_ptr(), 1) };
+        let steps = [
+            1_772_945_999, // Mar 7 23:59:59 EST
+            1_772_946_000, // Mar 8 00:00:00 EST: new day
+            1_773_028_799, // Mar 8 23:59:59 EDT, 23 hours later: same day
+            1_773_028_800, // Mar 9 00:00:00 EDT: new day (an hour before UTC-5 midnight)
+        ];
+        for (i, t) in steps.into_iter().enumerate() {
+            clock.set(t);
+            sink.write_batch(line(0, i).as_bytes()).unwrap();
+        }
+        sink.close().unwrap();
+        std::process::exit(0);
+    }
+    let dir = Scratch::new("localdst");
+    let path = dir.join("app.log");
+    let status = file_support::child(TEST, "ny")
+        .env("FERROLOG_TEST_PATH", &path)
+        .env("TZ", "America/New_York")
+        .status()
+        .unwrap();
+    assert!(status.success(), "child failed: {status}");
+    assert_eq!(
+        fs::read_to_string(dir.join("app.log.2")).unwrap(),
+        line(0, 0)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("app.log.1")).unwrap(),
+        line(0, 1) + &line(0, 2)
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), line(0, 3));
+}

@@ -25,10 +25,8 @@ fn pipe() -> (OwnedFd, OwnedFd) {
     assert_eq!(r, 0, "{}", io::Error::last_os_error());
     for fd in fds {
         // SAFETY: fcntl on a descriptor we just created and own.
-        assert_eq!(
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
-            0
-        );
+        let r = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        assert_eq!(r, 0);
     }
     // SAFETY: pipe succeeded, so both descriptors are open and owned by nobody else.
     unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
