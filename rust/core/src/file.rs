@@ -162,11 +162,14 @@ impl FileSink {
         };
         let zone = (cfg.rotate_every.is_some() && !cfg.utc).then(TimeZone::local);
         // A non-empty file left by an earlier run belongs to the period of its last write, so a
-        // file from yesterday is rotated out by the first batch of today.
+        // file from yesterday is rotated out by the first batch of today. An mtime ahead of the
+        // clock (the clock was stepped back, or is a test's) counts as now: it must not push
+        // this process's boundary past the one the other appenders see.
         let next_rollover = cfg.rotate_every.map(|every| {
+            let now = clock.now();
             let since = match meta.modified() {
-                Ok(mtime) if meta.len() > 0 => mtime,
-                _ => clock.now(),
+                Ok(mtime) if meta.len() > 0 => mtime.min(now),
+                _ => now,
             };
             next_rollover(since, every, zone.as_ref())
         });
