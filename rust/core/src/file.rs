@@ -230,7 +230,7 @@ impl FileSink {
         if self.kind != FdKind::Regular {
             return self.write_unlocked(batch);
         }
-        if self.pid != std::process::id() {
+        if self.pid != std::process::id() && self.file.is_some() {
             // `flock` belongs to the open file description, which a forked child shares with
             // its parent: only a descriptor of our own excludes the parent.
             self.reopen()?;
@@ -595,6 +595,53 @@ mod tests {
     #[test]
     fn short_write_is_completed_under_the_lock_with_rotation() {
         short_write_is_completed_under_the_lock(true);
+    }
+
+    /// A forked child appending through an inherited sink (no rotation) locks a descriptor of
+    /// its own: while it completes a short write, the parent's descriptor cannot take the lock.
+    /// (`flock` belongs to the open file description, which fork shares.)
+    #[test]
+    fn forked_child_locks_its_own_descriptor() {
+        let dir = scratch("forklock");
+        let path = dir.join("app.log");
+        let mut sink = FileSink::open(FileConfig::new(&path)).unwrap();
+        sink.write_batch(b"{\"parent\":1}\n").unwrap();
+        let parent_fd = sink.file.as_ref().unwrap().as_raw_fd();
+        // SAFETY: the child only writes through the sink and flocks, then leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let mut calls = 0;
+            let excluded = Rc::new(Cell::new(None));
+            let seen = Rc::clone(&excluded);
+            seam::set(move |fd, buf| {
+                calls += 1;
+                if calls == 1 {
+                    return seam::real_write(fd, &buf[..3]);
+                }
+                // SAFETY: a non-blocking flock on the descriptor inherited from the parent.
+                let r = unsafe { libc::flock(parent_fd, libc::LOCK_EX | libc::LOCK_NB) };
+                seen.set(Some(r != 0));
+                seam::real_write(fd, buf)
+            });
+            let ok = sink.write_batch(b"{\"child\":1}\n").is_ok() && excluded.get() == Some(true);
+            seam::clear();
+            // SAFETY: ends the forked child at once.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child we forked.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status:#x}"
+        );
+        sink.close().unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"parent\":1}\n{\"child\":1}\n"
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     /// When the rest of a short write fails, the part that was written is cut off again, so
