@@ -10,6 +10,8 @@ import sys
 import textwrap
 import threading
 
+import pytest
+
 PROCS = 4
 EVENTS = 50_000
 
@@ -78,3 +80,42 @@ def test_four_processes_share_one_stdout_pipe() -> None:
         assert i == next_i[proc], f"process {proc}: event {i} out of order or duplicated"
         next_i[proc] += 1
     assert next_i == [EVENTS] * PROCS
+
+
+BROKEN_PIPE_CHILD = textwrap.dedent(
+    """
+    import json, signal, sys
+    from ferrolog import Pipeline
+
+    if sys.argv[1] == "default":
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a CLI tool might
+    p = Pipeline(sinks=[{"type": "stdout"}])
+    log = p.logger("epipe")
+    for i in range(1000):
+        log.info("into a closed pipe", i=i)
+    assert p.close(30.0)
+    print(json.dumps(dict(p.stats())), file=sys.stderr)
+    """
+)
+
+
+@pytest.mark.parametrize("sigpipe", ["ignore", "default"])
+def test_closed_pipe_reader_is_counted_not_fatal(sigpipe: str) -> None:
+    """A stdout pipe whose reader is gone makes batches fail as counted errors; the process is
+    not killed by SIGPIPE, whether Python's SIG_IGN or SIG_DFL is in force."""
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", BROKEN_PIPE_CHILD, sigpipe],
+            stdout=write_fd,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_fd)
+    assert child.returncode == 0, child.stderr.decode()
+    stats = json.loads(child.stderr.decode().strip().splitlines()[-1])
+    assert stats["errors"] >= 1
+    assert stats["written"] == 0
