@@ -607,6 +607,7 @@ mod tests {
     /// transition of the current rules (table entries are what zic computed from the same rules).
     #[test]
     fn table_and_footer_rule_agree() {
+        let mut compared = 0;
         for name in [
             "America/New_York",
             "Europe/Berlin",
@@ -622,12 +623,23 @@ mod tests {
                 .filter(|w| w[1].0 >= 1_577_836_800 && w[1].1 != w[0].1)
                 .map(|w| w[1])
                 .collect();
-            assert!(recent.len() >= 2, "{name}: {recent:?}");
+            // A "slim" file (zic -b slim, e.g. macOS) stops its table where the rule takes over:
+            // nothing to compare there.
             for &(t, off) in &recent {
                 assert_eq!(rule.offset_at(t), off, "{name} at {t}");
                 assert_eq!(rule.next_transition_after(t - 1), Some(t), "{name} at {t}");
+                compared += 1;
             }
         }
+        // This system's files are "fat" (Debian's tzdata): the comparison did happen.
+        let fat = fs::metadata("/usr/share/zoneinfo/America/New_York")
+            .unwrap()
+            .len()
+            > 2000;
+        assert!(
+            compared > 0 || !fat,
+            "no table transitions after 2020 to compare"
+        );
     }
 
     #[test]
