@@ -1,25 +1,27 @@
 //! `FileSink`: NDJSON batches appended to a file, with optional size/time rotation, retention
 //! and gzip, safe when several processes append to the same path.
 //!
-//! Protocol when rotation is configured (nothing of it runs otherwise):
+//! Protocol when rotation is configured:
 //! 1. Every batch is written under an exclusive `flock` on the sidecar `.app.log.lock`.
 //! 2. Under the lock, `lstat(path)` is compared with the (dev, inode) of our descriptor. If they
 //!    differ (another process rotated, or the file was removed), we reopen the path first.
 //! 3. Still under the lock, the size from that `lstat` and the clock decide whether to rotate;
 //!    the process that rotates shifts the backups and reopens, and every other process sees a
 //!    new inode at step 2, so a boundary is crossed exactly once.
-//! 4. The batch is appended with one `write` (`O_APPEND`), then the lock is released.
+//! 4. The batch is appended (below), then the lock is released. Writes under the lock also mean
+//!    no process is still appending to a file that another one is compressing.
 //!
-//! Writes under the lock also mean no process is still appending to a file that another one is
-//! compressing. Without rotation, each batch to a regular file is written under an exclusive
-//! `flock` on the log file's own descriptor (its inode does not change under us), for step 5.
+//! Without rotation, each batch to a regular file is appended under an exclusive `flock` on the
+//! log file's own descriptor instead (its inode does not change under us; a forked child first
+//! reopens the file, because a `flock` belongs to the open file description it would otherwise
+//! share with its parent).
 //!
-//! 5. A batch goes out in one `write` (`O_APPEND`). When the kernel takes only part of it (disk
-//!    or quota full, `RLIMIT_FSIZE`, a signal), the rest is written while the lock is still held,
-//!    so no other process's append lands inside the line. If the rest cannot be written, the
-//!    part that was is cut off again (`ftruncate`, still under the lock, and only when nothing
-//!    was appended after it), so the file never ends in half a line that the next append would
-//!    glue onto; the batch is reported as an error, as the `Sink` contract says.
+//! Appending: a batch goes out in one `write` (`O_APPEND`). When the kernel takes only part of
+//! it (disk or quota full, `RLIMIT_FSIZE`, a signal), the rest is written while the lock is
+//! still held, so no other process's append lands inside the line. If the rest cannot be
+//! written, the part that was is cut off again (`ftruncate`, still under the lock, and only when
+//! nothing was appended after it), so the file never ends in half a line that the next append
+//! would glue onto; the batch is reported as an error, as the `Sink` contract says.
 //!
 //! A FIFO at the path gets the pipe treatment of the stdio sinks (writes of at most `PIPE_BUF`
 //! bytes that end at newlines); a character device (`/dev/null`) one plain write per batch.
@@ -203,8 +205,8 @@ impl FileSink {
         &self.cfg.path
     }
 
-    /// Step 5: append the batch; for a regular file the caller holds a lock that every other
-    /// appender takes too.
+    /// Append the batch; for a regular file the caller holds a lock that every other appender
+    /// takes too.
     fn write_unlocked(&self, batch: &[u8]) -> io::Result<()> {
         let Some(file) = self.file.as_ref() else {
             return Err(io::Error::other(format!(
@@ -225,7 +227,7 @@ impl FileSink {
     }
 
     /// Without rotation: a regular file is appended under a `flock` on its own descriptor, so a
-    /// short write is completed before any other process appends (step 5).
+    /// short write is completed before any other process appends.
     fn write_plain(&mut self, batch: &[u8]) -> io::Result<()> {
         if self.kind != FdKind::Regular {
             return self.write_unlocked(batch);

@@ -6,6 +6,9 @@
 //! every worker's stdout into one pipe) a batch goes out in writes of at most `PIPE_BUF` bytes
 //! that each end at a newline, because only those are atomic: several processes sharing the pipe
 //! then never cut each other's lines. The fd's type is looked up once, at the first batch.
+//! A single line longer than `PIPE_BUF` cannot be atomic; it goes out whole in its own write(s).
+//! On a non-blocking fd that is full the sink waits in `poll(2)`; after 10 s without a byte
+//! accepted the batch fails as an error (counted by the writer) instead of hanging it.
 //! A closed reader gives `EPIPE` back as an error; it never kills the process with
 //! `SIGPIPE`, even when the host left `SIGPIPE` at its default action (Python ignores it, a
 //! plain C host may not).
