@@ -13,7 +13,11 @@ pub(crate) const PIPE_BUF: usize = libc::PIPE_BUF;
 /// How long a non-blocking descriptor may stay full, with no byte accepted, before the batch is
 /// given up as an error: a reader that is merely slow keeps the writer waiting, a reader that is
 /// stuck for good does not hang the writer thread (and with it `flush` and `close`) forever.
+#[cfg(not(test))]
 const STALL_LIMIT: Duration = Duration::from_secs(10);
+/// Unit tests check the bound without waiting 10 s.
+#[cfg(test)]
+const STALL_LIMIT: Duration = Duration::from_millis(300);
 
 /// What kind of object a descriptor writes to, as far as line atomicity is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +116,8 @@ pub(crate) fn write_all_counted(fd: RawFd, buf: &[u8]) -> Result<(), WriteError>
                     return Err(fail(io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
-                            "the non-blocking descriptor {fd} accepted no byte for {} s",
-                            STALL_LIMIT.as_secs()
+                            "the non-blocking descriptor {fd} accepted no byte for {:?}",
+                            STALL_LIMIT
                         ),
                     )));
                 }
@@ -232,6 +236,31 @@ mod tests {
         assert_eq!(chunks(batch, 100), [&batch[..]]);
         // Exactly at the limit: the line that ends on the last byte stays in.
         assert_eq!(chunks(batch, 7), [&b"aaa\nbb\n"[..], b"cccc\nd\n"]);
+    }
+
+    /// A non-blocking pipe that stays full (its reader never reads) fails the write after the
+    /// stall bound instead of hanging the writer thread.
+    #[test]
+    fn a_pipe_that_stays_full_times_out() {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe writes; fcntl adds O_NONBLOCK to
+        // the write end we own.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            let flags = libc::fcntl(fds[1], libc::F_GETFL);
+            libc::fcntl(fds[1], libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+        let chunk = [b'x'; 4096];
+        while raw_write(fds[1], &chunk) > 0 {}
+        while raw_write(fds[1], b"x") > 0 {} // to the last byte, whatever the pipe's layout
+        let err = write_all_counted(fds[1], b"{\"a\":1}\n").unwrap_err();
+        assert_eq!(err.error.kind(), io::ErrorKind::TimedOut, "{}", err.error);
+        assert_eq!(err.written, 0);
+        // SAFETY: closes the two descriptors this test opened.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
     }
 
     #[test]
