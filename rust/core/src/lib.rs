@@ -12,6 +12,7 @@ pub mod sink;
 pub mod stats;
 pub mod stdio;
 mod sync;
+pub mod tz;
 pub mod writer;
 
 pub use file::{FileConfig, FileSink};
