@@ -41,7 +41,7 @@ def test_four_processes_share_one_stdout_pipe() -> None:
     env = dict(os.environ)
     # Never drop on a slow reader: the test counts every line.
     env["FERROLOG_RING__OVERFLOW"] = "block"
-    env["FERROLOG_RING__BLOCK_TIMEOUT"] = "120"
+    env["FERROLOG_RING__BLOCK_TIMEOUT"] = "60"  # the largest the settings allow
     procs = [
         subprocess.Popen([sys.executable, "-c", CHILD, str(n)], stdout=write_fd, env=env)
         for n in range(PROCS)
