@@ -12,7 +12,7 @@ LOOM_TARGET  := target/loom
 SANITIZE_TARGET := target/sanitize
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-rust test-loom test-sanitize test-python lint fmt bench bench-compare build clean toolchain
+.PHONY: help demo test test-rust test-loom test-sanitize test-python test-wheel test-matrix lint fmt bench bench-compare build clean toolchain
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,10 +28,11 @@ $(VENV)/bin/python: | toolchain
 	$(PY) -m pip install --quiet --upgrade pip "maturin>=1.9,<2"
 
 # Builds the extension into python/ferrolog (editable install) and installs the dev extras.
-# Stale .so files are removed first so an old build can never shadow a new one.
+# This interpreter's stale .so is removed first so an old build can never shadow a new one
+# (other interpreters' builds, from `make test-matrix`, have other names and stay).
 $(NATIVE_STAMP): $(VENV)/bin/python $(RUST_SOURCES) pyproject.toml
-	rm -f python/ferrolog/_native*.so $(VENV)/.native-*
-	$(VENV)/bin/maturin develop --quiet --profile $(PROFILE) --extras dev
+	rm -f python/ferrolog/_native$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') $(VENV)/.native-*
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet --profile $(PROFILE) --extras dev
 	touch $@
 
 build: $(NATIVE_STAMP) ## build the extension (PROFILE=release|dev-release) into the venv
@@ -112,3 +113,28 @@ bench-compare: $(NATIVE_STAMP) ## peer comparison + service benchmark -> bench-r
 clean: ## remove the venv, build outputs and caches (keeps target/ unless ALL=1)
 	rm -rf $(VENV) python/ferrolog/_native*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	if [ -n "$(ALL)" ]; then rm -rf target; fi
+
+# The wheel as a user gets it: built by maturin, installed with pip into a fresh venv outside
+# the source tree, then the console script, `python -m ferrolog` and a zero-config log call.
+WHEEL_DIR := target/wheel-test
+test-wheel: $(VENV)/bin/python ## build the wheel, install it into a fresh venv and smoke-test it
+	rm -rf $(WHEEL_DIR)
+	$(VENV)/bin/maturin build --quiet --profile $(PROFILE) --interpreter $(abspath $(PY)) --out $(WHEEL_DIR)/dist
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/python -m pip install --quiet --disable-pip-version-check $(WHEEL_DIR)/dist/*.whl
+	cd $(WHEEL_DIR) && ./venv/bin/ferrolog --version && ./venv/bin/python -m ferrolog --version
+	cd $(WHEEL_DIR) && ./venv/bin/python -c "import threading, ferrolog; assert threading.active_count() == 1" \
+		&& ./venv/bin/python ../../examples/quickstart.py >/dev/null
+
+# The Python matrix the README claims: the whole pytest suite on every CPython 3.10-3.13 found
+# (pyenv's or on PATH), each with its own venv and target dir. A missing version is named.
+MATRIX ?= 3.10 3.11 3.12 3.13
+test-matrix: toolchain ## run pytest on each CPython in MATRIX (default 3.10-3.13) that is installed
+	@for v in $(MATRIX); do \
+		py=; for c in $$(ls -d $$HOME/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null) $$(command -v python$$v); do \
+			if $$c -c 'import venv, ensurepip' >/dev/null 2>&1; then py=$$c; break; fi; \
+		done; \
+		if [ -z "$$py" ]; then echo "test-matrix: no working python$$v found, skipped"; continue; fi; \
+		echo "test-matrix: Python $$v ($$py)"; \
+		$(MAKE) --no-print-directory test-python PYTHON=$$py VENV=.venv-$$v CARGO_TARGET_DIR=$(CURDIR)/target/py$$v PROFILE=dev-release || exit 1; \
+	done

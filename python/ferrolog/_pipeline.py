@@ -6,6 +6,9 @@ rather than accepted and silently ignored.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
@@ -17,11 +20,19 @@ from ferrolog.config import (
     PluginSink,
     RedactionSettings,
     Settings,
+    SettingsError,
     UnsupportedSettingError,
 )
 from ferrolog.typing import PythonSink
 
-__all__ = ["PipelineOptions", "build_pipeline", "check_supported", "pipeline_options"]
+__all__ = [
+    "PipelineOptions",
+    "build_pipeline",
+    "check_sinks",
+    "check_supported",
+    "pipeline_options",
+    "sink_problems",
+]
 
 
 class PipelineOptions(TypedDict):
@@ -47,6 +58,16 @@ def unsupported_settings(settings: Settings) -> list[str]:
                 f"sinks.{index}: plugin sink {sink.name!r} needs the plugin registry, "
                 "which is not available yet; use a stdout, stderr, file or null sink"
             )
+    if settings.plugins.allow:
+        names = ", ".join(repr(name) for name in settings.plugins.allow)
+        reasons.append(
+            f"plugins.allow: the plugin registry ({names}) is not available yet; "
+            "remove plugins.allow"
+        )
+    if settings.plugins.index is not None:
+        reasons.append(
+            "plugins.index: the plugin marketplace index is not available yet; remove plugins.index"
+        )
     for field in ("filters", "enrichers", "redactors"):
         refs = getattr(settings, field)
         if refs:
@@ -71,6 +92,65 @@ def check_supported(settings: Settings) -> None:
     if reasons:
         raise UnsupportedSettingError(
             "ferrolog cannot honour these settings yet:\n" + "\n".join(f"  {r}" for r in reasons)
+        )
+
+
+def sink_problems(settings: Settings) -> list[str]:
+    """Return one line per configured sink that cannot start, without creating any file.
+
+    A file sink needs an existing, writable directory; an existing target must be a
+    writable file that is not a symbolic link (the writer opens it with ``O_NOFOLLOW``).
+    This does blocking file-system calls: run it off the event loop.
+    """
+    problems: list[str] = []
+    for index, sink in enumerate(settings.sinks):
+        if not isinstance(sink, FileSink):
+            continue
+        where = f"sinks.{index}.path"
+        path = os.path.abspath(sink.path)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            problems.append(f"{where}: cannot inspect {path}: {exc.strerror}")
+            continue
+        if info is None:
+            parent = os.path.dirname(path)
+            if os.path.exists(parent) and not os.path.isdir(parent):
+                problems.append(f"{where}: {parent} is not a directory")
+            elif not os.path.isdir(parent):
+                problems.append(
+                    f"{where}: directory {parent} does not exist; create it first "
+                    "(ferrolog does not create directories)"
+                )
+            elif not os.access(parent, os.W_OK | os.X_OK):
+                problems.append(f"{where}: directory {parent} is not writable")
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            problems.append(f"{where}: {path} is a symbolic link; log files are never followed")
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            problems.append(f"{where}: {path} is a directory, not a file")
+            continue
+        # Opening for append without O_CREAT writes nothing and creates nothing, and it
+        # asks the kernel itself (root, read-only mounts and ACLs included).
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+            problems.append(f"{where}: cannot open {path} for appending: {reason}")
+        else:
+            os.close(fd)
+    return problems
+
+
+def check_sinks(settings: Settings) -> None:
+    """Raise `SettingsError` listing every configured sink that cannot start."""
+    problems = sink_problems(settings)
+    if problems:
+        raise SettingsError(
+            "ferrolog cannot start these sinks:\n" + "\n".join(f"  {p}" for p in problems)
         )
 
 

@@ -9,10 +9,8 @@ silently ignored option.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
-import sys
 import types
 import warnings
 from collections.abc import Mapping
@@ -20,22 +18,38 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from ferrolog._frozen import FrozenMap, freeze, thaw
+from ferrolog._settings_sources import (
+    ENV_DELIMITER,
+    ENV_PREFIX,
+    EnvSource,
+    SettingsError,
+    UnsupportedSettingError,
+    deep_merge,
+    read_file,
+    settings_error,
+    with_source,
+    without,
+)
 
 __all__ = [
     "LEVELS",
+    "MAX_BATCH_BYTES",
+    "MAX_BLOCK_TIMEOUT",
+    "MAX_FILE_BYTES",
+    "MAX_RING_BYTES",
     "AuditSettings",
     "ComplianceSettings",
     "FileSink",
@@ -51,6 +65,7 @@ __all__ = [
     "StderrSink",
     "StdoutSink",
     "UnsupportedSettingError",
+    "max_event_bytes_for",
     "parse_level",
 ]
 
@@ -70,6 +85,45 @@ LEVELS: Mapping[str, int] = types.MappingProxyType(
 )
 
 _PLUGIN_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$|^[A-Za-z0-9][\w.\-]*$")
+
+#: The largest ring (1 GiB): its memory is allocated up front, per container.
+MAX_RING_BYTES = 1 << 30
+#: The largest batch handed to the sinks in one write (64 MiB).
+MAX_BATCH_BYTES = 64 << 20
+#: The longest a sync log call may wait for ring space with ``overflow="block"`` (seconds).
+MAX_BLOCK_TIMEOUT = 60.0
+#: The largest size limit of one log file before it rotates (1 TiB).
+MAX_FILE_BYTES = 1 << 40
+#: The most rotated files a file sink may keep.
+MAX_BACKUPS = 1000
+#: The longest rotation period in seconds (366 days).
+MAX_ROTATE_SECONDS = 366 * 86_400
+# The ring stores each record behind a 4-byte length and refuses one larger than half of its
+# capacity, which it rounds up to a power of two (rust/core/src/ring.rs).
+_RECORD_PREFIX = 4
+
+
+def max_event_bytes_for(capacity_bytes: int) -> int:
+    """The largest ``ring.max_event_bytes`` a ring of ``capacity_bytes`` accepts."""
+    rounded = 1 << max(capacity_bytes - 1, 4095).bit_length()
+    return rounded // 2 - _RECORD_PREFIX
+
+
+def _empty_mapping() -> Mapping[str, Any]:
+    return FrozenMap()
+
+
+#: A plugin's own configuration: any JSON-like data, frozen after validation.
+FrozenConfig = Annotated[
+    Mapping[str, Any],
+    AfterValidator(freeze),
+    PlainSerializer(thaw, return_type=dict[str, Any]),
+]
+#: Custom levels, name to number, frozen after validation.
+FrozenLevels = Annotated[
+    Mapping[str, int],
+    PlainSerializer(thaw, return_type=dict[str, int]),
+]
 
 
 def parse_level(value: object) -> int:
@@ -102,19 +156,66 @@ class _Model(BaseModel):
 
 
 class RingSettings(_Model):
-    """The bounded in-memory ring between callers and the writer thread."""
+    """The bounded in-memory ring between callers and the writer thread.
 
-    capacity_bytes: int = Field(default=4 * 1024 * 1024, ge=4096)
+    Every size is bounded both ways; an out-of-range value is an error naming the field.
+    """
+
+    #: Bytes of the ring, 4096 ..= 1 GiB (rounded up to a power of two; allocated up front).
+    capacity_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=4096,
+        le=MAX_RING_BYTES,
+        description="Ring size in bytes, 4096 to 1 GiB, rounded up to a power of two.",
+    )
     overflow: Literal["drop", "block"] = "drop"
-    #: With ``overflow="block"``: the longest a sync call waits for space before dropping.
-    block_timeout: float = Field(default=1.0, gt=0)
-    #: The most bytes handed to the sinks in one write.
-    batch_bytes: int = Field(default=64 * 1024, ge=4096)
-    #: Seconds the writer waits for a batch to fill after its first record.
-    linger: float = Field(default=0.001, ge=0, le=1)
-    #: One event's size cap (longer events are truncated with a marker); by default 64 KiB,
-    #: or half the ring when that is smaller.
-    max_event_bytes: int | None = Field(default=None, ge=256)
+    #: With ``overflow="block"``: the longest a sync call waits for space before dropping,
+    #: more than 0 and at most 60 seconds.
+    block_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=MAX_BLOCK_TIMEOUT,
+        description="Seconds a sync call waits for ring space (overflow=block), (0, 60].",
+    )
+    #: The most bytes handed to the sinks in one write, 4096 ..= 64 MiB.
+    batch_bytes: int = Field(
+        default=64 * 1024,
+        ge=4096,
+        le=MAX_BATCH_BYTES,
+        description="Most bytes handed to the sinks in one write, 4096 to 64 MiB.",
+    )
+    #: Seconds the writer waits for a batch to fill after its first record, 0 ..= 1.
+    linger: float = Field(
+        default=0.001,
+        ge=0,
+        le=1,
+        description="Seconds the writer waits for a batch to fill, 0 to 1.",
+    )
+    #: One event's size cap (longer events are truncated with a marker), at least 256 and at
+    #: most half the ring (rounded up to a power of two) minus 4 bytes: the ring refuses
+    #: larger records. By default 64 KiB, or that maximum when it is smaller.
+    max_event_bytes: int | None = Field(
+        default=None,
+        ge=256,
+        le=max_event_bytes_for(MAX_RING_BYTES),
+        description=(
+            "Cap of one event in bytes: at least 256, at most half the ring (rounded up to "
+            "a power of two) minus 4. Default: 64 KiB or that maximum."
+        ),
+    )
+
+    @field_validator("max_event_bytes")
+    @classmethod
+    def _event_fits_the_ring(cls, value: int | None, info: ValidationInfo) -> int | None:
+        capacity = info.data.get("capacity_bytes")
+        if value is not None and isinstance(capacity, int):
+            limit = max_event_bytes_for(capacity)
+            if value > limit:
+                raise ValueError(
+                    f"{value} does not fit in a ring of capacity_bytes={capacity}: at most "
+                    f"{limit} (half the ring minus 4); lower it or raise ring.capacity_bytes"
+                )
+        return value
 
 
 class StdoutSink(_Model):
@@ -136,17 +237,30 @@ class NullSink(_Model):
 
 
 class FileSink(_Model):
-    """JSON lines appended to a file, with optional size/time rotation."""
+    """JSON lines appended to a file, with optional size/time rotation.
+
+    The file's directory must exist and be writable: `Container.create` checks it.
+    """
 
     type: Literal["file"] = "file"
     path: Path
-    #: Rotate when the file would grow past this many bytes.
-    max_bytes: int | None = Field(default=None, ge=1)
-    #: Rotate on a schedule: ``"hourly"``, ``"daily"`` or a period in seconds.
-    rotate_every: Literal["hourly", "daily"] | Annotated[int, Field(ge=1)] | None = None
-    #: Rotated files to keep.
-    backups: int = Field(default=5, ge=0)
+    #: Rotate when the file would grow past this many bytes, 1 KiB ..= 1 TiB.
+    max_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        le=MAX_FILE_BYTES,
+        description="Rotate past this many bytes, 1 KiB to 1 TiB; none: never by size.",
+    )
+    #: Rotate on a schedule: ``"hourly"``, ``"daily"`` or a period of 1 ..= 366 days in seconds.
+    rotate_every: (
+        Literal["hourly", "daily"] | Annotated[int, Field(ge=1, le=MAX_ROTATE_SECONDS)] | None
+    ) = None
+    #: Rotated files to keep, 0 ..= 1000.
+    backups: int = Field(
+        default=5, ge=0, le=MAX_BACKUPS, description="Rotated files to keep, 0 to 1000."
+    )
     compress: bool = False
+    #: Permission bits of a new file, 0 ..= 0o777.
     mode: int = Field(default=0o640, ge=0, le=0o777)
     #: Time rotation boundaries in UTC (True) or local time (False).
     utc: bool = True
@@ -157,7 +271,7 @@ class PluginSink(_Model):
 
     type: Literal["plugin"] = "plugin"
     name: str
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: FrozenConfig = Field(default_factory=_empty_mapping)
 
     @field_validator("name")
     @classmethod
@@ -179,7 +293,7 @@ class PluginRef(_Model):
     """A caller-side plugin (filter, enricher or redactor) and its own configuration."""
 
     name: str
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: FrozenConfig = Field(default_factory=_empty_mapping)
 
     @field_validator("name")
     @classmethod
@@ -190,21 +304,21 @@ class PluginRef(_Model):
 class PluginsSettings(_Model):
     """Which plugins may load, and where the marketplace index lives."""
 
-    allow: list[str] = Field(default_factory=list)
+    allow: tuple[str, ...] = ()
     index: str | None = None
 
 
 class RedactionSettings(_Model):
     """Fields and patterns masked before an event is encoded."""
 
-    presets: list[str] = Field(default_factory=list)
-    fields: list[str] = Field(default_factory=list)
-    patterns: list[str] = Field(default_factory=list)
+    presets: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
     replacement: str = "[REDACTED]"
 
     @field_validator("patterns")
     @classmethod
-    def _check_patterns(cls, value: list[str]) -> list[str]:
+    def _check_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in value:
             try:
                 re.compile(pattern)
@@ -222,23 +336,11 @@ class AuditSettings(_Model):
 class ComplianceSettings(_Model):
     """Compliance profiles validated against the whole configuration."""
 
-    profiles: list[Literal["pci-dss", "hipaa", "sox", "gdpr"]] = Field(default_factory=list)
+    profiles: tuple[Literal["pci-dss", "hipaa", "sox", "gdpr"], ...] = ()
 
 
-def _default_sinks() -> list[SinkSettings]:
-    return [StdoutSink()]
-
-
-class SettingsError(ValueError):
-    """Settings could not be read or are invalid; the message names the file and each field."""
-
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-
-
-class UnsupportedSettingError(SettingsError):
-    """Valid settings that this build of ferrolog cannot honour yet (never silently ignored)."""
+def _default_sinks() -> tuple[SinkSettings, ...]:
+    return (StdoutSink(),)
 
 
 with warnings.catch_warnings():
@@ -250,41 +352,66 @@ with warnings.catch_warnings():
         """Everything one container needs: level, schema, ring, sinks and policies.
 
         Precedence, lowest first: defaults, a settings file, ``FERROLOG_*`` environment
-        variables, values given in code. So ``Settings()`` is the environment over the
-        defaults, ``Settings.from_mapping(m)`` is ``m`` over the environment, and
-        ``await Settings.load(path)`` is the environment over the file.
+        variables, values given in code (tables merge key by key; lists are replaced). So
+        ``Settings(**values)`` and ``Settings.from_mapping(values)`` are ``values`` over the
+        environment over the defaults, and ``await Settings.load(path)`` is the environment
+        over the file. Every invalid value raises `SettingsError` naming its field path or
+        environment variable; a ``FERROLOG_*`` variable that names no setting is an error
+        too (with the likely intended name), so a typo is never silently ignored. Validated
+        settings are immutable all the way down (tuples, read-only mappings, frozen models).
         """
 
         model_config = SettingsConfigDict(
-            env_prefix="FERROLOG_",
-            env_nested_delimiter="__",
+            env_prefix=ENV_PREFIX,
+            env_nested_delimiter=ENV_DELIMITER,
             extra="forbid",
             frozen=True,
         )
 
         level: int = 20
         #: Custom levels of this container, name to number, e.g. ``{"notice": 25}``; usable
-        #: in ``level`` and in ``log("notice", ...)``. Never registered globally.
-        levels: dict[str, int] = Field(default_factory=dict)
+        #: in ``level`` and in ``log("notice", ...)``. Never registered globally. A custom
+        #: level may not reuse a standard level's name or number, nor another's number.
+        levels: FrozenLevels = Field(default_factory=_empty_mapping)
         schema: Literal["default", "ecs", "otel"] = "default"  # type: ignore[assignment]
         ring: RingSettings = Field(default_factory=RingSettings)
-        sinks: list[SinkSettings] = Field(default_factory=_default_sinks)
-        filters: list[PluginRef] = Field(default_factory=list)
-        enrichers: list[PluginRef] = Field(default_factory=list)
-        redactors: list[PluginRef] = Field(default_factory=list)
+        #: At least one sink.
+        sinks: tuple[SinkSettings, ...] = Field(default_factory=_default_sinks, min_length=1)
+        filters: tuple[PluginRef, ...] = ()
+        enrichers: tuple[PluginRef, ...] = ()
+        redactors: tuple[PluginRef, ...] = ()
         plugins: PluginsSettings = Field(default_factory=PluginsSettings)
         redaction: RedactionSettings = Field(default_factory=RedactionSettings)
         audit: AuditSettings = Field(default_factory=AuditSettings)
         compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
 
+        def __init__(self, **values: Any) -> None:
+            """Validate ``values`` over the environment; raise `SettingsError` when invalid."""
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                raise settings_error(exc, explicit=values) from None
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            # Only what is documented: values in code over FERROLOG_* variables.
+            return (init_settings, EnvSource(settings_cls))
+
         @model_validator(mode="before")
         @classmethod
         def _custom_level_names(cls, data: Any) -> Any:
             # A custom level's name may be used as `level`: resolve it before the field check.
-            if isinstance(data, dict):
+            if isinstance(data, Mapping):
                 custom = data.get("levels") or {}
                 level = data.get("level")
-                if isinstance(custom, dict) and isinstance(level, str):
+                if isinstance(custom, Mapping) and isinstance(level, str):
                     lowered = {str(k).lower(): v for k, v in custom.items()}
                     if level.strip().lower() in lowered:
                         data = {**data, "level": lowered[level.strip().lower()]}
@@ -297,26 +424,50 @@ with warnings.catch_warnings():
 
         @field_validator("levels")
         @classmethod
-        def _check_custom_levels(cls, value: dict[str, int]) -> dict[str, int]:
+        def _check_custom_levels(cls, value: Mapping[str, int]) -> Mapping[str, int]:
+            standard_names = {number: name for name, number in list(LEVELS.items())[::-1]}
+            seen_names: dict[str, str] = {}
+            seen_numbers: dict[int, str] = {}
             for name, number in value.items():
                 if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
                     raise ValueError(f"custom level name {name!r}: use letters, digits and '_'")
                 if name.upper() in LEVELS:
-                    raise ValueError(f"custom level {name!r} would shadow a standard level")
+                    raise ValueError(
+                        f"custom level {name!r} would rename the standard level "
+                        f"{name.upper()} ({LEVELS[name.upper()]}); pick another name"
+                    )
                 if not 1 <= number <= 100:
                     raise ValueError(f"custom level {name!r}: number {number} is not in 1..100")
-            return value
+                if number in standard_names:
+                    raise ValueError(
+                        f"custom level {name!r} = {number} would shadow the standard level "
+                        f"{standard_names[number]} ({number}); pick another number"
+                    )
+                if name.lower() in seen_names:
+                    raise ValueError(
+                        f"custom levels {seen_names[name.lower()]!r} and {name!r} are the same "
+                        "name (level names are case-insensitive)"
+                    )
+                if number in seen_numbers:
+                    raise ValueError(
+                        f"custom levels {seen_numbers[number]!r} and {name!r} both have number "
+                        f"{number}; give each level its own number"
+                    )
+                seen_names[name.lower()] = name
+                seen_numbers[number] = name
+            return FrozenMap(value)
 
         @classmethod
         def from_mapping(cls, mapping: Mapping[str, Any], *, source: str | None = None) -> Settings:
-            """Validate ``mapping`` (keys it leaves out come from the environment, then defaults).
+            """Validate ``mapping`` over the ``FERROLOG_*`` environment over the defaults.
 
-            Raises `SettingsError` naming ``source`` (when given) and every invalid field path.
+            Keys of ``mapping`` win over the environment (tables merge key by key). Raises
+            `SettingsError` naming ``source`` (when given) and every invalid field path.
             """
             try:
-                return cls.model_validate(dict(mapping))
-            except ValidationError as exc:
-                raise _settings_error(exc, source, path=None) from None
+                return cls(**dict(mapping))
+            except SettingsError as exc:
+                raise with_source(exc, source, None) from None
 
         @classmethod
         async def load(
@@ -325,66 +476,17 @@ with warnings.catch_warnings():
             """Read a TOML or JSON file (off the event loop), then the environment, then overrides.
 
             Without ``path`` this is the environment over the defaults. Raises `SettingsError`
-            naming the file and the invalid field paths.
+            naming the file and the invalid field paths (or environment variables).
             """
             data: dict[str, Any] = {}
             source: str | None = None
             if path is not None:
                 source = os.fspath(path)
-                data = await asyncio.to_thread(_read_file, source)
-            env = EnvSettingsSource(cls)()
-            merged = _deep_merge(_deep_merge(data, env), overrides)
-            if env:
-                names = ", ".join(
-                    sorted(k for k in os.environ if k.upper().startswith("FERROLOG_"))
-                )
-                source = f"{source} + environment ({names})" if source else f"environment ({names})"
+                data = await asyncio.to_thread(read_file, source)
             try:
-                return cls.model_validate(merged)
-            except ValidationError as exc:
-                raise _settings_error(exc, source, path=path) from None
-
-
-def _read_file(path: str) -> dict[str, Any]:
-    """Parse a settings file; the format comes from the suffix (``.json``, else TOML)."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}", path=path) from exc
-    try:
-        if path.lower().endswith(".json"):
-            data = json.loads(raw)
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"cannot parse settings file {path}: {exc}", path=path) from exc
-    if not isinstance(data, dict):
-        raise SettingsError(
-            f"settings file {path} must hold a table/object at the top level, "
-            f"not {type(data).__name__}",
-            path=path,
-        )
-    return data
-
-
-def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge ``top`` over ``base``; nested tables merge, anything else (lists too) is replaced."""
-    merged = dict(base)
-    for key, value in top.items():
-        current = merged.get(key)
-        if isinstance(value, Mapping) and isinstance(current, Mapping):
-            merged[key] = _deep_merge(current, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _settings_error(
-    exc: ValidationError, source: str | None, *, path: str | os.PathLike[str] | None
-) -> SettingsError:
-    where = f" in {source}" if source else ""
-    lines = [f"invalid ferrolog settings{where}:"]
-    for error in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        lines.append(f"  {loc}: {error['msg']}")
-    return SettingsError("\n".join(lines), path=None if path is None else os.fspath(path))
+                # The environment beats the file: drop what it sets from the file's values,
+                # and let pydantic-settings merge it under the overrides.
+                env = EnvSource(cls)()
+                return cls(**deep_merge(without(data, env), overrides))
+            except SettingsError as exc:
+                raise with_source(exc, source, source) from None

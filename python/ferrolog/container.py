@@ -10,28 +10,57 @@ short ``threading.Lock`` guards the container's tables and is never held across 
 ``await``. The first caller of a singleton becomes its creator and records a
 ``concurrent.futures.Future`` for it; every other caller, whatever its loop, waits on that
 future through its own loop (asyncio locks are loop-bound, so they cannot do this).
+
+Lifecycle: ``create()`` loads the settings and checks, before any component exists, that
+this build can honour them and that every sink can start, so a bad configuration fails
+there and not at the first ``get``. ``aclose()`` closes components in a task of its own.
+
+The pieces live in their own modules, each importing only modules below it:
+`ferrolog._container_errors` (the errors), `ferrolog._lifecycle` (closers and cross-loop
+waits) and `ferrolog._sync` (`SyncContainer`, for code without an event loop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import contextvars
 import inspect
 import os
 import threading
-import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
+from collections.abc import Generator, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple, TypeAlias, TypeVar, cast, final
+from typing import Any, NamedTuple, TypeVar, cast, final
 
-from ferrolog import _pipeline
+from ferrolog._container_errors import (
+    ContainerClosedError,
+    ContainerCloseError,
+    ContainerError,
+    DependencyCycleError,
+    RegistrationError,
+    ResolutionError,
+)
+from ferrolog._container_errors import component_name as _name
+from ferrolog._lifecycle import (
+    DEFAULT_CLOSE_TIMEOUT,
+    Closer,
+    close_all,
+    close_pipeline,
+    close_shielded,
+    default_close,
+    in_thread,
+    no_close,
+    user_close,
+    wait_future,
+)
 from ferrolog._native import Logger, Pipeline
+from ferrolog._pipeline import build_pipeline, check_sinks, check_supported
+from ferrolog._sync import SyncContainer
 from ferrolog.config import Settings
 from ferrolog.typing import Factory, Finalizer, Scope, SettingsSource
 
 __all__ = [
+    "DEFAULT_CLOSE_TIMEOUT",
     "Container",
     "ContainerCloseError",
     "ContainerClosedError",
@@ -44,53 +73,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-
-#: How long ``aclose()`` waits by default for components (the pipeline drain included).
-DEFAULT_CLOSE_TIMEOUT = 5.0
-
-
-class ContainerError(Exception):
-    """Base class of the container's errors."""
-
-
-class ResolutionError(ContainerError, LookupError):
-    """A component could not be resolved: nothing is registered, or its creation failed."""
-
-
-class DependencyCycleError(ResolutionError):
-    """Factories depend on each other in a cycle; ``.cycle`` lists it, first key repeated."""
-
-    def __init__(self, cycle: tuple[object, ...]) -> None:
-        self.cycle = cycle
-        path = " -> ".join(_name(key) for key in cycle)
-        super().__init__(
-            f"dependency cycle: {path}; break it by making one factory not need the other"
-        )
-
-
-class RegistrationError(ContainerError, ValueError):
-    """A registration was refused (bad scope, or the singleton was already resolved)."""
-
-
-class ContainerClosedError(ContainerError, RuntimeError):
-    """The container was closed; create a new one."""
-
-
-class ContainerCloseError(ContainerError):
-    """One or more components failed to close; ``.errors`` holds each failure in close order.
-
-    ``.components`` names the component of each error, at the same index.
-    """
-
-    def __init__(self, failures: list[tuple[object, BaseException]]) -> None:
-        self.components = tuple(_name(key) for key, _ in failures)
-        self.errors = tuple(error for _, error in failures)
-        lines = [f"{len(failures)} component(s) failed to close:"]
-        lines += [
-            f"  {name}: {type(error).__name__}: {error}"
-            for name, error in zip(self.components, self.errors, strict=True)
-        ]
-        super().__init__("\n".join(lines))
 
 
 class _Resolution(NamedTuple):
@@ -105,13 +87,10 @@ _RESOLUTION: contextvars.ContextVar[_Resolution | None] = contextvars.ContextVar
 )
 
 
-_Closer: TypeAlias = Callable[[Any, "float | None"], Awaitable[None]]
-
-
 class _Registration(NamedTuple):
     factory: Factory[Any]
     scope: Scope
-    close: _Closer
+    close: Closer
 
 
 class _CreatorCancelled(Exception):
@@ -139,26 +118,31 @@ class Container:
     """
 
     def __init__(self, settings: Settings) -> None:
-        """Build a container for ``settings``; prefer `Container.create`, which also loads.
+        """Build a container for ``settings``; prefer `Container.create`, which also loads
+        the settings and checks that every configured sink can start.
 
         Raises `UnsupportedSettingError` when the settings ask for what this build cannot do.
         Components are created lazily, on first ``get``, so overrides can be registered first.
         """
-        _pipeline.check_supported(settings)
+        check_supported(settings)
         self._settings = settings
         self._lock = threading.Lock()
         self._token = object()
         self._registrations: dict[object, _Registration] = {}
         self._slots: dict[object, _Slot] = {}
         self._waiting: dict[asyncio.Task[Any], tuple[_Slot, tuple[object, ...]]] = {}
-        self._created: list[tuple[object, Any, _Closer]] = []
-        self._closing: concurrent.futures.Future[None] | None = None
-        self._registrations[Settings] = _Registration(_settings_factory, "singleton", _no_close)
+        self._created: list[tuple[object, Any, Closer]] = []
+        # Set once by the first aclose(): its result is the list of close failures.
+        self._closing: concurrent.futures.Future[list[tuple[object, BaseException]]] | None = None
+        self._close_task: asyncio.Future[None] | None = None
+        self._close_owner_waiting = False
+        self._close_reported = False
+        self._registrations[Settings] = _Registration(_settings_factory, "singleton", no_close)
         self._registrations[Pipeline] = _Registration(
-            _pipeline_factory, "singleton", _close_pipeline
+            _pipeline_factory, "singleton", _close_pipeline_component
         )
         # The logger holds no resources of its own: closing the pipeline drains it.
-        self._registrations[Logger] = _Registration(_logger_factory, "singleton", _no_close)
+        self._registrations[Logger] = _Registration(_logger_factory, "singleton", no_close)
 
     @staticmethod
     def create(settings: SettingsSource = None) -> PendingContainer:
@@ -166,7 +150,12 @@ class Container:
 
         ``settings`` is a `Settings`, a mapping of the same shape, a path to a TOML/JSON
         file (read without blocking the loop), or ``None`` for the environment over the
-        defaults (JSON lines to stdout at INFO).
+        defaults (JSON lines to stdout at INFO). A mapping or file is merged over the
+        ``FERROLOG_*`` environment (see `Settings`).
+
+        Starting raises `SettingsError` for invalid settings or a sink that cannot start (a
+        missing or unwritable log directory, a directory or symlink as the log file), and
+        `UnsupportedSettingError` for settings this build cannot honour yet.
         """
         return PendingContainer(settings)
 
@@ -177,7 +166,7 @@ class Container:
         The container runs on a private event loop in a helper thread; use the result as a
         context manager, or call ``close()`` yourself.
         """
-        return SyncContainer(settings)
+        return SyncContainer(lambda: _start_container(settings))
 
     @property
     def settings(self) -> Settings:
@@ -213,7 +202,7 @@ class Container:
             raise RegistrationError(f"scope must be 'singleton' or 'transient', not {scope!r}")
         if not callable(factory):
             raise TypeError(f"the factory for {_name(key)} must be an async callable")
-        closer = _default_close if close is None else _user_close(close)
+        closer = default_close if close is None else user_close(close)
         with self._lock:
             self._ensure_open()
             if key in self._slots:
@@ -261,7 +250,7 @@ class Container:
                 return cast(_T, await self._create(key, registration, path, slot))
             assert slot is not None
             try:
-                return cast(_T, await _wait(slot.future))
+                return cast(_T, await wait_future(slot.future))
             except _CreatorCancelled:
                 continue  # the creator was cancelled: try again, maybe as the creator
             except ContainerClosedError:
@@ -276,37 +265,56 @@ class Container:
     async def aclose(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Close every singleton in reverse creation order, within ``timeout`` seconds overall.
 
-        The pipeline is drained (everything logged before is written or counted dropped)
-        before its writer thread stops. Idempotent: later and concurrent calls wait for the
-        first to finish and return. When closes fail, the others still run and one
-        `ContainerCloseError` listing each failure is raised (to the first caller).
+        ``timeout=None`` waits as long as closing takes. The pipeline is drained (everything
+        logged before is written or counted dropped) before its writer thread stops.
+        Idempotent: later and concurrent calls wait until every component is closed, then
+        return. Closing runs as its own task: cancelling a caller stops that caller's wait,
+        never the closing, so every component is still closed and a later ``aclose()``
+        waits for that to finish. When closes fail, the others still run and one
+        `ContainerCloseError` listing each failure is raised once, to the first caller (or,
+        if it was cancelled, to the next caller that sees the closing end).
         """
+        if timeout is not None and not timeout >= 0:
+            raise ValueError(f"timeout must be None or >= 0 seconds, not {timeout!r}")
         with self._lock:
             closing = self._closing
+            first = closing is None
             if closing is None:
-                done: concurrent.futures.Future[None] = concurrent.futures.Future()
-                self._closing = done
-                created = self._created[::-1]
+                closing = self._closing = concurrent.futures.Future()
+                self._close_owner_waiting = True
+                components = self._created[::-1]
                 self._created.clear()
                 self._slots.clear()
                 self._registrations.clear()
-        if closing is not None:
-            await _wait(closing)
-            return
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        failures: list[tuple[object, BaseException]] = []
+        if first:
+            # A strong reference: the loop only keeps weak ones to its tasks.
+            self._close_task = asyncio.ensure_future(self._close_all(components, timeout))
         try:
-            for key, instance, closer in created:
-                remaining = None if deadline is None else max(0.0, deadline - loop.time())
-                try:
-                    await closer(instance, remaining)
-                except Exception as exc:
-                    failures.append((key, exc))
-        finally:
-            done.set_result(None)
-        if failures:
+            failures = await wait_future(closing)
+        except asyncio.CancelledError:
+            if first:
+                with self._lock:
+                    self._close_owner_waiting = False
+            raise
+        with self._lock:
+            report = bool(failures) and not self._close_reported
+            if report and not first and self._close_owner_waiting:
+                report = False  # the first caller is still waiting: it reports them
+            if report:
+                self._close_reported = True
+        if report:
             raise ContainerCloseError(failures)
+
+    async def _close_all(
+        self, components: list[tuple[object, Any, Closer]], timeout: float | None
+    ) -> None:
+        assert self._closing is not None
+        try:
+            failures = await close_all(components, timeout)
+        except BaseException as exc:  # pragma: no cover - close_all records every failure
+            self._closing.set_exception(exc)
+            raise
+        self._closing.set_result(failures)
 
     async def __aenter__(self) -> Container:
         return self
@@ -317,7 +325,7 @@ class Container:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await _close_shielded(self)
+        await close_shielded(self)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -342,10 +350,16 @@ class Container:
                 )
             instance = await awaitable
             if isinstance(key, type) and not isinstance(instance, key):
-                raise TypeError(
+                mismatch = TypeError(
                     f"the factory for {_name(key)} returned a {type(instance).__name__}, "
-                    f"not a {_name(key)}"
+                    f"not a {_name(key)}; it was closed"
                 )
+                # Nobody will ever receive it, so nobody else could close it.
+                try:
+                    await registration.close(instance, DEFAULT_CLOSE_TIMEOUT)
+                except Exception as close_error:
+                    raise mismatch from close_error
+                raise mismatch
         except BaseException as exc:
             if slot is not None:
                 with self._lock:
@@ -411,13 +425,20 @@ class Container:
 
 @final
 class PendingContainer:
-    """A container being created: ``await`` it, or use it with ``async with``."""
+    """A container being created: ``await`` it, or use it with ``async with``.
 
-    __slots__ = ("_container", "_settings")
+    Every await (from any task, loop or thread) yields the same container: the first one
+    starts it, the others wait for that start. If the starting task is cancelled, a waiter
+    takes over; if starting fails, every await raises that error.
+    """
+
+    __slots__ = ("_container", "_lock", "_settings", "_starting")
 
     def __init__(self, settings: SettingsSource) -> None:
         self._settings = settings
         self._container: Container | None = None
+        self._lock = threading.Lock()
+        self._starting: concurrent.futures.Future[Container] | None = None
 
     def __await__(self) -> Generator[Any, None, Container]:
         return self._start().__await__()
@@ -432,100 +453,36 @@ class PendingContainer:
         tb: TracebackType | None,
     ) -> None:
         if self._container is not None:
-            await _close_shielded(self._container)
+            await close_shielded(self._container)
 
     async def _start(self) -> Container:
-        if self._container is None:
-            self._container = Container(await _load_settings(self._settings))
-        return self._container
-
-
-@final
-class SyncContainer:
-    """A container for code without an event loop, run on a private loop in a helper thread.
-
-    ``get_sync(T)`` resolves a component, ``close()`` closes the container and stops the
-    thread; ``with Container.create_sync() as container:`` does the latter on exit.
-    """
-
-    def __init__(self, settings: SettingsSource = None) -> None:
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=_run_loop, args=(loop,), name="ferrolog-container", daemon=True
-        )
-        thread.start()
-        self._loop = loop
-        self._thread = thread
-        self._lock = threading.Lock()
-        # Stops the helper thread if the object is dropped without close().
-        self._finalizer = weakref.finalize(self, _stop_loop, loop, thread)
-        try:
-            self._container = self._run(Container.create(settings)._start())
-        except BaseException:
-            self._finalizer()
-            raise
-
-    @property
-    def container(self) -> Container:
-        """The underlying async container (its ``get`` works from any event loop too)."""
-        return self._container
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` has started."""
-        return self._container.closed
-
-    def register(
-        self,
-        key: type[_T],
-        factory: Factory[_T],
-        *,
-        scope: Scope = "singleton",
-        close: Finalizer[_T] | None = None,
-    ) -> None:
-        """Register (or override) a component; see `Container.register`."""
-        self._container.register(key, factory, scope=scope, close=close)
-
-    def get_sync(self, key: type[_T]) -> _T:
-        """Return the component registered for ``key``, blocking until it is created."""
-        return self._run(self._container.get(key))
-
-    def close(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
-        """Close the container (see `Container.aclose`) and stop the helper thread."""
-        with self._lock:
-            if not self._finalizer.alive:
-                return
+        while True:
+            with self._lock:
+                starting = self._starting
+                first = starting is None
+                if starting is None:
+                    starting = self._starting = concurrent.futures.Future()
+            if not first:
+                try:
+                    return await wait_future(starting)
+                except _CreatorCancelled:
+                    continue  # the starter was cancelled: start it here instead
             try:
-                self._run(self._container.aclose(timeout))
-            finally:
-                self._finalizer()
-
-    def __enter__(self) -> SyncContainer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("a SyncContainer cannot be used from its own event loop thread")
-        if not self._finalizer.alive:
-            coro.close()
-            raise ContainerClosedError("this ferrolog SyncContainer is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+                container = await _start_container(self._settings)
+            except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError):
+                    with self._lock:
+                        self._starting = None
+                    starting.set_exception(_CreatorCancelled())
+                else:
+                    starting.set_exception(exc)
+                raise
+            self._container = container
+            starting.set_result(container)
+            return container
 
 
 # -- helpers (module-level functions, no state) ------------------------------------------
-
-
-def _name(key: object) -> str:
-    return getattr(key, "__qualname__", None) or repr(key)
 
 
 async def _settings_factory(container: Container) -> Settings:
@@ -533,7 +490,7 @@ async def _settings_factory(container: Container) -> Settings:
 
 
 async def _pipeline_factory(container: Container) -> Pipeline:
-    return _pipeline.build_pipeline(await container.get(Settings))
+    return build_pipeline(await container.get(Settings))
 
 
 async def _logger_factory(container: Container) -> Logger:
@@ -542,72 +499,8 @@ async def _logger_factory(container: Container) -> Logger:
     return pipeline.logger("app", settings.level)
 
 
-async def _no_close(instance: object, timeout: float | None) -> None:
-    return None
-
-
-async def _close_pipeline(pipeline: Pipeline, timeout: float | None) -> None:
-    # close() blocks while the writer drains; keep it off the event loop.
-    if not await _in_thread(pipeline.close, timeout):
-        raise TimeoutError(f"the pipeline did not drain within {timeout} s")
-
-
-async def _in_thread(function: Callable[[float | None], _T], timeout: float | None) -> _T:
-    """Run a blocking call in a short-lived thread, joined when done.
-
-    Unlike ``asyncio.to_thread`` this leaves no executor thread behind, so a closed
-    container holds no thread at all.
-    """
-    loop = asyncio.get_running_loop()
-    result: asyncio.Future[_T] = loop.create_future()
-
-    def deliver(value: _T | None, error: BaseException | None) -> None:
-        if result.done():
-            return
-        if error is not None:
-            result.set_exception(error)
-        else:
-            result.set_result(cast(_T, value))
-
-    def run() -> None:
-        try:
-            value, error = function(timeout), None
-        except BaseException as exc:
-            value, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
-            loop.call_soon_threadsafe(deliver, value, error)
-
-    thread = threading.Thread(target=run, name="ferrolog-close", daemon=True)
-    thread.start()
-    value = await result
-    thread.join()  # it only has to return from run(): this takes microseconds
-    return value
-
-
-async def _default_close(instance: object, timeout: float | None) -> None:
-    if isinstance(instance, Pipeline):
-        await _close_pipeline(instance, timeout)
-        return
-    method = getattr(instance, "aclose", None)
-    if not callable(method):
-        method = getattr(instance, "close", None)
-    if callable(method):
-        result = method()
-        if inspect.isawaitable(result):
-            await asyncio.wait_for(_as_coroutine(result), timeout)
-
-
-def _user_close(close: Finalizer[Any]) -> _Closer:
-    async def closer(instance: object, timeout: float | None) -> None:
-        result = close(instance)
-        if inspect.isawaitable(result):
-            await asyncio.wait_for(_as_coroutine(result), timeout)
-
-    return closer
-
-
-async def _as_coroutine(awaitable: Awaitable[object]) -> object:
-    return await awaitable
+async def _close_pipeline_component(pipeline: Pipeline, timeout: float | None) -> None:
+    await close_pipeline(pipeline, timeout)
 
 
 async def _load_settings(source: SettingsSource) -> Settings:
@@ -623,60 +516,9 @@ async def _load_settings(source: SettingsSource) -> Settings:
     )
 
 
-async def _wait(future: concurrent.futures.Future[_T]) -> _T:
-    """Await a concurrent future from this loop; cancelling the wait leaves the future alone."""
-    loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[_T] = loop.create_future()
-
-    def relay(done: concurrent.futures.Future[_T]) -> None:
-        def copy() -> None:
-            if waiter.done():
-                return
-            error = done.exception()
-            if error is not None:
-                waiter.set_exception(error)
-            else:
-                waiter.set_result(done.result())
-
-        # RuntimeError: the waiting loop has closed; nobody is left to tell.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(copy)
-
-    future.add_done_callback(relay)
-    return await waiter
-
-
-async def _close_shielded(container: Container) -> None:
-    """Run ``aclose()`` to completion even if the surrounding task is cancelled meanwhile."""
-    closing = asyncio.ensure_future(container.aclose())
-    cancelled = False
-    while True:
-        try:
-            await asyncio.shield(closing)
-            break
-        except asyncio.CancelledError:
-            if closing.done():
-                break
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError from closing.exception()
-
-
-def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-    asyncio.set_event_loop(loop)
-    loop.run_forever()
-
-
-def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-    if loop.is_closed():
-        return
-    if threading.current_thread() is thread:  # dropped on its own loop: stop, cannot join
-        loop.call_soon(loop.stop)
-        return
-    if thread.is_alive():
-        try:
-            asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result()
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-    loop.close()
+async def _start_container(source: SettingsSource) -> Container:
+    """Load the settings and check, off the loop, that the pipeline they describe can start."""
+    settings = await _load_settings(source)
+    container = Container(settings)
+    await in_thread(lambda _timeout: check_sinks(settings), 0.0)
+    return container

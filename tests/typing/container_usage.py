@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from typing_extensions import assert_type
 
 from ferrolog import Container, Logger, Pipeline, Settings, SyncContainer, build_pipeline
+from ferrolog.cli import main as cli_main
+from ferrolog.config import SinkSettings
 from ferrolog.typing import Factory, PythonSink
 
 
@@ -49,6 +53,18 @@ async def main() -> None:
     assert_type(other, Container)
     other.register(Database, make_database, scope="transient", close=lambda db: db.aclose())
     await other.aclose(timeout=2.0)
+    await other.aclose(timeout=None)
+
+
+def frozen_settings(settings: Settings) -> None:
+    # Validated settings are immutable all the way down.
+    assert_type(settings.sinks, tuple[SinkSettings, ...])
+    assert_type(settings.levels, Mapping[str, int])
+    assert_type(settings.plugins.allow, tuple[str, ...])
+
+
+def command_line() -> int:
+    return cli_main(["--version"])
 
 
 def script() -> None:
@@ -56,3 +72,4 @@ def script() -> None:
         assert_type(container, SyncContainer)
         assert_type(container.get_sync(Logger), Logger)
         assert_type(container.get_sync(Settings), Settings)
+        assert_type(container.container.settings, Settings)

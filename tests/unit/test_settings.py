@@ -26,7 +26,7 @@ def test_defaults_are_info_json_to_stdout() -> None:
     settings = Settings()
     assert settings.level == 20
     assert settings.schema == "default"
-    assert settings.sinks == [StdoutSink()]
+    assert settings.sinks == (StdoutSink(),)
     assert settings.ring.capacity_bytes == 4 * 1024 * 1024
     assert settings.ring.overflow == "drop"
 
@@ -110,7 +110,7 @@ def test_plugin_references_and_policies_validate_their_shape() -> None:
         }
     )
     assert settings.enrichers[0].name == "hostname"
-    assert settings.plugins.allow == ["hostname"]
+    assert settings.plugins.allow == ("hostname",)
 
 
 def test_environment_uses_prefix_and_nested_delimiter(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +131,7 @@ async def test_load_reads_toml_then_environment_then_overrides(
     path = tmp_path / "ferrolog.toml"
     path.write_text(
         'level = "warning"\nschema = "ecs"\n[ring]\ncapacity_bytes = 65536\n'
-        '[[sinks]]\ntype = "file"\npath = "app.log"\nmax_bytes = 1000\n'
+        '[[sinks]]\ntype = "file"\npath = "app.log"\nmax_bytes = 4096\n'
     )
     monkeypatch.setenv("FERROLOG_RING__OVERFLOW", "block")
     settings = await Settings.load(path)

@@ -13,6 +13,7 @@ pub mod sink;
 pub mod stats;
 pub mod stdio;
 mod sync;
+pub mod tz;
 #[doc(hidden)]
 pub mod wake;
 pub mod writer;

@@ -9,7 +9,6 @@
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -23,6 +22,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use crate::flock::{open_lock_file, Exclusive};
+use crate::tz::TimeZone;
 
 /// How often a file sink starts a new file, aligned to wall-clock boundaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,11 +51,13 @@ impl Clock for SystemClock {
     }
 }
 
-/// The first rotation boundary strictly after `now`, in UTC or in the local time zone.
+/// The first rotation boundary strictly after `now`: in UTC (`zone` = `None`) or in `zone`.
 ///
-/// `Daily` in local time follows DST (the boundary is the next local midnight, via
-/// `mktime`); `Hourly` and `Seconds` apply the UTC offset in force at `now`.
-pub fn next_rollover(now: SystemTime, every: RotateEvery, utc: bool) -> SystemTime {
+/// Local boundaries are the instants at which the zone's wall clock shows a multiple of the
+/// period (counted from local midnight, so `Daily` is local midnight and `Hourly` the top of the
+/// local hour, `:15` UTC in Kathmandu), or jumps over one: a DST change that skips midnight
+/// rotates at the change. Offsets come from the zone's in-memory table, never from libc.
+pub fn next_rollover(now: SystemTime, every: RotateEvery, zone: Option<&TimeZone>) -> SystemTime {
     let secs = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -65,12 +67,9 @@ pub fn next_rollover(now: SystemTime, every: RotateEvery, utc: bool) -> SystemTi
         RotateEvery::Daily => 86_400,
         RotateEvery::Seconds(n) => n.clamp(1, i64::MAX as u64) as i64,
     };
-    let next = if utc {
-        align_after(secs, period, 0)
-    } else if every == RotateEvery::Daily {
-        next_local_midnight(secs).unwrap_or_else(|| align_after(secs, period, utc_offset(secs)))
-    } else {
-        align_after(secs, period, utc_offset(secs))
+    let next = match zone {
+        None => align_after(secs, period, 0),
+        Some(zone) => zone.next_boundary(secs, period),
     };
     UNIX_EPOCH + Duration::from_secs(next.max(0) as u64)
 }
@@ -81,40 +80,6 @@ fn align_after(secs: i64, period: i64, offset: i64) -> i64 {
     (local.div_euclid(period) + 1)
         .saturating_mul(period)
         .saturating_sub(offset)
-}
-
-// time_t and c_long are narrower than i64 on some targets, so these casts are not no-ops there.
-#[allow(clippy::unnecessary_cast)]
-fn local_tm(secs: i64) -> Option<libc::tm> {
-    let t = secs as libc::time_t;
-    let mut tm = MaybeUninit::<libc::tm>::zeroed();
-    // SAFETY: `t` and `tm` are valid; localtime_r is the re-entrant variant that writes only
-    // into the caller's `tm` and returns null on failure.
-    let r = unsafe { libc::localtime_r(&t, tm.as_mut_ptr()) };
-    if r.is_null() {
-        None
-    } else {
-        // SAFETY: localtime_r succeeded, so `tm` is filled in.
-        Some(unsafe { tm.assume_init() })
-    }
-}
-
-#[allow(clippy::unnecessary_cast)]
-fn utc_offset(secs: i64) -> i64 {
-    local_tm(secs).map(|tm| tm.tm_gmtoff as i64).unwrap_or(0)
-}
-
-#[allow(clippy::unnecessary_cast)]
-fn next_local_midnight(secs: i64) -> Option<i64> {
-    let mut tm = local_tm(secs)?;
-    tm.tm_mday += 1;
-    tm.tm_hour = 0;
-    tm.tm_min = 0;
-    tm.tm_sec = 0;
-    tm.tm_isdst = -1;
-    // SAFETY: `tm` is a valid, initialised struct tm that mktime normalises in place.
-    let t = unsafe { libc::mktime(&mut tm) };
-    (t != -1 && (t as i64) > secs).then_some(t as i64)
 }
 
 /// `app.log` + 3 + gz → `app.log.3.gz`.
@@ -201,27 +166,32 @@ pub(crate) struct CompressJob {
 
 /// A background thread that gzips rotated files, so a rotation costs the line path only
 /// renames. `finish` waits for every queued job.
+///
+/// Fork safety: a `fork()` (from any thread) can happen while the gzip thread holds one of the
+/// locks it shares with us: the channel's internal lock, or the error slot's mutex. In the child
+/// those locks stay locked forever, with no thread to release them. So the first call in a
+/// forked child abandons every object shared with the parent's thread (leaking it: dropping the
+/// sender or locking the slot could block) and starts over with fresh ones; the child's own
+/// thread starts with its first job. Pending jobs of the parent stay the parent's to finish.
 pub(crate) struct Compressor {
     tx: Option<mpsc::Sender<CompressJob>>,
     thread: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<io::Error>>>,
-    /// The process that started the thread: after `fork` the child has our struct but not the
-    /// thread, so it must start its own and must never join the parent's.
+    /// The process these objects belong to; another pid means we are a forked child.
     pid: u32,
     args: (PathBuf, PathBuf, u32, usize),
 }
 
 impl Compressor {
+    /// A compressor for backups of `path`; its thread starts with the first job.
     pub(crate) fn start(path: PathBuf, lock_path: PathBuf, mode: u32, backups: usize) -> Self {
-        let mut c = Compressor {
+        Compressor {
             tx: None,
             thread: None,
             error: Arc::new(Mutex::new(None)),
             pid: std::process::id(),
             args: (path, lock_path, mode, backups),
-        };
-        c.spawn();
-        c
+        }
     }
 
     fn spawn(&mut self) {
@@ -254,17 +224,26 @@ impl Compressor {
         }
     }
 
-    /// After `fork`, forget the parent's thread (it does not exist here) and start our own.
-    pub(crate) fn after_fork(&mut self) {
-        self.tx = None;
+    /// In a forked child, drop nothing of the parent's (see the type's docs): forget it.
+    fn own(&mut self) {
+        let pid = std::process::id();
+        if self.pid == pid {
+            return;
+        }
+        std::mem::forget(self.tx.take());
         std::mem::forget(self.thread.take());
-        self.pid = std::process::id();
-        self.spawn();
+        let fresh = Arc::new(Mutex::new(None));
+        std::mem::forget(std::mem::replace(&mut self.error, fresh));
+        self.pid = pid;
     }
 
-    /// Queue a job. If the thread could not start, the backup stays uncompressed and the
-    /// start failure is reported once by `take_error`.
-    pub(crate) fn submit(&self, job: CompressJob) {
+    /// Queue a job, starting the thread if it is not running. If it cannot start, the backup
+    /// stays uncompressed and the failure is reported once by `take_error`.
+    pub(crate) fn submit(&mut self, job: CompressJob) {
+        self.own();
+        if self.tx.is_none() {
+            self.spawn();
+        }
         if let Some(tx) = &self.tx {
             // The receiver lives until `finish`, so this only fails after it.
             let _ = tx.send(job);
@@ -272,17 +251,15 @@ impl Compressor {
     }
 
     /// The first background failure since the last call, if any.
-    pub(crate) fn take_error(&self) -> Option<io::Error> {
+    pub(crate) fn take_error(&mut self) -> Option<io::Error> {
+        self.own();
         self.error.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Wait for all queued jobs to finish.
     pub(crate) fn finish(&mut self) -> io::Result<()> {
+        self.own();
         self.tx = None;
-        if self.pid != std::process::id() {
-            // A forked child: the thread belongs to the parent; joining it would be undefined.
-            std::mem::forget(self.thread.take());
-        }
         if let Some(t) = self.thread.take() {
             if t.join().is_err() {
                 return Err(io::Error::other("the gzip thread panicked"));
@@ -356,6 +333,67 @@ fn compress_one(
 mod tests {
     use super::*;
 
+    /// A fork while the gzip thread holds the lock it shares with the line path (here: the error
+    /// slot, held as while recording a failure) leaves the child able to take errors, compress
+    /// and finish: it never waits on the parent's locks. Before, the child blocked forever.
+    #[test]
+    fn forked_child_never_waits_on_the_parents_gzip_locks() {
+        let dir = std::env::temp_dir().join(format!("ferrolog-gzfork-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.log");
+        let mut c = Compressor::start(path.clone(), dir.join(".app.log.lock"), 0o640, 3);
+        // A job for the parent's thread, so it is running and shares the channel with us.
+        fs::write(backup_path(&path, 2, false), b"{\"parent\":1}\n").unwrap();
+        let job = File::open(backup_path(&path, 2, false)).unwrap();
+        c.submit(CompressJob { file: job });
+        fs::write(backup_path(&path, 1, false), b"{\"child\":1}\n").unwrap();
+
+        let slot = Arc::clone(&c.error);
+        let (held_tx, held_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _guard = slot.lock().unwrap();
+            held_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        });
+        held_rx.recv().unwrap();
+        // SAFETY: the child uses only the compressor (file syscalls, allocation, one thread
+        // spawn) and leaves with _exit; an alarm kills it if it ever blocks.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // SAFETY: arms SIGALRM (default action: terminate) in this child only.
+            unsafe { libc::alarm(20) };
+            let ok = c.take_error().is_none() && {
+                let job = File::open(backup_path(&path, 1, false)).unwrap();
+                c.submit(CompressJob { file: job });
+                c.finish().is_ok()
+            };
+            // SAFETY: ends the forked child at once, skipping the harness's exit work.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child we forked; `status` is valid storage.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        c.finish().unwrap();
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child blocked or failed: status {status:#x}"
+        );
+        // Both backups were compressed: the parent's by its thread, the child's by its own.
+        for n in [1, 2] {
+            assert!(
+                backup_path(&path, n, true).exists(),
+                "app.log.{n}.gz missing"
+            );
+            assert!(!backup_path(&path, n, false).exists());
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
     }
@@ -365,35 +403,133 @@ mod tests {
         // 2026-11-26T03:40:21Z
         let now = at(1_795_664_421);
         assert_eq!(
-            next_rollover(now, RotateEvery::Hourly, true),
+            next_rollover(now, RotateEvery::Hourly, None),
             at(1_795_665_600)
         );
         assert_eq!(
-            next_rollover(now, RotateEvery::Daily, true),
+            next_rollover(now, RotateEvery::Daily, None),
             at(1_795_737_600)
         );
         assert_eq!(
-            next_rollover(now, RotateEvery::Seconds(10), true),
+            next_rollover(now, RotateEvery::Seconds(10), None),
             at(1_795_664_430)
         );
         // Exactly on a boundary: the next one, never `now` itself.
         assert_eq!(
-            next_rollover(at(1_795_737_600), RotateEvery::Daily, true),
+            next_rollover(at(1_795_737_600), RotateEvery::Daily, None),
             at(1_795_824_000)
         );
     }
 
+    fn zone(name: &str) -> TimeZone {
+        TimeZone::from_file(&Path::new("/usr/share/zoneinfo").join(name)).unwrap()
+    }
+
+    /// The chain of boundaries from `start`: each the next one after the previous.
+    fn chain(zone: &TimeZone, every: RotateEvery, start: u64, n: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut t = at(start);
+        for _ in 0..n {
+            t = next_rollover(t, every, Some(zone));
+            out.push(t.duration_since(UNIX_EPOCH).unwrap().as_secs());
+        }
+        out
+    }
+
+    /// New York: local midnight across spring-forward (a 23-hour day) and fall-back (25 hours).
     #[test]
-    fn local_boundaries_are_in_the_future_and_within_a_period() {
-        let now = SystemTime::now();
-        for (every, period) in [
-            (RotateEvery::Hourly, 3600),
-            (RotateEvery::Daily, 90_000),
-            (RotateEvery::Seconds(7), 7),
+    fn daily_local_boundaries_follow_dst_in_new_york() {
+        let ny = zone("America/New_York");
+        // 2026-03-07 12:00 EST → Mar 8 00:00 EST (05:00Z), Mar 9 00:00 EDT (04:00Z).
+        assert_eq!(
+            chain(&ny, RotateEvery::Daily, 1_772_902_800, 2),
+            [1_772_946_000, 1_773_028_800]
+        );
+        // 2026-11-01 00:00 EDT (04:00Z) → Nov 2 00:00 EST (05:00Z), 25 hours later.
+        assert_eq!(
+            chain(&ny, RotateEvery::Daily, 1_793_505_600, 1),
+            [1_793_505_600 + 25 * 3600]
+        );
+    }
+
+    /// Hourly boundaries at every local hour mark, including the repeated 01:00 of fall-back.
+    #[test]
+    fn hourly_local_boundaries_across_new_york_dst() {
+        let ny = zone("America/New_York");
+        // 01:30 EST on spring-forward day: 07:00Z is 03:00 EDT, then 08:00Z.
+        assert_eq!(
+            chain(&ny, RotateEvery::Hourly, 1_772_951_400, 2),
+            [1_772_953_200, 1_772_956_800]
+        );
+        // 01:30 EDT on fall-back day: 06:00Z (01:00 EST again), then 07:00Z.
+        assert_eq!(
+            chain(&ny, RotateEvery::Hourly, 1_793_511_000, 2),
+            [1_793_512_800, 1_793_516_400]
+        );
+    }
+
+    /// Lord Howe: +10:30 standard, +11 summer (a 30-minute shift). Local hours start at :30 UTC,
+    /// then at :00 UTC after the change, which itself is a boundary (02:00 jumps to 02:30).
+    #[test]
+    fn hourly_local_boundaries_across_lord_howe_half_hour_dst() {
+        let lh = zone("Australia/Lord_Howe");
+        // 2026-10-03 14:45Z = 01:15 local standard time.
+        assert_eq!(
+            chain(&lh, RotateEvery::Hourly, 1_791_039_900, 3),
+            [1_791_041_400, 1_791_043_200, 1_791_046_800]
+        );
+        // Far past the table (2090): the footer rule gives the same shape.
+        assert_eq!(
+            chain(&lh, RotateEvery::Hourly, 3_810_468_600 - 900, 2),
+            [3_810_468_600, 3_810_470_400]
+        );
+    }
+
+    /// Kathmandu (+05:45): the local hour starts at :15 UTC, the local day at 18:15 UTC.
+    #[test]
+    fn kathmandu_quarter_hour_offset() {
+        let k = zone("Asia/Kathmandu");
+        // 2026-11-26T03:40:21Z
+        assert_eq!(
+            chain(&k, RotateEvery::Hourly, 1_795_664_421, 1),
+            [1_795_666_500]
+        );
+        assert_eq!(
+            chain(&k, RotateEvery::Daily, 1_795_664_421, 1),
+            [1_795_716_900]
+        );
+        let t = chain(&k, RotateEvery::Seconds(7), 1_795_664_421, 1)[0];
+        assert!(t > 1_795_664_421 && t <= 1_795_664_428 && (t + 20_700) % 7 == 0);
+    }
+
+    /// São Paulo 2018: DST began at midnight (00:00 became 01:00), so that day's midnight never
+    /// showed on the clock: the day boundary is the change itself, and the next one is the
+    /// following local midnight.
+    #[test]
+    fn a_skipped_local_midnight_rotates_at_the_change() {
+        let sp = zone("America/Sao_Paulo");
+        // 2018-11-03 12:00Z = 09:00 local.
+        assert_eq!(
+            chain(&sp, RotateEvery::Daily, 1_541_246_400, 2),
+            [1_541_300_400, 1_541_383_200]
+        );
+    }
+
+    /// UTC as a zone gives exactly the UTC boundaries.
+    #[test]
+    fn utc_zone_matches_utc_boundaries() {
+        let utc = zone("UTC");
+        for every in [
+            RotateEvery::Hourly,
+            RotateEvery::Daily,
+            RotateEvery::Seconds(7),
         ] {
-            let next = next_rollover(now, every, false);
-            assert!(next > now);
-            assert!(next <= now + Duration::from_secs(period));
+            for t in [0, 1_795_664_421, 1_795_737_600, 4_102_444_800] {
+                assert_eq!(
+                    next_rollover(at(t), every, Some(&utc)),
+                    next_rollover(at(t), every, None)
+                );
+            }
         }
     }
 }

@@ -6,8 +6,10 @@ use std::io;
 ///
 /// The writer thread owns its sinks and calls them from that thread only, never holding the
 /// GIL. `write_batch` receives whole lines (each ending in `\n`), at most the pipeline's batch
-/// size (64 KiB by default) unless a single record is larger; an implementation should issue one
-/// `write`/`writev` per batch so that concurrent appenders never interleave lines.
+/// size (64 KiB by default) unless a single record is larger. An implementation must keep lines
+/// whole against other processes writing to the same place: one `write` per batch to an
+/// `O_APPEND` file (completed under a lock if the kernel takes only part of it), and writes of
+/// at most `PIPE_BUF` bytes that end at newlines to a pipe, FIFO or socket.
 pub trait Sink: Send {
     /// A short name for diagnostics, e.g. `"stdout"` or `"file:/var/log/app.log"`.
     fn name(&self) -> &str;

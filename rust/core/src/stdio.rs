@@ -1,8 +1,15 @@
 //! `StdoutSink` and `StderrSink`: batches written straight to fd 1 / fd 2.
 //!
 //! They bypass Rust's and Python's buffered stdout: one `write(2)` per batch (more only when the
-//! kernel takes part of it), so lines from the writer thread never mix with half a line of a
-//! `print()`. A closed reader gives `EPIPE` back as an error; it never kills the process with
+//! kernel takes part of it) to a terminal or a file, so lines from the writer thread never mix
+//! with half a line of a `print()`. When the fd is a pipe, FIFO or socket (the container setup:
+//! every worker's stdout into one pipe) a batch goes out in writes of at most `PIPE_BUF` bytes
+//! that each end at a newline, because only those are atomic: several processes sharing the pipe
+//! then never cut each other's lines. The fd's type is looked up once, at the first batch.
+//! A single line longer than `PIPE_BUF` cannot be atomic; it goes out whole in its own write(s).
+//! On a non-blocking fd that is full the sink waits in `poll(2)`; after 10 s without a byte
+//! accepted the batch fails as an error (counted by the writer) instead of hanging it.
+//! A closed reader gives `EPIPE` back as an error; it never kills the process with
 //! `SIGPIPE`, even when the host left `SIGPIPE` at its default action (Python ignores it, a
 //! plain C host may not).
 
@@ -11,17 +18,19 @@ use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::ptr;
 
-use crate::fdio::write_all_fd;
+use crate::fdio::{fd_kind, write_all_fd, write_lines_atomic, FdKind, PIPE_BUF};
 use crate::sink::Sink;
 
 /// Writes each batch to the process's standard output (fd 1).
 #[derive(Debug, Default)]
-pub struct StdoutSink;
+pub struct StdoutSink {
+    kind: Option<FdKind>,
+}
 
 impl StdoutSink {
-    /// A sink for fd 1, whatever it is at write time (tty, pipe, file or socket).
+    /// A sink for fd 1, whatever it is at the first write (tty, pipe, file or socket).
     pub fn new() -> Self {
-        StdoutSink
+        StdoutSink::default()
     }
 }
 
@@ -31,18 +40,20 @@ impl Sink for StdoutSink {
     }
 
     fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
-        write_stdio(libc::STDOUT_FILENO, batch)
+        write_stdio(libc::STDOUT_FILENO, &mut self.kind, batch)
     }
 }
 
 /// Writes each batch to the process's standard error (fd 2).
 #[derive(Debug, Default)]
-pub struct StderrSink;
+pub struct StderrSink {
+    kind: Option<FdKind>,
+}
 
 impl StderrSink {
-    /// A sink for fd 2, whatever it is at write time.
+    /// A sink for fd 2, whatever it is at the first write.
     pub fn new() -> Self {
-        StderrSink
+        StderrSink::default()
     }
 }
 
@@ -52,22 +63,29 @@ impl Sink for StderrSink {
     }
 
     fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
-        write_stdio(libc::STDERR_FILENO, batch)
+        write_stdio(libc::STDERR_FILENO, &mut self.kind, batch)
     }
 }
 
 /// Write a whole batch; when `SIGPIPE` would kill the process, block it around the write.
-fn write_stdio(fd: RawFd, batch: &[u8]) -> io::Result<()> {
+fn write_stdio(fd: RawFd, kind: &mut Option<FdKind>, batch: &[u8]) -> io::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
+    // Once: a process's stdout does not turn from a pipe into a tty under it, and an fstat per
+    // batch would cost more than it could catch.
+    let kind = *kind.get_or_insert_with(|| fd_kind(fd));
+    let write = |batch: &[u8]| match kind {
+        FdKind::PipeLike => write_lines_atomic(fd, batch, PIPE_BUF),
+        FdKind::Regular | FdKind::Other => write_all_fd(fd, batch),
+    };
     // One cheap query per batch: the host may change the disposition at any time (CLI tools
     // often reset it to SIG_DFL), and only SIG_DFL terminates the process.
     if !sigpipe_is_default() {
-        return write_all_fd(fd, batch);
+        return write(batch);
     }
     let _guard = SigpipeBlock::new()?;
-    write_all_fd(fd, batch)
+    write(batch)
 }
 
 fn sigpipe_is_default() -> bool {

@@ -82,6 +82,7 @@ fn name_is_file_colon_path() {
 
 /// A full device gives an error naming the path on every batch, without poisoning anything: a
 /// sink on a good file keeps working alongside.
+#[cfg(target_os = "linux")] // /dev/full is Linux-only
 #[test]
 fn dev_full_reports_error_with_path() {
     let mut full = FileSink::open(FileConfig::new("/dev/full")).unwrap();
@@ -105,6 +106,7 @@ fn dev_full_reports_error_with_path() {
     );
 }
 
+#[cfg(target_os = "linux")]
 fn inner_errno(err: &io::Error) -> Option<i32> {
     let source = std::error::Error::source(err.get_ref()?)?;
     source.downcast_ref::<io::Error>()?.raw_os_error()
@@ -155,4 +157,51 @@ fn recovers_after_write_error() {
     let text = fs::read_to_string(&path).unwrap();
     assert_eq!(text.len(), 4096 + "{\"after\":1}\n".len());
     assert!(text.ends_with("\n{\"after\":1}\n"));
+}
+
+/// A batch that crosses `RLIMIT_FSIZE` is written only in part and its rest fails (EFBIG): the
+/// part is cut off again, so a line that another process appends afterwards starts on a line of
+/// its own instead of being glued onto half a line.
+#[test]
+fn short_write_that_cannot_complete_leaves_no_half_line() {
+    const TEST: &str = "short_write_that_cannot_complete_leaves_no_half_line";
+    let first = "{\"first\":\"".to_owned() + &"a".repeat(4000) + "\"}\n";
+    if role().as_deref() == Some("short") {
+        let path = std::env::var("FERROLOG_TEST_PATH").unwrap();
+        let mut sink = FileSink::open(FileConfig::new(&path)).unwrap();
+        sink.write_batch(first.as_bytes()).unwrap();
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: this single-purpose child ignores SIGXFSZ and lowers its own soft file size
+        // limit (always permitted); `lim` is valid storage for getrlimit.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim);
+            lim.rlim_cur = 4096;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+        }
+        // 4001 + 200 bytes: the kernel takes the first 95 and refuses the rest.
+        let crossing = "{\"crossing\":\"".to_owned() + &"b".repeat(190) + "\"}\n";
+        let err = sink.write_batch(crossing.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("removed again"), "{err}");
+        sink.close().unwrap();
+        std::process::exit(0);
+    }
+    let dir = Scratch::new("short");
+    let path = dir.join("app.log");
+    let status = child(TEST, "short")
+        .env("FERROLOG_TEST_PATH", &path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "child failed: {status}");
+    // The other process appends next.
+    let mut other = FileSink::open(FileConfig::new(&path)).unwrap();
+    other.write_batch(b"{\"other\":1}\n").unwrap();
+    other.close().unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        first + "{\"other\":1}\n"
+    );
 }

@@ -242,3 +242,92 @@ fn seconds_rotation_with_real_clock() {
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), line(0, 1));
 }
+
+/// In a child process with `TZ=tz`: a local-time sink (`utc: false`, rotating `every`) on a
+/// fake clock, then `TZ` changed to UTC (the sink must not notice: the zone was read at open),
+/// then one line written at each of `steps`. Returns the files' contents, oldest first.
+fn local_rotation(test: &str, tz: &str, every: RotateEvery, steps: &[u64]) -> Vec<String> {
+    if file_support::role().as_deref() == Some("local") {
+        let path = std::env::var("FERROLOG_TEST_PATH").unwrap();
+        let mut cfg = FileConfig::new(&path);
+        cfg.rotate_every = Some(every);
+        cfg.utc = false;
+        let clock = FakeClock::at(steps[0]);
+        let mut sink = FileSink::open_with_clock(cfg, Box::new(clock.clone())).unwrap();
+        // SAFETY: no other thread of this child reads or writes the environment meanwhile.
+        unsafe { libc::setenv(c"TZ".as_ptr(), c"UTC".as_ptr(), 1) };
+        for (i, &t) in steps.iter().enumerate() {
+            clock.set(t);
+            sink.write_batch(line(0, i).as_bytes()).unwrap();
+        }
+        sink.close().unwrap();
+        std::process::exit(0);
+    }
+    let dir = Scratch::new("localdst");
+    let path = dir.join("app.log");
+    let status = file_support::child(test, "local")
+        .env("FERROLOG_TEST_PATH", &path)
+        .env("TZ", tz)
+        .status()
+        .unwrap();
+    assert!(status.success(), "child failed: {status}");
+    let mut files = log_files(&dir.0, "app.log");
+    // Oldest first: app.log.N … app.log.1, then app.log.
+    files.sort_by_key(|n| {
+        std::cmp::Reverse(
+            n.strip_prefix("app.log.")
+                .map_or(0, |k| k.parse::<usize>().unwrap()),
+        )
+    });
+    files
+        .iter()
+        .map(|n| fs::read_to_string(dir.join(n)).unwrap())
+        .collect()
+}
+
+/// Local daily rotation in New York across spring-forward: the day of the change is 23 hours
+/// long and each file holds exactly one local day. `TZ` is set for a child process only
+/// (setting it in this multi-threaded test binary is the very race the zone table avoids); the
+/// child's switch to `TZ=UTC` after opening changes nothing (libc's `mktime` would follow it).
+#[test]
+fn local_daily_rotation_across_a_dst_change() {
+    let files = local_rotation(
+        "local_daily_rotation_across_a_dst_change",
+        "America/New_York",
+        RotateEvery::Daily,
+        &[
+            1_772_945_999, // Mar 7 23:59:59 EST
+            1_772_946_000, // Mar 8 00:00:00 EST: new day
+            1_773_028_799, // Mar 8 23:59:59 EDT, 23 hours later: same day
+            1_773_028_800, // Mar 9 00:00:00 EDT: new day (an hour before UTC-5 midnight)
+        ],
+    );
+    assert_eq!(files, [line(0, 0), line(0, 1) + &line(0, 2), line(0, 3)]);
+}
+
+/// Local hourly rotation on Lord Howe Island across its 30-minute spring-forward (02:00 +10:30
+/// becomes 02:30 +11): the change itself starts a new hour, and the next one starts at 03:00
+/// local, only 30 minutes later, at a UTC :00 instead of :30.
+#[test]
+fn local_hourly_rotation_across_a_half_hour_dst_change() {
+    let files = local_rotation(
+        "local_hourly_rotation_across_a_half_hour_dst_change",
+        "Australia/Lord_Howe",
+        RotateEvery::Hourly,
+        &[
+            1_791_039_900, // 2026-10-03 14:45Z = 01:15 +10:30
+            1_791_041_399, // 01:59:59 +10:30: same hour
+            1_791_041_400, // the change: 02:30 +11, a new hour
+            1_791_043_199, // 02:59:59 +11: same hour
+            1_791_043_200, // 03:00 +11 (16:00Z): new hour
+        ],
+    );
+    assert_eq!(
+        files,
+        [
+            line(0, 0) + &line(0, 1),
+            line(0, 2) + &line(0, 3),
+            line(0, 4)
+        ]
+    );
+}

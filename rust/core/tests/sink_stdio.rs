@@ -15,12 +15,20 @@ use std::time::Duration;
 use ferrolog_core::{Sink, StderrSink, StdoutSink};
 use file_support::{batches, child, role};
 
+/// A close-on-exec pipe: `pipe` + `FD_CLOEXEC`, since Apple targets have no `pipe2`. The window
+/// between the two calls does not matter here: the test binary does not exec concurrently with
+/// anything that should not inherit the pipe (children get it explicitly as stdin).
 fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    // SAFETY: `fds` has room for the two descriptors pipe writes.
+    let r = unsafe { libc::pipe(fds.as_mut_ptr()) };
     assert_eq!(r, 0, "{}", io::Error::last_os_error());
-    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+    for fd in fds {
+        // SAFETY: fcntl on a descriptor we just created and own.
+        let r = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        assert_eq!(r, 0);
+    }
+    // SAFETY: pipe succeeded, so both descriptors are open and owned by nobody else.
     unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
@@ -127,4 +135,87 @@ fn stderr_sink_writes_batches() {
 fn stdio_names() {
     assert_eq!(StdoutSink::new().name(), "stdout");
     assert_eq!(StderrSink::new().name(), "stderr");
+}
+
+const SHARERS: usize = 4;
+const SHARED_LINES: usize = 20_000;
+
+/// Shrink a pipe's buffer to one page, so writers block often and any write larger than
+/// `PIPE_BUF` is split by the kernel: the adversarial case for interleaving.
+#[cfg(target_os = "linux")]
+fn shrink_pipe(fd: &OwnedFd) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETPIPE_SZ on a pipe we own; the kernel rounds the size up to one page.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+    assert!(r >= 4096, "{}", io::Error::last_os_error());
+}
+
+#[cfg(not(target_os = "linux"))]
+fn shrink_pipe(_fd: &OwnedFd) {}
+
+/// Several processes writing 64 KiB batches through `StdoutSink` into one shared (small) pipe:
+/// every line arrives whole, none is cut by another process's line, and each process's lines
+/// arrive once each, in order.
+#[test]
+fn processes_sharing_a_pipe_never_cut_each_others_lines() {
+    const TEST: &str = "processes_sharing_a_pipe_never_cut_each_others_lines";
+    if role().as_deref() == Some("share") {
+        stdin_onto(1);
+        let id: usize = std::env::var("FERROLOG_TEST_ID").unwrap().parse().unwrap();
+        let mut sink = StdoutSink::new();
+        for b in batches(id, 0, SHARED_LINES, 64 * 1024) {
+            sink.write_batch(&b).unwrap();
+        }
+        std::process::exit(0);
+    }
+    let (read, write) = pipe();
+    shrink_pipe(&write);
+    let mut procs = Vec::new();
+    for id in 0..SHARERS {
+        let mut cmd = child(TEST, "share");
+        cmd.env("FERROLOG_TEST_ID", id.to_string())
+            .stdin(Stdio::from(write.try_clone().unwrap()));
+        procs.push(cmd.spawn().unwrap());
+    }
+    drop(write); // EOF once every child has exited
+    let mut got = String::new();
+    File::from(read).read_to_string(&mut got).unwrap();
+    for mut p in procs {
+        assert!(p.wait().unwrap().success());
+    }
+    let mut next = [0usize; SHARERS];
+    for l in got.lines() {
+        let (p, i) = file_support::parse(l);
+        assert_eq!(
+            i, next[p],
+            "writer {p}: line {i} out of order or duplicated"
+        );
+        next[p] += 1;
+    }
+    assert_eq!(next, [SHARED_LINES; SHARERS]);
+}
+
+/// A line longer than `PIPE_BUF` cannot be atomic: it is written whole in its own write(s), and
+/// the short lines around it still arrive whole and in order.
+#[test]
+fn a_line_longer_than_pipe_buf_is_written_whole() {
+    let long = format!("{{\"long\":\"{}\"}}\n", "x".repeat(3 * libc::PIPE_BUF));
+    let mut batch = file_support::line(0, 0).into_bytes();
+    batch.extend_from_slice(long.as_bytes());
+    batch.extend_from_slice(file_support::line(0, 1).as_bytes());
+    if role().as_deref() == Some("long") {
+        stdin_onto(1);
+        StdoutSink::new().write_batch(&batch).unwrap();
+        std::process::exit(0);
+    }
+    let (read, write) = pipe();
+    shrink_pipe(&write);
+    let mut cmd = child("a_line_longer_than_pipe_buf_is_written_whole", "long");
+    cmd.stdin(Stdio::from(write));
+    let mut proc = cmd.spawn().unwrap();
+    drop(cmd);
+    let mut got = Vec::new();
+    File::from(read).read_to_end(&mut got).unwrap();
+    assert!(proc.wait().unwrap().success());
+    assert_eq!(got, batch);
 }

@@ -1,0 +1,227 @@
+"""Where settings come from and how their errors read: the environment, files, merging.
+
+`SettingsError` and the ``FERROLOG_*`` environment source live here, below
+`ferrolog.config` (which re-exports the errors), so the models stay readable on their own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pydantic_settings
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import EnvSettingsSource
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "ENV_DELIMITER",
+    "ENV_PREFIX",
+    "EnvSource",
+    "SettingsError",
+    "UnsupportedSettingError",
+    "deep_merge",
+    "read_file",
+    "settings_error",
+    "with_source",
+    "without",
+]
+
+
+class SettingsError(ValueError):
+    """Settings could not be read or are invalid; the message names the source and each field.
+
+    ``.errors`` lists each problem as ``(where, message)``: ``where`` is a field path such as
+    ``"sinks.0.path"`` or an environment variable's name. ``.path`` is the settings file.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        errors: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errors = errors
+
+
+class UnsupportedSettingError(SettingsError):
+    """Valid settings that this build of ferrolog cannot honour yet (never silently ignored)."""
+
+
+ENV_PREFIX = "FERROLOG_"
+ENV_DELIMITER = "__"
+
+
+class EnvSource(EnvSettingsSource):
+    """``FERROLOG_*`` variables, with every unknown name and unparsable value an error."""
+
+    def __call__(self) -> dict[str, Any]:
+        _check_environment_names(self.settings_cls)
+        try:
+            return super().__call__()
+        except pydantic_settings.SettingsError as exc:
+            match = re.search(r'field "(\w+)"', str(exc))
+            field = match.group(1) if match else ""
+            names = _environment_names_for(field) or [f"{ENV_PREFIX}{field.upper()}"]
+            cause = exc.__cause__ or exc
+            message = f"{', '.join(names)}: cannot parse the value as JSON: {cause}"
+            raise SettingsError(
+                f"invalid ferrolog settings in the environment:\n  {message}",
+                errors=tuple((name, f"cannot parse the value as JSON: {cause}") for name in names),
+            ) from None
+
+
+def _environment_names_for(field: str) -> list[str]:
+    head = f"{ENV_PREFIX}{field.upper()}"
+    return sorted(
+        name
+        for name in os.environ
+        if name.upper() == head or name.upper().startswith(head + ENV_DELIMITER)
+    )
+
+
+def _known_environment_names(settings_cls: type[BaseModel]) -> list[str]:
+    names: list[str] = []
+    for field, info in settings_cls.model_fields.items():
+        names.append(f"{ENV_PREFIX}{field.upper()}")
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += [
+                f"{ENV_PREFIX}{field.upper()}{ENV_DELIMITER}{sub.upper()}"
+                for sub in annotation.model_fields
+            ]
+    return names
+
+
+def _check_environment_names(settings_cls: type[BaseModel]) -> None:
+    """Refuse ``FERROLOG_*`` variables that configure nothing, suggesting the likely name."""
+    known = _known_environment_names(settings_cls)
+    known_set = set(known)
+    problems: list[tuple[str, str]] = []
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known_set:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.append((name, f"unknown ferrolog setting{hint}"))
+    if problems:
+        lines = "\n".join(f"  {name}: {message}" for name, message in problems)
+        raise SettingsError(
+            "invalid ferrolog settings in the environment "
+            f"(every {ENV_PREFIX}* variable must name a setting):\n{lines}",
+            errors=tuple(problems),
+        )
+
+
+def read_file(path: str) -> dict[str, Any]:
+    """Parse a settings file; the format comes from the suffix (``.json``, else TOML)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}", path=path) from exc
+    try:
+        if path.lower().endswith(".json"):
+            data = json.loads(raw)
+        else:
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"cannot parse settings file {path}: {exc}", path=path) from exc
+    if not isinstance(data, dict):
+        raise SettingsError(
+            f"settings file {path} must hold a table/object at the top level, "
+            f"not {type(data).__name__}",
+            path=path,
+        )
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``top`` over ``base``; nested tables merge, anything else (lists too) is replaced."""
+    merged = dict(base)
+    for key, value in top.items():
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def without(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` minus every value that merging ``top`` over it would replace."""
+    kept = dict(base)
+    for key, value in top.items():
+        current = kept.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            kept[key] = without(current, value)
+        else:
+            kept.pop(key, None)
+    return kept
+
+
+def _has_path(values: Mapping[str, Any], path: tuple[str | int, ...]) -> bool:
+    current: Any = values
+    for part in path:
+        if isinstance(current, Mapping) and str(part) in current:
+            current = current[str(part)]
+        elif isinstance(current, BaseModel) and isinstance(part, str) and hasattr(current, part):
+            current = getattr(current, part)
+        else:
+            return False
+    return True
+
+
+def _env_name(loc: tuple[str | int, ...], explicit: Mapping[str, Any]) -> str | None:
+    """The ``FERROLOG_*`` variable an error at ``loc`` came from, if a variable set it."""
+    present = {name.upper() for name in os.environ}
+    for end in range(len(loc), 0, -1):
+        name = ENV_PREFIX + ENV_DELIMITER.join(str(part).upper() for part in loc[:end])
+        if name in present:
+            return None if _has_path(explicit, loc[:end]) else name
+    return None
+
+
+def settings_error(exc: ValidationError, *, explicit: Mapping[str, Any]) -> SettingsError:
+    errors: list[tuple[str, str]] = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        where = ".".join(str(part) for part in loc) or "(top level)"
+        env = _env_name(loc, explicit)
+        message = error["msg"] if env is None else f"{error['msg']} (from {env})"
+        errors.append((where, message))
+    return _render(errors, None, None)
+
+
+def _render(
+    errors: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+    source: str | None,
+    path: str | None,
+) -> SettingsError:
+    where = f" in {source}" if source else ""
+    lines = [f"invalid ferrolog settings{where}:"]
+    lines += [f"  {loc}: {message}" for loc, message in errors]
+    return SettingsError("\n".join(lines), path=path, errors=tuple(errors))
+
+
+def with_source(exc: SettingsError, source: str | None, path: str | None) -> SettingsError:
+    """``exc`` with ``source`` named in its first line (errors without field detail pass)."""
+    if source is None or not exc.errors:
+        return exc
+    suffix = " + environment" if any(loc.startswith(ENV_PREFIX) for loc, _ in exc.errors) else ""
+    error = _render(exc.errors, f"{source}{suffix}", path)
+    error.__cause__ = exc.__cause__
+    return error
