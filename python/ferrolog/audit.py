@@ -36,10 +36,19 @@ from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import Any
 
-from ferrolog._hierarchy import ComplianceError
+from ferrolog._categorize import categorize
+from ferrolog._hierarchy import ComplianceError, FerrologError
 from ferrolog._lifecycle import in_thread
 
-__all__ = ["GENESIS", "MAX_RECORD_BYTES", "AuditError", "AuditTrail", "VerifyResult", "verify"]
+__all__ = [
+    "GENESIS",
+    "MAX_RECORD_BYTES",
+    "AuditError",
+    "AuditTrail",
+    "VerifyResult",
+    "error_record",
+    "verify",
+]
 
 #: The ``prev`` of the first record.
 GENESIS = "0" * 64
@@ -84,6 +93,27 @@ def _plain(value: object, depth: int = 0) -> Any:
             return _plain(to_dict(), depth + 1)
         return {"type": type(value).__qualname__, "message": str(value)}
     return repr(value)
+
+
+def error_record(error: BaseException) -> dict[str, Any]:
+    """The ``error`` field an audit record uses to describe ``error`` (with its category)."""
+    if isinstance(error, FerrologError):
+        return {"error": error.to_dict()}
+    verdict = categorize(error)
+    cls = type(error)
+    try:
+        message = str(error)[:4096]
+    except Exception:
+        message = f"<unprintable {cls.__qualname__}>"
+    return {
+        "error": {
+            "type": f"{cls.__module__}.{cls.__qualname__}",
+            "message": message,
+            "category": verdict.category.value,
+            "severity": verdict.severity.value,
+            "retryable": verdict.retryable,
+        }
+    }
 
 
 def _sort_key(item: object) -> str:
