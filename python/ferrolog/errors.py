@@ -45,6 +45,43 @@ from ferrolog._retry import RetryExhaustedError, retry
 from ferrolog._safe import SafeResult, safe_execute
 from ferrolog._settings_sources import SettingsError, UnsupportedSettingError
 
+# Users meet these classes as `ferrolog.errors.X` (in reprs, `to_dict()["type"]`, pickles).
+for _public in (
+    BackpressureError,
+    BreakerStats,
+    Categorization,
+    CircuitBreaker,
+    CircuitOpenError,
+    CircuitState,
+    ComplianceError,
+    ConfigurationError,
+    Diagnostics,
+    ErrorCategory,
+    FerrologError,
+    NetworkError,
+    OperationTimeoutError,
+    PluginError,
+    RetryExhaustedError,
+    SafeResult,
+    SecurityError,
+    SerializationError,
+    Severity,
+    SinkError,
+):
+    _public.__module__ = __name__
+for _public in (SettingsError, UnsupportedSettingError):
+    _public.__module__ = "ferrolog.config"
+for _public in (
+    ContainerError,
+    ContainerCloseError,
+    ContainerClosedError,
+    DependencyCycleError,
+    RegistrationError,
+    ResolutionError,
+):
+    _public.__module__ = "ferrolog.container"
+del _public
+
 __all__ = [
     "BackpressureError",
     "BreakerStats",
