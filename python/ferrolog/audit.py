@@ -21,6 +21,7 @@ several processes can share one trail without breaking the chain.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import enum
 import fcntl
@@ -257,7 +258,9 @@ class AuditTrail:
         body = self._body(event)
         # A short-lived thread, not the default executor: a closed trail leaves no thread.
         # If the caller is cancelled the thread still finishes the record: never half-written.
-        return await in_thread(lambda _timeout: self._append(body), 0.0)
+        # The thread starts with an empty context: errors raised there capture the caller's.
+        context = contextvars.copy_context()
+        return await in_thread(lambda _timeout: context.run(self._append, body), 0.0)
 
     def record_sync(self, event: Mapping[str, Any]) -> int:
         """`record` for code without an event loop: blocks until the record is written."""

@@ -388,7 +388,9 @@ class Container:
             return trail
         fsync = self._settings.audit.fsync
         with error_context(container=self._id, component="AuditTrail"):
-            opened = await in_thread(lambda _t: AuditTrail(path, fsync=fsync), 0.0)
+            # in_thread's thread starts with an empty context: carry this one over.
+            context = contextvars.copy_context()
+            opened = await in_thread(lambda _t: context.run(AuditTrail, path, fsync=fsync), 0.0)
         with self._lock:
             first = self._audit is None
             if first:

@@ -46,6 +46,7 @@ from ferrolog._safe import SafeResult, safe_execute
 from ferrolog._settings_sources import SettingsError, UnsupportedSettingError
 
 # Users meet these classes as `ferrolog.errors.X` (in reprs, `to_dict()["type"]`, pickles).
+_public: type
 for _public in (
     BackpressureError,
     BreakerStats,
