@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ferrolog._diagnostics import Diagnostics
 from ferrolog._hierarchy import BackpressureError
@@ -172,13 +172,17 @@ class CircuitBreaker:
 
     # -- use ---------------------------------------------------------------------------
 
-    async def call(self, fn: Callable[..., Awaitable[_T] | _T], *args: Any) -> _T:
-        """Run ``fn(*args)`` (awaited when it returns an awaitable) through the breaker."""
+    async def call(self, fn: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        """Run ``fn(*args)`` and await its result, through the breaker.
+
+        At run time a plain function is accepted too (its result is returned as is); it runs
+        on the event loop, so keep it short.
+        """
         async with self:
             result = fn(*args)
             if inspect.isawaitable(result):
                 return await result
-            return result
+            return cast(_T, result)
 
     async def __aenter__(self) -> CircuitBreaker:
         permit, error, changes = self._acquire()
