@@ -1,6 +1,7 @@
 """A tamper-evident audit trail: append-only JSON lines chained by SHA-256.
 
-Each line is one record, in canonical JSON (sorted keys, no spaces, UTF-8)::
+Each line is one record, in canonical JSON (sorted keys, no spaces, ASCII, non-ASCII as JSON
+escapes)::
 
     {"event":{...},"hash":"<sha256>","prev":"<hash of the record before>","seq":7,"time":"..."}
 
@@ -118,14 +119,15 @@ def error_record(error: BaseException) -> dict[str, Any]:
 
 
 def _sort_key(item: object) -> str:
-    return json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(item, sort_keys=True, separators=(",", ":"))
 
 
 def canonical(value: object) -> bytes:
     """The canonical JSON encoding of ``value`` that the chain hashes."""
+    # ASCII with JSON escapes: a lone surrogate in an event stays valid JSON and round-trips.
     return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8", "surrogatepass")
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
 
 
 def _hash(seq: int, time: str, prev: str, event: object) -> str:
