@@ -341,11 +341,14 @@ class Container:
         scoped = [(key, value, _scoped(closer, self._id, key)) for key, value, closer in components]
         try:
             failures = await close_all(scoped, timeout)
-            await self._audit_close(failures)
         except BaseException as exc:  # pragma: no cover - close_all records every failure
             self._closing.set_exception(exc)
             raise
-        self._closing.set_result(failures)
+        try:
+            # Outside the close timeout: the record of what failed is worth the fsync.
+            await self._audit_close(failures)
+        finally:
+            self._closing.set_result(failures)
 
     async def _audit_close(self, failures: list[tuple[object, BaseException]]) -> None:
         """Record the close failures and the close in the audit trail, then close it."""
@@ -355,13 +358,18 @@ class Container:
             await self._audit_record(
                 {"event": "component.close_failed", "component": _name(key), **error_record(error)}
             )
-        await self._audit_record({"event": "container.closed", "failures": len(failures)})
         try:
+            await self._audit_record({"event": "container.closed", "failures": len(failures)})
+        finally:
             trail = self._audit
             if trail is not None:
-                await trail.aclose()
-        except Exception as exc:
-            self._diagnostics.report("audit", f"closing the audit trail failed: {exc!r}")
+                try:
+                    await trail.aclose()
+                except asyncio.CancelledError:
+                    trail.close()  # still close it when this task is being cancelled
+                    raise
+                except Exception as exc:
+                    self._diagnostics.report("audit", f"closing the audit trail failed: {exc!r}")
 
     async def _audit_record(self, event: dict[str, Any]) -> None:
         """Append ``event`` to the audit trail, if there is one; a failure goes to diagnostics.
