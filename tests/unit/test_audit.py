@@ -419,3 +419,28 @@ def test_the_trail_file_is_not_inherited_by_children(tmp_path: Path) -> None:
         assert os.get_inheritable(trail._fd) is False
     finally:
         trail.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() with threads (3.12+)
+def test_a_forked_child_appends_to_the_same_chain(tmp_path: Path) -> None:
+    """After fork() parent and child keep appending to one valid chain (fresh lock and fd)."""
+    path = tmp_path / "audit.log"
+    trail = AuditTrail(path, fsync=False)
+    trail.record_sync({"who": "parent", "i": 0})
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            for i in range(20):
+                trail.record_sync({"who": "child", "i": i})
+            trail.close()
+        finally:
+            os._exit(0)
+    for i in range(1, 21):
+        trail.record_sync({"who": "parent", "i": i})
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    trail.record_sync({"who": "parent", "i": 21})
+    trail.close()
+    result = verify(path)
+    assert (result.ok, result.records) == (True, 42), result.reason
