@@ -49,6 +49,7 @@ __all__ = [
     "AuditTrail",
     "VerifyResult",
     "error_record",
+    "path_problem",
     "verify",
 ]
 
@@ -216,6 +217,26 @@ def _lines(handle: Any) -> Any:
             yield None
             return
         yield line
+
+
+def path_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why `AuditTrail` could not open ``path``, checked without creating anything; else None.
+
+    Blocking file-system calls: off the event loop.
+    """
+    target = Path(path).absolute()
+    if target.is_symlink():
+        return f"{target} is a symbolic link; the audit trail is never followed"
+    if target.is_dir():
+        return f"{target} is a directory, not a file"
+    if target.exists():
+        return None if os.access(target, os.R_OK | os.W_OK) else f"{target} is not writable"
+    parent = target.parent
+    if not parent.is_dir():
+        return f"directory {parent} does not exist; create it first"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    return None
 
 
 # -- the trail -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from ferrolog._native import __version__
 from ferrolog._pipeline import check_sinks, check_supported
-from ferrolog.audit import verify
+from ferrolog.audit import path_problem, verify
 from ferrolog.config import Settings, SettingsError
 
 __all__ = ["main"]
@@ -63,6 +63,10 @@ def _check(path: str | None, out: TextIO, err: TextIO) -> int:
         settings = asyncio.run(Settings.load(path))
         check_supported(settings)
         check_sinks(settings)
+        audit = settings.audit.path
+        problem = None if audit is None else path_problem(audit)
+        if problem is not None:
+            raise SettingsError(f"ferrolog cannot open the audit trail:\n  audit.path: {problem}")
     except SettingsError as exc:
         print(f"ferrolog: {exc}", file=err)
         return 1

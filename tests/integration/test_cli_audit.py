@@ -104,3 +104,16 @@ def test_audit_without_a_subcommand_lists_them() -> None:
     result = _run(_COMMANDS[0], "audit")
     assert result.returncode == 0
     assert "verify" in result.stdout
+
+
+def test_config_check_reports_an_unusable_audit_path(tmp_path: Path) -> None:
+    """`config check` fails for an audit.path in a missing directory, and creates nothing."""
+    settings = tmp_path / "ferrolog.toml"
+    settings.write_text(f'[audit]\npath = "{tmp_path}/missing/audit.log"\n')
+    result = _run(_COMMANDS[0], "config", "check", str(settings))
+    assert result.returncode == 1
+    assert f"audit.path: directory {tmp_path}/missing does not exist" in result.stderr
+    settings.write_text(f'[audit]\npath = "{tmp_path}/audit.log"\n')
+    result = _run(_COMMANDS[0], "config", "check", str(settings))
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "audit.log").exists()

@@ -444,3 +444,19 @@ def test_a_forked_child_appends_to_the_same_chain(tmp_path: Path) -> None:
     trail.close()
     result = verify(path)
     assert (result.ok, result.records) == (True, 42), result.reason
+
+
+def test_path_problem_checks_without_creating(tmp_path: Path) -> None:
+    """path_problem names a missing directory, a directory or a symlink, and creates nothing."""
+    from ferrolog.audit import path_problem
+
+    assert path_problem(tmp_path / "new.log") is None
+    assert not (tmp_path / "new.log").exists()
+    problem = path_problem(tmp_path / "missing" / "a.log")
+    assert problem is not None
+    assert "does not exist" in problem
+    assert path_problem(tmp_path) == f"{tmp_path} is a directory, not a file"
+    (tmp_path / "real.log").write_bytes(b"")
+    (tmp_path / "link.log").symlink_to(tmp_path / "real.log")
+    assert path_problem(tmp_path / "real.log") is None
+    assert "symbolic link" in (path_problem(tmp_path / "link.log") or "")
