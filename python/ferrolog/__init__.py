@@ -13,6 +13,7 @@ import os
 from ferrolog import _native
 from ferrolog._native import Logger, Pipeline, __version__
 from ferrolog._pipeline import build_pipeline
+from ferrolog.audit import AuditTrail
 from ferrolog.config import Settings, SettingsError, UnsupportedSettingError
 from ferrolog.container import (
     Container,
@@ -32,6 +33,16 @@ from ferrolog.context import (
     get_contextvars,
     unbind_contextvars,
 )
+from ferrolog.errors import (
+    CircuitBreaker,
+    CircuitOpenError,
+    ErrorCategory,
+    FerrologError,
+    RetryExhaustedError,
+    Severity,
+    retry,
+    safe_execute,
+)
 from ferrolog.levels import CRITICAL, DEBUG, ERROR, INFO, NOTSET, TRACE, WARNING
 
 # Process-wide hooks over the native weak set of live pipelines: a forked child gets fresh
@@ -49,18 +60,25 @@ __all__ = [
     "NOTSET",
     "TRACE",
     "WARNING",
+    "AuditTrail",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "Container",
     "ContainerCloseError",
     "ContainerClosedError",
     "ContainerError",
     "DependencyCycleError",
+    "ErrorCategory",
+    "FerrologError",
     "Logger",
     "PendingContainer",
     "Pipeline",
     "RegistrationError",
     "ResolutionError",
+    "RetryExhaustedError",
     "Settings",
     "SettingsError",
+    "Severity",
     "SyncContainer",
     "UnsupportedSettingError",
     "__version__",
@@ -69,5 +87,7 @@ __all__ = [
     "build_pipeline",
     "clear_contextvars",
     "get_contextvars",
+    "retry",
+    "safe_execute",
     "unbind_contextvars",
 ]

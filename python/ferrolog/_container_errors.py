@@ -1,6 +1,12 @@
-"""The errors a `Container` raises (resolution, registration, closing)."""
+"""The errors a `Container` raises (resolution, registration, closing).
+
+Each is a `ferrolog.errors.FerrologError` of category ``container`` and keeps the stdlib base
+it always had (``LookupError``, ``ValueError``, ``RuntimeError``), so existing handlers work.
+"""
 
 from __future__ import annotations
+
+from ferrolog._hierarchy import ErrorCategory, FerrologError
 
 __all__ = [
     "ContainerCloseError",
@@ -18,8 +24,10 @@ def component_name(key: object) -> str:
     return getattr(key, "__qualname__", None) or repr(key)
 
 
-class ContainerError(Exception):
+class ContainerError(FerrologError):
     """Base class of the container's errors."""
+
+    category = ErrorCategory.CONTAINER
 
 
 class ResolutionError(ContainerError, LookupError):
@@ -33,7 +41,8 @@ class DependencyCycleError(ResolutionError):
         self.cycle = cycle
         path = " -> ".join(component_name(key) for key in cycle)
         super().__init__(
-            f"dependency cycle: {path}; break it by making one factory not need the other"
+            f"dependency cycle: {path}; break it by making one factory not need the other",
+            cycle=[component_name(key) for key in cycle],
         )
 
 
@@ -59,4 +68,4 @@ class ContainerCloseError(ContainerError):
             f"  {name}: {type(error).__name__}: {error}"
             for name, error in zip(self.components, self.errors, strict=True)
         ]
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(lines), failed=list(self.components))

@@ -14,7 +14,6 @@ from typing import Any, TypedDict
 
 from ferrolog._native import Pipeline
 from ferrolog.config import (
-    AuditSettings,
     ComplianceSettings,
     FileSink,
     PluginSink,
@@ -77,8 +76,6 @@ def unsupported_settings(settings: Settings) -> list[str]:
             )
     if settings.redaction != RedactionSettings():
         reasons.append("redaction: redaction is not available yet; remove the redaction table")
-    if settings.audit != AuditSettings():
-        reasons.append("audit: the audit trail is not available yet; remove audit.path")
     if settings.compliance != ComplianceSettings():
         reasons.append(
             "compliance: compliance profiles are not available yet; remove compliance.profiles"

@@ -19,6 +19,8 @@ import pydantic_settings
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import EnvSettingsSource
 
+from ferrolog._hierarchy import ConfigurationError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -38,8 +40,10 @@ __all__ = [
 ]
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError, ValueError):
     """Settings could not be read or are invalid; the message names the source and each field.
+
+    A `ConfigurationError` (category ``configuration``) that is also a ``ValueError``.
 
     ``.errors`` lists each problem as ``(where, message)``: ``where`` is a field path such as
     ``"sinks.0.path"`` or an environment variable's name. ``.path`` is the settings file.
@@ -52,7 +56,7 @@ class SettingsError(ValueError):
         path: str | None = None,
         errors: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, **({} if path is None else {"path": path}))
         self.path = path
         self.errors = errors
 

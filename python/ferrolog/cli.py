@@ -1,7 +1,8 @@
-"""The ``ferrolog`` command line: ``--version``, ``config check [PATH]``, ``config schema``.
+"""The ``ferrolog`` command line: ``--version``, ``config check [PATH]``, ``config schema``,
+``audit verify PATH``.
 
 Exit status 0 on success; 1 with the reasons on standard error when the configuration is
-invalid; 2 for a usage error (argparse's convention).
+invalid or the audit trail is damaged; 2 for a usage error (argparse's convention).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TextIO
 
 from ferrolog._native import __version__
 from ferrolog._pipeline import check_sinks, check_supported
+from ferrolog.audit import path_problem, verify
 from ferrolog.config import Settings, SettingsError
 
 __all__ = ["main"]
@@ -40,6 +42,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", nargs="?", help="a TOML or JSON settings file (default: none)")
     config_commands.add_parser("schema", help="print the settings' JSON schema")
+    audit = commands.add_parser("audit", help="check a tamper-evident audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
+    verify_command = audit_commands.add_parser(
+        "verify",
+        help="check an audit trail's hash chain",
+        description=(
+            "Read the audit trail (the file of the audit.path setting) and check every "
+            "record's sequence number, hash and link to the record before it. Exit 0 when "
+            "all are intact; 1 with the first altered, removed, reordered or truncated "
+            "record's sequence number and the reason."
+        ),
+    )
+    verify_command.add_argument("path", help="the audit trail file")
     return parser
 
 
@@ -48,10 +63,30 @@ def _check(path: str | None, out: TextIO, err: TextIO) -> int:
         settings = asyncio.run(Settings.load(path))
         check_supported(settings)
         check_sinks(settings)
+        audit = settings.audit.path
+        problem = None if audit is None else path_problem(audit)
+        if problem is not None:
+            raise SettingsError(f"ferrolog cannot open the audit trail:\n  audit.path: {problem}")
     except SettingsError as exc:
         print(f"ferrolog: {exc}", file=err)
         return 1
     print(f"ferrolog: settings are valid ({path or 'environment and defaults'})", file=out)
+    return 0
+
+
+def _verify(path: str, out: TextIO, err: TextIO) -> int:
+    result = verify(path)
+    if not result.ok:
+        where = "" if result.bad_seq is None else f" at seq {result.bad_seq}"
+        line = "" if result.line is None else f" (line {result.line})"
+        print(f"ferrolog: audit trail {path} is damaged{where}{line}: {result.reason}", file=err)
+        print(f"ferrolog: {result.records} record(s) before it are intact", file=err)
+        return 1
+    print(
+        f"ferrolog: audit trail {path} is intact: {result.records} record(s), "
+        f"last seq {result.last_seq}, head {result.head}",
+        file=out,
+    )
     return 0
 
 
@@ -78,5 +113,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     if args.command == "config":
         parser.parse_args(["config", "--help"])  # prints the subcommands, exits 0
+    if args.command == "audit" and args.audit_command == "verify":
+        return _verify(args.path, sys.stdout, sys.stderr)
+    if args.command == "audit":
+        parser.parse_args(["audit", "--help"])
     parser.print_help()
     return 0

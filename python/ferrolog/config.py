@@ -328,9 +328,16 @@ class RedactionSettings(_Model):
 
 
 class AuditSettings(_Model):
-    """The tamper-evident audit trail."""
+    """The tamper-evident audit trail (`ferrolog.audit.AuditTrail`) of a container.
+
+    With ``path`` set, `Container.create` opens (or continues) the hash-chained trail there
+    and the container records its start, its components' creation and close failures and
+    its close; ``await container.get(AuditTrail)`` returns it for your own compliance events.
+    ``fsync`` (default true) makes each record durable on disk before ``record`` returns.
+    """
 
     path: Path | None = None
+    fsync: bool = True
 
 
 class ComplianceSettings(_Model):

@@ -28,6 +28,7 @@ import contextvars
 import inspect
 import os
 import threading
+import uuid
 from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar, cast, final
@@ -41,6 +42,8 @@ from ferrolog._container_errors import (
     ResolutionError,
 )
 from ferrolog._container_errors import component_name as _name
+from ferrolog._diagnostics import Diagnostics
+from ferrolog._hierarchy import error_context
 from ferrolog._lifecycle import (
     DEFAULT_CLOSE_TIMEOUT,
     Closer,
@@ -56,6 +59,7 @@ from ferrolog._lifecycle import (
 from ferrolog._native import Logger, Pipeline
 from ferrolog._pipeline import build_pipeline, check_sinks, check_supported
 from ferrolog._sync import SyncContainer
+from ferrolog.audit import AuditTrail, error_record
 from ferrolog.config import Settings
 from ferrolog.typing import Factory, Finalizer, Scope, SettingsSource
 
@@ -93,7 +97,7 @@ class _Registration(NamedTuple):
     close: Closer
 
 
-class _CreatorCancelled(Exception):
+class _CreatorCancelled(ContainerError):
     """The task creating a singleton was cancelled; waiters retry (one becomes the creator)."""
 
 
@@ -126,6 +130,11 @@ class Container:
         """
         check_supported(settings)
         self._settings = settings
+        self._id = uuid.uuid4().hex[:12]
+        self._diagnostics = Diagnostics()
+        # Opened at first need (`Container.create` asks for it at once) when ``audit.path``
+        # is set; closed by aclose() itself, last, after close failures are recorded in it.
+        self._audit: AuditTrail | None = None
         self._lock = threading.Lock()
         self._token = object()
         self._registrations: dict[object, _Registration] = {}
@@ -143,6 +152,8 @@ class Container:
         )
         # The logger holds no resources of its own: closing the pipeline drains it.
         self._registrations[Logger] = _Registration(_logger_factory, "singleton", no_close)
+        if settings.audit.path is not None:
+            self._registrations[AuditTrail] = _Registration(_audit_factory, "singleton", no_close)
 
     @staticmethod
     def create(settings: SettingsSource = None) -> PendingContainer:
@@ -174,6 +185,19 @@ class Container:
         return self._settings
 
     @property
+    def id(self) -> str:
+        """A random id naming this container in error context and audit records."""
+        return self._id
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        """This container's rate-limited channel for ferrolog's own trouble (stderr).
+
+        Pass it to a `CircuitBreaker` (``diagnostics=``) to have its state changes reported.
+        """
+        return self._diagnostics
+
+    @property
     def closed(self) -> bool:
         """True once ``aclose()`` has started."""
         return self._closing is not None
@@ -203,7 +227,7 @@ class Container:
         if not callable(factory):
             raise TypeError(f"the factory for {_name(key)} must be an async callable")
         closer = default_close if close is None else user_close(close)
-        with self._lock:
+        with self._lock, error_context(container=self._id, component=_name(key)):
             self._ensure_open()
             if key in self._slots:
                 raise RegistrationError(
@@ -219,6 +243,10 @@ class Container:
         registered, `DependencyCycleError` for a cycle, `ContainerClosedError` once closed,
         and whatever the factory raised when creation fails.
         """
+        with error_context(container=self._id, component=_name(key)):
+            return await self._get(key)
+
+    async def _get(self, key: type[_T]) -> _T:
         current = _RESOLUTION.get()
         path = current.path if current is not None and current.owner is self._token else ()
         if key in path:
@@ -303,18 +331,87 @@ class Container:
             if report:
                 self._close_reported = True
         if report:
-            raise ContainerCloseError(failures)
+            with error_context(container=self._id):
+                raise ContainerCloseError(failures)
 
     async def _close_all(
         self, components: list[tuple[object, Any, Closer]], timeout: float | None
     ) -> None:
         assert self._closing is not None
+        scoped = [(key, value, _scoped(closer, self._id, key)) for key, value, closer in components]
         try:
-            failures = await close_all(components, timeout)
+            failures = await close_all(scoped, timeout)
         except BaseException as exc:  # pragma: no cover - close_all records every failure
             self._closing.set_exception(exc)
             raise
-        self._closing.set_result(failures)
+        try:
+            # Outside the close timeout: the record of what failed is worth the fsync.
+            await self._audit_close(failures)
+        finally:
+            self._closing.set_result(failures)
+
+    async def _audit_close(self, failures: list[tuple[object, BaseException]]) -> None:
+        """Record the close failures and the close in the audit trail, then close it."""
+        if self._settings.audit.path is None:
+            return
+        for key, error in failures:
+            await self._audit_record(
+                {"event": "component.close_failed", "component": _name(key), **error_record(error)}
+            )
+        try:
+            await self._audit_record({"event": "container.closed", "failures": len(failures)})
+        finally:
+            trail = self._audit
+            if trail is not None:
+                try:
+                    await trail.aclose()
+                except asyncio.CancelledError:
+                    trail.close()  # still close it when this task is being cancelled
+                    raise
+                except Exception as exc:
+                    self._diagnostics.report("audit", f"closing the audit trail failed: {exc!r}")
+
+    async def _audit_record(self, event: dict[str, Any]) -> None:
+        """Append ``event`` to the audit trail, if there is one; a failure goes to diagnostics.
+
+        Never raises: it runs while another error is being handled, which must not be masked.
+        """
+        try:
+            trail = await self._trail()
+            if trail is not None:
+                await trail.record({**event, "container": self._id})
+        except Exception as exc:
+            self._diagnostics.report(
+                "audit", f"container {self._id}: recording {event['event']} failed: {exc}"
+            )
+
+    async def _trail(self) -> AuditTrail | None:
+        """The audit trail, opened off the loop at first need; ``None`` without audit.path."""
+        path = self._settings.audit.path
+        if path is None:
+            return None
+        with self._lock:
+            trail = self._audit
+        if trail is not None:
+            return trail
+        fsync = self._settings.audit.fsync
+        with error_context(container=self._id, component="AuditTrail"):
+            # in_thread's thread starts with an empty context: carry this one over.
+            context = contextvars.copy_context()
+            opened = await in_thread(lambda _t: context.run(AuditTrail, path, fsync=fsync), 0.0)
+        with self._lock:
+            first = self._audit is None
+            if first:
+                self._audit = opened
+            trail = self._audit
+        assert trail is not None
+        if not first:  # another task opened it meanwhile
+            await opened.aclose()
+            return trail
+        await trail.record(
+            {"event": "container.started", "container": self._id, "pid": os.getpid()}
+        )
+        return trail
 
     async def __aenter__(self) -> Container:
         return self
@@ -361,12 +458,20 @@ class Container:
                     raise mismatch from close_error
                 raise mismatch
         except BaseException as exc:
+            cancelled = isinstance(exc, asyncio.CancelledError)
             if slot is not None:
                 with self._lock:
                     if self._slots.get(key) is slot:
                         del self._slots[key]
-                cancelled = isinstance(exc, asyncio.CancelledError)
                 slot.future.set_exception(_CreatorCancelled() if cancelled else exc)
+            if isinstance(exc, Exception) and key is not AuditTrail:
+                await self._audit_record(
+                    {
+                        "event": "component.create_failed",
+                        "component": _name(key),
+                        **error_record(exc),
+                    }
+                )
             raise
         finally:
             _RESOLUTION.reset(token)
@@ -416,6 +521,11 @@ class Container:
             )
 
     def _missing(self, key: object) -> ResolutionError:
+        if key is AuditTrail:
+            return ResolutionError(
+                "this container has no audit trail: set audit.path in the settings "
+                "(or FERROLOG_AUDIT__PATH) to turn it on"
+            )
         registered = ", ".join(sorted(_name(k) for k in self._registrations)) or "nothing"
         return ResolutionError(
             f"no component is registered for {_name(key)} (registered: {registered}); "
@@ -493,6 +603,22 @@ async def _pipeline_factory(container: Container) -> Pipeline:
     return build_pipeline(await container.get(Settings))
 
 
+async def _audit_factory(container: Container) -> AuditTrail:
+    trail = await container._trail()
+    assert trail is not None  # registered only when audit.path is set
+    return trail
+
+
+def _scoped(closer: Closer, container_id: str, key: object) -> Closer:
+    """``closer`` with the container and component in the context of errors it raises."""
+
+    async def close(instance: object, timeout: float | None) -> None:
+        with error_context(container=container_id, component=_name(key)):
+            await closer(instance, timeout)
+
+    return close
+
+
 async def _logger_factory(container: Container) -> Logger:
     pipeline = await container.get(Pipeline)
     settings = await container.get(Settings)
@@ -521,4 +647,7 @@ async def _start_container(source: SettingsSource) -> Container:
     settings = await _load_settings(source)
     container = Container(settings)
     await in_thread(lambda _timeout: check_sinks(settings), 0.0)
+    if settings.audit.path is not None:
+        # Open it now: a bad audit.path fails here, and the start is recorded.
+        await container.get(AuditTrail)
     return container
