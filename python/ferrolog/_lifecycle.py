@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
@@ -95,7 +96,10 @@ async def in_thread(function: Callable[[float], _T], timeout: float) -> _T:
         with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
             loop.call_soon_threadsafe(deliver, value, error)
 
-    thread = threading.Thread(target=run, name="ferrolog-close", daemon=True)
+    # The caller's context (request fields, error scopes) goes along, so that an error raised
+    # on the thread carries it as it would on the loop.
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(run,), name="ferrolog-close", daemon=True)
     thread.start()
     value = await result
     thread.join()  # it only has to return from run(): this takes microseconds
