@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ferrolog._native import Pipeline
+from ferrolog._native import PendingRecord, Pipeline
 
 # Poll intervals while waiting for the writer: short at first (the writer lingers ~1 ms),
 # backing off so a long stall costs almost nothing.
@@ -13,18 +13,20 @@ _FIRST_DELAY = 0.0002
 _MAX_DELAY = 0.005
 
 
-async def push_when_ready(pipeline: Pipeline, record: bytes) -> None:
-    """Wait, without blocking the loop, until the ring has room for `record`, then push it.
+async def push_when_ready(pending: PendingRecord) -> None:
+    """Wait, without blocking the loop, until the ring has room for `pending`, then push it.
 
     Never drops while the pipeline is open; once it is closed the record is counted dropped.
+    Cancelled, the record is counted dropped at once (collected unawaited, when collected).
     """
     delay = _FIRST_DELAY
-    while not pipeline._try_push(record):
-        if pipeline.closed:
-            pipeline._push(record)
-            return
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, _MAX_DELAY)
+    try:
+        while not pending.try_push():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_DELAY)
+    except BaseException:
+        pending.drop_record()
+        raise
 
 
 async def flush(pipeline: Pipeline, timeout: float | None = None) -> bool:

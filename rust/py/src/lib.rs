@@ -7,6 +7,7 @@ mod escape;
 mod fields;
 mod keys;
 mod logger;
+mod pending;
 mod pipeline;
 mod schema;
 mod timestamp;
@@ -26,6 +27,8 @@ mod _native {
     use crate::context::{bind_contextvars, BoundContextVars, ContextFields};
     #[pymodule_export]
     use crate::logger::{Logger, Ready};
+    #[pymodule_export]
+    use crate::pending::PendingRecord;
     #[pymodule_export]
     use crate::pipeline::{_after_fork_child, _flush_all, encode, Pipeline, PyBatch, SinkChannel};
 

@@ -7,6 +7,7 @@ use crate::encode::Encoder;
 use crate::escape::push_bytes;
 use crate::fields::{key_bytes, write_field_key, EncodedFields};
 use crate::keys::CallKeys;
+use crate::pending::PendingRecord;
 use crate::pipeline::{Pipeline, Shared};
 use crate::schema::{otel_severity, Schema, ECS_VERSION};
 use crate::timestamp::{now_micros, write_rfc3339, write_unix_nanos, SecondCache};
@@ -436,7 +437,9 @@ unsafe fn dispatch_inner(
         Outcome::Wait(record) => {
             let waiter = ASYNC_PUSH
                 .get_or_try_init(py, || import_attr(py, "ferrolog._aio", "push_when_ready"));
-            match waiter.and_then(|w| w.bind(py).call1((logger.pipeline.clone_ref(py), record))) {
+            let pending = PendingRecord::new(logger.shared.clone(), record);
+            // If anything below fails, dropping `pending` counts the event as dropped.
+            match waiter.and_then(|w| w.bind(py).call1((pending,))) {
                 Ok(coro) => coro.into_ptr(),
                 Err(e) => {
                     logger.shared.core.count_error();
@@ -535,7 +538,7 @@ pub(crate) fn is_special(name: *mut ffi::PyObject) -> bool {
 enum Outcome {
     Done,
     /// The ring was full for an `a*` call: the encoded record, to be pushed when space frees.
-    Wait(Py<pyo3::types::PyBytes>),
+    Wait(Box<[u8]>),
 }
 
 impl Logger {
@@ -833,16 +836,15 @@ impl Logger {
                     core.count_dropped();
                     Outcome::Done
                 }
-                Err(ferrolog_core::PushError::Full) => {
-                    Outcome::Wait(pyo3::types::PyBytes::new(py, record).unbind())
-                }
+                Err(ferrolog_core::PushError::Full) => Outcome::Wait(record.into()),
             };
         }
-        match self.shared.block_timeout {
-            None => {
+        // The one place the timeout lives: the core's own overflow policy.
+        match core.config().overflow {
+            ferrolog_core::Overflow::Drop => {
                 core.push(record);
             }
-            Some(timeout) => {
+            ferrolog_core::Overflow::Block { timeout } => {
                 if core.try_push_uncounted(record).is_err() {
                     if on_event_loop(py) {
                         core.push(record);

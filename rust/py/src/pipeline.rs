@@ -78,8 +78,6 @@ pub struct Shared {
     pub core: Arc<ferrolog_core::Pipeline>,
     pub schema: Schema,
     pub max_event_bytes: usize,
-    /// `Some(wait)` under the `block` overflow policy.
-    pub block_timeout: Option<Duration>,
     pub levels: LevelTable,
     /// Sinks written in Python; one runner thread hands them each batch.
     py_sinks: Vec<Py<PyAny>>,
@@ -297,12 +295,10 @@ impl Pipeline {
             )));
         }
 
-        let block_timeout = matches!(overflow, Overflow::Block { .. }).then_some(block_timeout);
         let shared = Arc::new(Shared {
             core,
             schema,
             max_event_bytes,
-            block_timeout,
             levels,
             py_sinks,
             runner: Mutex::new(None),
@@ -412,28 +408,6 @@ impl Pipeline {
         d.set_item("high_water", s.high_water)?;
         d.set_item("capacity", self.shared.core.capacity())?;
         Ok(d)
-    }
-
-    /// Push an already encoded record if the ring has room; never blocks, never counts a drop.
-    /// Used by the `a*` methods' waiters.
-    fn _try_push(&self, record: &[u8]) -> bool {
-        self.shared.core.try_push_uncounted(record).is_ok()
-    }
-
-    /// Push an encoded record under the drop policy (counted if it does not fit).
-    fn _push(&self, record: &[u8]) -> bool {
-        self.shared.core.push(record)
-    }
-
-    /// How many events were emitted so far: a mark for `_settled`.
-    fn _emitted(&self) -> u64 {
-        self.shared.core.stats().emitted
-    }
-
-    /// Whether at least `mark` events are written or counted dropped.
-    fn _settled(&self, mark: u64) -> bool {
-        let s = self.shared.core.stats();
-        s.written + s.dropped >= mark
     }
 
     /// In a freshly forked child: forget the parent's pending records and start a new writer.
