@@ -41,6 +41,10 @@ class Ready:
     def __next__(self) -> Any: ...
 
 @final
+class _PanicOnEncode:
+    """Test-only, not API: encoding an instance panics, as a bug in the encoder would."""
+
+@final
 class PendingRecord:
     """An event an `a*` call could not push at once; counted dropped if never pushed."""
 

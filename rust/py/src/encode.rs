@@ -441,6 +441,7 @@ impl<'a> Encoder<'a> {
                 }
             }
             ffi::PyErr_Clear();
+            crate::fault::check(py, obj);
             self.repr(py, obj);
         }
     }

@@ -4,6 +4,7 @@
 mod context;
 mod encode;
 mod escape;
+mod fault;
 mod fields;
 mod keys;
 mod logger;
@@ -25,6 +26,8 @@ mod _native {
 
     #[pymodule_export]
     use crate::context::{bind_contextvars, BoundContextVars, ContextFields};
+    #[pymodule_export]
+    use crate::fault::PanicOnEncode;
     #[pymodule_export]
     use crate::logger::{Logger, Ready};
     #[pymodule_export]

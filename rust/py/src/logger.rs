@@ -298,17 +298,23 @@ unsafe fn dispatch(
     match result {
         Ok(p) => p,
         Err(_) => {
-            // A bug of ours must not take the process down from inside a log call.
-            // SAFETY: the GIL is held.
+            // A bug of ours outside the encoder (which has its own guard, counting the event
+            // dropped) must not take the process down from inside a log call either.
+            // SAFETY: the GIL is held; `slf` is a live Logger.
             unsafe {
+                ffi::PyErr_Clear();
                 let py = Python::assume_attached();
-                let logger = Bound::from_borrowed_ptr(py, slf)
+                Bound::from_borrowed_ptr(py, slf)
                     .cast_unchecked::<Logger>()
                     .get()
                     .shared
-                    .clone();
-                logger.core.count_error();
-                ffi::Py_NewRef(ffi::Py_None())
+                    .core
+                    .count_error();
+                if call.is_async {
+                    ready(py)
+                } else {
+                    ffi::Py_NewRef(ffi::Py_None())
+                }
             }
         }
     }
@@ -398,21 +404,34 @@ unsafe fn dispatch_inner(
     };
     specials.level_text = unknown_level;
     let encode_and_push = |buf: &mut Vec<u8>, second: &mut SecondCache| {
-        // SAFETY: per this function's contract.
-        unsafe {
-            logger.encode_and_push(
-                py,
-                buf,
-                second,
-                level,
-                msg,
-                kwnames,
-                kwvalues,
-                nkw,
-                &specials,
-                keys.as_deref(),
-                call.is_async,
-            )
+        let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: per this function's contract.
+            unsafe {
+                logger.encode(
+                    py,
+                    buf,
+                    second,
+                    level,
+                    msg,
+                    kwnames,
+                    kwvalues,
+                    nkw,
+                    &specials,
+                    keys.as_deref(),
+                )
+            }
+        }));
+        match encoded {
+            Ok(()) => logger.push(py, buf, call.is_async),
+            Err(_) => {
+                // A bug of ours while encoding: the event is lost, and said so in the counters;
+                // whatever Python error the encoder left behind must not leak out of the call.
+                // SAFETY: the GIL is held.
+                unsafe { ffi::PyErr_Clear() };
+                logger.shared.core.count_dropped();
+                logger.shared.core.count_error();
+                Outcome::Done
+            }
         }
     };
     let pushed = SCRATCH.with(|cell| match cell.try_borrow_mut() {
@@ -542,12 +561,12 @@ enum Outcome {
 }
 
 impl Logger {
-    /// Encode one event into `buf` and push it.
+    /// Encode one event into `buf`.
     ///
     /// # Safety
     /// GIL held; `msg` live; `kwnames`/`kwvalues`/`nkw` as in [`scan_specials`].
     #[allow(clippy::too_many_arguments)]
-    unsafe fn encode_and_push(
+    unsafe fn encode(
         &self,
         py: Python<'_>,
         buf: &mut Vec<u8>,
@@ -559,8 +578,7 @@ impl Logger {
         nkw: ffi::Py_ssize_t,
         specials: &Specials,
         keys: Option<&CallKeys>,
-        is_async: bool,
-    ) -> Outcome {
+    ) {
         let shared = &*self.shared;
         let schema = shared.schema;
         let limit = shared.max_event_bytes.saturating_sub(CLOSING_ROOM);
@@ -689,7 +707,6 @@ impl Logger {
             enc.out.extend_from_slice(b",\"_truncated\":true");
         }
         enc.out.extend_from_slice(b"}\n");
-        self.push(py, buf, is_async)
     }
 
     /// Whether context, bound and call fields share a name or the context has a key the
