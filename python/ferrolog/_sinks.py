@@ -83,9 +83,12 @@ def _run(channel: SinkChannel, sinks: list[_Sink]) -> None:
             if batch is False:
                 break
             if batch is None:
-                if dirty:
+                wanted = channel.pending_flush()
+                if wanted is not None or dirty:
                     dirty = False
                     _call_each(call, started, "flush")
+                if wanted is not None:
+                    channel.flushed(wanted)
                 continue
             ok = len(started) == len(sinks)
             view = memoryview(batch.data)
@@ -102,6 +105,7 @@ def _run(channel: SinkChannel, sinks: list[_Sink]) -> None:
         _call_each(call, started, "flush")
         _call_each(call, started, "stop")
         call.close()
+        channel.runner_exited()
 
 
 def start_runner(channel: SinkChannel, sinks: list[_Sink]) -> threading.Thread:

@@ -6,6 +6,7 @@ mod encode;
 mod escape;
 mod fault;
 mod fields;
+mod flush;
 mod keys;
 mod logger;
 mod pending;
@@ -28,6 +29,8 @@ mod _native {
     use crate::context::{bind_contextvars, BoundContextVars, ContextFields};
     #[pymodule_export]
     use crate::fault::PanicOnEncode;
+    #[pymodule_export]
+    use crate::flush::FlushTicket;
     #[pymodule_export]
     use crate::logger::{Logger, Ready};
     #[pymodule_export]

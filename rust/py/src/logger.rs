@@ -193,11 +193,14 @@ impl Logger {
         self.pipeline.get().stats(py)
     }
 
-    /// Await until everything logged so far is written (or counted dropped); False on timeout.
+    /// Await until everything logged before this call is written (or counted dropped) and
+    /// the sinks flushed; False on timeout (`None`: no limit).
     #[pyo3(signature = (timeout = None))]
     fn flush<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        // The wait starts here, not at the first await: "before this call" is now.
+        let ticket = self.pipeline.get()._start_flush(timeout)?;
         let f = ASYNC_FLUSH.get_or_try_init(py, || import_attr(py, "ferrolog._aio", "flush"))?;
-        f.bind(py).call1((self.pipeline.clone_ref(py), timeout))
+        f.bind(py).call1((ticket,))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

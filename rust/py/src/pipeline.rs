@@ -1,5 +1,6 @@
 //! The Python handle of a pipeline: one ring, one writer thread, its sinks and counters.
 
+use crate::flush::{FlushTarget, FlushTicket, PySinkFlush};
 use crate::logger::{LevelTable, Logger};
 use crate::schema::Schema;
 use ferrolog_core::{
@@ -38,6 +39,9 @@ pub fn _after_fork_child(py: Python<'_>) {
             if !shared.py_sinks.is_empty() && !shared.core.is_closed() {
                 // The old thread object names a thread that does not exist in the child.
                 *shared.runner.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                if let Some(f) = &shared.py_flush {
+                    f.reset();
+                }
                 if start_runner(py, &shared).is_err() {
                     shared.core.count_error();
                 }
@@ -83,6 +87,18 @@ pub struct Shared {
     py_sinks: Vec<Py<PyAny>>,
     /// The runner thread (`threading.Thread`), when there are Python sinks.
     runner: Mutex<Option<Py<PyAny>>>,
+    /// Flush requests to the runner, when there are Python sinks.
+    py_flush: Option<Arc<PySinkFlush>>,
+}
+
+impl Shared {
+    /// What a flush of this pipeline waits on.
+    pub fn flush_target(&self) -> FlushTarget {
+        FlushTarget {
+            core: Arc::clone(&self.core),
+            py_sinks: self.py_flush.clone(),
+        }
+    }
 }
 
 impl Drop for Shared {
@@ -172,28 +188,67 @@ pub struct SinkChannel {
 #[pymethods]
 impl SinkChannel {
     /// Wait (GIL released) up to `timeout` seconds for a batch. Returns a Batch to write and
-    /// settle, None when nothing came, or False once the pipeline is closed and drained.
+    /// settle, None when nothing came (or a flush is wanted: see `pending_flush`), or False
+    /// once the pipeline is closed and drained.
     fn take_batch<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
         let done = || Ok(pyo3::types::PyBool::new(py, false).to_owned().into_any());
         let Some(shared) = self.shared.upgrade() else {
             return done();
         };
-        let t = timeout_of(Some(timeout))?;
+        let deadline = Instant::now() + timeout_of(Some(timeout))?;
         let core = shared.core.clone();
-        match py.detach(move || core.take_batch(t)) {
+        let flush = shared.py_flush.clone();
+        // In slices, so that a flush request is seen within one.
+        let batch = py.detach(move || loop {
+            if flush.as_ref().is_some_and(|f| f.pending().is_some()) {
+                return None;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Some(batch) = core.take_batch(left.min(FLUSH_POLL)) {
+                return Some(batch);
+            }
+            if left <= FLUSH_POLL || core.has_exited() {
+                return None;
+            }
+        });
+        match batch {
             Some(batch) => Ok(Bound::new(py, PyBatch { batch })?.into_any()),
             None if shared.core.has_exited() => done(),
             None => Ok(py.None().into_bound(py)),
         }
     }
+
+    /// The flush request to serve (call every Python sink's `flush()`, then `flushed(it)`).
+    fn pending_flush(&self) -> Option<u64> {
+        self.shared.upgrade()?.py_flush.as_ref()?.pending()
+    }
+
+    /// Every Python sink's `flush()` was called after request `seq`.
+    fn flushed(&self, seq: u64) {
+        if let Some(f) = self.shared.upgrade().and_then(|s| s.py_flush.clone()) {
+            f.served(seq);
+        }
+    }
+
+    /// The runner is stopping (sinks flushed and stopped): flushes need not wait for it.
+    fn runner_exited(&self) {
+        if let Some(f) = self.shared.upgrade().and_then(|s| s.py_flush.clone()) {
+            f.runner_exited();
+        }
+    }
 }
 
+/// How often a waiting runner looks for a flush request.
+const FLUSH_POLL: Duration = Duration::from_millis(5);
+
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// What "no limit" means: a day.
+const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 fn timeout_of(t: Option<f64>) -> PyResult<Duration> {
     match t {
         None => Ok(DEFAULT_TIMEOUT),
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s.min(86_400.0))),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s).min(MAX_TIMEOUT)),
         Some(s) => Err(PyValueError::new_err(format!(
             "timeout must be a non-negative number of seconds, got {s}"
         ))),
@@ -300,6 +355,7 @@ impl Pipeline {
             schema,
             max_event_bytes,
             levels,
+            py_flush: (!py_sinks.is_empty()).then(Arc::default),
             py_sinks,
             runner: Mutex::new(None),
         });
@@ -349,12 +405,27 @@ impl Pipeline {
     }
 
     /// Block (GIL released) until everything emitted before the call is written or counted
-    /// dropped, at most `timeout` seconds (default 5). True when it all settled.
+    /// dropped and every sink (native and Python) was flushed, at most `timeout` seconds
+    /// (default 5). True when it all happened in time.
     #[pyo3(signature = (timeout = None))]
     fn flush(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
-        let t = timeout_of(timeout)?;
-        let core = slf.get().shared.core.clone();
-        Ok(slf.py().detach(move || core.flush(t)))
+        let deadline = Instant::now() + timeout_of(timeout)?;
+        let target = slf.get().shared.flush_target();
+        Ok(slf.py().detach(move || target.flush(deadline)))
+    }
+
+    /// Start an async flush now: a ticket the event loop polls (see `ferrolog._aio.flush`).
+    /// `timeout=None` waits without limit.
+    #[pyo3(signature = (timeout = None))]
+    pub fn _start_flush(&self, timeout: Option<f64>) -> PyResult<FlushTicket> {
+        let wait = match timeout {
+            None => MAX_TIMEOUT,
+            t => timeout_of(t)?,
+        };
+        Ok(FlushTicket::start(
+            self.shared.flush_target(),
+            Instant::now() + wait,
+        ))
     }
 
     /// Drain within `timeout` seconds (default 5), stop the writer thread, close the sinks.
