@@ -259,19 +259,21 @@ fn timeout_of(t: Option<f64>) -> PyResult<Duration> {
 impl Pipeline {
     /// Start a pipeline writing to `sinks` (dicts with a `type`: stdout, stderr, null, file).
     #[new]
-    #[pyo3(signature = (*, sinks, capacity_bytes = 4_194_304, overflow = "drop", block_timeout = 1.0,
-                        batch_bytes = 65_536, linger = 0.001, max_event_bytes = None,
+    /// `capacity_bytes` defaults to 4 MiB, `batch_bytes` to 64 KiB, `max_event_bytes` to
+    /// 64 KiB (or what a smaller ring can hold).
+    #[pyo3(signature = (*, sinks, capacity_bytes = None, overflow = "drop", block_timeout = 1.0,
+                        batch_bytes = None, linger = 0.001, max_event_bytes = None,
                         schema = "default", levels = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        sinks: Bound<'_, PyList>,
-        capacity_bytes: usize,
+        sinks: Bound<'_, PyAny>,
+        capacity_bytes: Option<Bound<'_, PyAny>>,
         overflow: &str,
         block_timeout: f64,
-        batch_bytes: usize,
+        batch_bytes: Option<Bound<'_, PyAny>>,
         linger: f64,
-        max_event_bytes: Option<usize>,
+        max_event_bytes: Option<Bound<'_, PyAny>>,
         schema: &str,
         levels: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
@@ -280,7 +282,12 @@ impl Pipeline {
                 "schema must be 'default', 'ecs' or 'otel', got {schema:?}"
             ))
         })?;
-        let block_timeout = timeout_of(Some(block_timeout))?;
+        if !(block_timeout.is_finite() && block_timeout > 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "block_timeout must be a positive number of seconds, got {block_timeout}"
+            )));
+        }
+        let block_timeout = Duration::from_secs_f64(block_timeout).min(MAX_TIMEOUT);
         let overflow = match overflow.to_ascii_lowercase().as_str() {
             "drop" => Overflow::Drop,
             "block" => Overflow::Block {
@@ -292,17 +299,10 @@ impl Pipeline {
                 )))
             }
         };
-        if capacity_bytes < 4096 {
-            return Err(PyValueError::new_err(format!(
-                "capacity_bytes must be at least 4096, got {capacity_bytes}"
-            )));
-        }
-        if max_event_bytes.is_some_and(|m| m < 256) {
-            return Err(PyValueError::new_err(format!(
-                "max_event_bytes must be at least 256, got {}",
-                max_event_bytes.unwrap_or_default()
-            )));
-        }
+        let capacity_bytes =
+            size_arg("capacity_bytes", capacity_bytes, 4096, 4 << 20)?.expect("has a default");
+        let batch_bytes = size_arg("batch_bytes", batch_bytes, 4096, 64 << 10)?.expect("default");
+        let max_event_bytes = size_arg("max_event_bytes", max_event_bytes, 256, 0)?;
         if !(linger.is_finite() && (0.0..=1.0).contains(&linger)) {
             return Err(PyValueError::new_err(format!(
                 "linger must be between 0 and 1 second, got {linger}"
@@ -317,7 +317,22 @@ impl Pipeline {
         let levels = LevelTable::new(schema, &custom)?;
         let mut native: Vec<Box<dyn Sink>> = Vec::new();
         let mut py_sinks = Vec::new();
-        for (i, spec) in sinks.iter().enumerate() {
+        if sinks.is_instance_of::<PyString>()
+            || sinks.is_instance_of::<PyDict>()
+            || sinks.is_instance_of::<PyBytes>()
+        {
+            return Err(PyTypeError::new_err(format!(
+                "sinks must be a list of sinks (dicts with a 'type', or objects with write_batch), got {}",
+                sinks.get_type().name()?
+            )));
+        }
+        let sinks = sinks.try_iter().map_err(|_| {
+            PyTypeError::new_err(
+                "sinks must be a list of sinks (dicts with a 'type', or objects with write_batch)",
+            )
+        })?;
+        for (i, spec) in sinks.enumerate() {
+            let spec = spec?;
             if !spec.is_instance_of::<PyDict>() && spec.hasattr("write_batch")? {
                 py_sinks.push(spec.clone().unbind());
             } else {
@@ -325,12 +340,14 @@ impl Pipeline {
             }
         }
         if native.is_empty() && py_sinks.is_empty() {
-            return Err(PyValueError::new_err("a pipeline needs at least one sink"));
+            return Err(PyValueError::new_err(
+                "sinks is empty: a pipeline needs at least one sink, e.g. [{'type': 'stdout'}]",
+            ));
         }
         let config = PipelineConfig {
             capacity_bytes,
             overflow,
-            batch_bytes: batch_bytes.max(4096),
+            batch_bytes,
             linger: Duration::from_secs_f64(linger),
             channel_batches: if py_sinks.is_empty() {
                 0
@@ -338,8 +355,16 @@ impl Pipeline {
                 PY_SINK_BATCHES
             },
         };
-        let core = ferrolog_core::Pipeline::start(config, native)
-            .map_err(|e| PyOSError::new_err(format!("cannot start the writer thread: {e}")))?;
+        let core = ferrolog_core::Pipeline::start(config, native).map_err(|e| match e.kind() {
+            // The ring could not be allocated: the setting is what to change.
+            std::io::ErrorKind::OutOfMemory | std::io::ErrorKind::InvalidInput => {
+                PyValueError::new_err(format!(
+                    "capacity_bytes={capacity_bytes}: the ring cannot be allocated ({e}); \
+                     choose a smaller capacity"
+                ))
+            }
+            _ => PyOSError::new_err(format!("cannot start the writer thread: {e}")),
+        })?;
         // By default an event may take 64 KiB, or what a small ring can hold.
         let max_event_bytes = max_event_bytes.unwrap_or(core.max_record_len().min(64 << 10));
         if max_event_bytes > core.max_record_len() {
@@ -496,6 +521,37 @@ impl Pipeline {
             s.written,
             s.dropped
         )
+    }
+}
+
+/// The largest ring (and batch, and event) a pipeline accepts: 4 GiB.
+const MAX_CAPACITY: u64 = 1 << 32;
+
+/// A size setting in bytes, at least `min` and at most [`MAX_CAPACITY`]; None gives `default`
+/// (None too when `default` is 0). Errors name the setting.
+fn size_arg(
+    name: &str,
+    value: Option<Bound<'_, PyAny>>,
+    min: u64,
+    default: usize,
+) -> PyResult<Option<usize>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok((default > 0).then_some(default));
+    };
+    if !value.is_instance_of::<pyo3::types::PyInt>()
+        || value.is_instance_of::<pyo3::types::PyBool>()
+    {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be an int (bytes), got {}",
+            value.get_type().name()?
+        )));
+    }
+    match value.extract::<u64>() {
+        Ok(n) if (min..=MAX_CAPACITY).contains(&n) => Ok(Some(n as usize)),
+        _ => Err(PyValueError::new_err(format!(
+            "{name} must be between {min} and {MAX_CAPACITY} bytes, got {}",
+            value.repr()?
+        ))),
     }
 }
 
