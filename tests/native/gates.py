@@ -58,12 +58,15 @@ def fill_ring(pipeline: Pipeline, log: Logger) -> int:
     deadline = time.monotonic() + DEADLINE
     while True:
         assert time.monotonic() < deadline, "the ring never filled"
+        # Read before probing: once the writer has taken its last batch it takes no more, so a
+        # probe that fails after that finds the ring full for good.
+        stalled = pipeline.stats()["batches"] >= STALLED_BATCHES
         aw = log.ainfo("fill", pad="x" * 200)
         calls += 1
         if isinstance(aw, Ready):
             continue
         aw.close()  # type: ignore[attr-defined]
-        if pipeline.stats()["batches"] >= STALLED_BATCHES:
+        if stalled:
             return calls
         # The writer has not stalled yet and frees the ring again: probe once more.
         time.sleep(0.001)

@@ -5,7 +5,7 @@
 use crate::context::{self, ContextFields};
 use crate::encode::Encoder;
 use crate::escape::push_bytes;
-use crate::fields::{key_bytes, write_field_key, EncodedFields};
+use crate::fields::{key_bytes, EncodedFields};
 use crate::keys::CallKeys;
 use crate::pending::PendingRecord;
 use crate::pipeline::{Pipeline, Shared};
@@ -27,8 +27,11 @@ pub const WARNING: i32 = 30;
 pub const ERROR: i32 = 40;
 pub const CRITICAL: i32 = 50;
 
-/// Room kept after the size cap for closing brackets and the truncation marker.
-const CLOSING_ROOM: usize = 64;
+/// Room kept after the size cap. Once the budget is spent, what can still be written is: one
+/// scalar or marker begun just under the cap (at most 32 bytes: a float, `"<max depth>"`, a
+/// cut string's closing), a key's `:` and comma, the closing brackets of up to 32 nested
+/// containers plus the event's own (33), `,"_truncated":true` (18) and `}}\n` (3).
+const CLOSING_ROOM: usize = 128;
 
 thread_local! {
     /// Each thread encodes into its own reusable buffer; a reentrant call (a `__repr__` that
@@ -279,7 +282,7 @@ struct Specials {
     stack_info: bool,
     stacklevel: i64,
     count: usize,
-    /// The level's text when `log()` was given a name the pipeline does not know.
+    /// The level's name (not yet JSON) when `log()` was given one the pipeline does not know.
     level_text: Option<Vec<u8>>,
 }
 
@@ -359,9 +362,7 @@ unsafe fn dispatch_inner(
                         .str()
                         .map(|s| s.to_string_lossy().to_lowercase())
                         .unwrap_or_default();
-                    let mut json = Vec::new();
-                    crate::escape::write_str(&mut json, text.as_bytes());
-                    unknown_level = Some(json);
+                    unknown_level = Some(text.into_bytes());
                     (i32::MAX, 1)
                 }
             }
@@ -587,10 +588,6 @@ impl Logger {
         let limit = shared.max_event_bytes.saturating_sub(CLOSING_ROOM);
         let mut enc = Encoder::new(buf, limit);
         let micros = now_micros();
-        let level_text = match &specials.level_text {
-            Some(t) => std::borrow::Cow::Borrowed(&t[..]),
-            None => shared.levels.text(level),
-        };
         // The envelope.
         match schema {
             Schema::Default | Schema::Ecs => {
@@ -598,9 +595,9 @@ impl Logger {
                 enc.out.extend_from_slice(timestamp);
                 write_rfc3339(enc.out, micros, second);
                 enc.out.extend_from_slice(level_key);
-                push_bytes(enc.out, &level_text);
+                self.level_text(&mut enc, level, specials);
                 enc.out.extend_from_slice(logger_key);
-                push_bytes(enc.out, &self.name_json);
+                self.name_text(&mut enc);
                 if schema == Schema::Ecs {
                     enc.out.extend_from_slice(b",\"ecs.version\":\"");
                     enc.out.extend_from_slice(ECS_VERSION.as_bytes());
@@ -612,7 +609,7 @@ impl Logger {
                 enc.out.extend_from_slice(b"{\"Timestamp\":");
                 write_unix_nanos(enc.out, micros);
                 enc.out.extend_from_slice(b",\"SeverityText\":");
-                push_bytes(enc.out, &level_text);
+                self.level_text(&mut enc, level, specials);
                 enc.out.extend_from_slice(b",\"SeverityNumber\":");
                 let severity = if specials.level_text.is_some() {
                     0
@@ -635,7 +632,7 @@ impl Logger {
         if schema == Schema::Otel {
             enc.out
                 .extend_from_slice(b",\"Attributes\":{\"logger.name\":");
-            push_bytes(enc.out, &self.name_json);
+            self.name_text(&mut enc);
         }
         // The fields: context, then bound, then the call's own; later ones win on a clash.
         let ctx = context::current(py);
@@ -652,42 +649,31 @@ impl Logger {
                 unsafe { self.merged_fields(py, &mut enc, ctx_fields, kwnames, kwvalues, nkw) };
         } else {
             if let Some(c) = ctx_fields {
-                if enc.out.len() + c.json.len() <= limit {
-                    enc.out.extend_from_slice(&c.json);
-                } else {
-                    enc.truncated = true;
-                }
+                c.write_to(py, &mut enc);
             }
-            if enc.out.len() + self.bound.json.len() <= limit {
-                enc.out.extend_from_slice(&self.bound.json);
-            } else {
-                enc.truncated = true;
-            }
+            self.bound.write_to(py, &mut enc);
             for i in 0..nkw {
-                if enc.out.len() >= limit {
-                    enc.truncated = true;
-                    break;
-                }
                 // SAFETY: per this function's contract.
                 let value = unsafe { *kwvalues.offset(i) };
-                if let Some(keys) = keys {
+                let written = if let Some(keys) = keys {
                     let key = &keys.encoded[i as usize];
                     if key.is_empty() {
                         continue; // a special keyword, not a field
                     }
-                    push_bytes(enc.out, key);
+                    enc.field_with_key(py, key, value)
                 } else {
                     // SAFETY: per this function's contract.
                     let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
                     if specials.count > 0 && is_special(name) {
                         continue;
                     }
-                    enc.out.push(b',');
                     // SAFETY: `name` is a live str.
                     let key = unsafe { key_bytes(name) };
-                    write_field_key(enc.out, &key, Some(schema));
+                    enc.field(py, &key, Some(schema), value)
+                };
+                if !written {
+                    break;
                 }
-                enc.value(py, value);
             }
         }
         if let Some(exc) = specials.exc_info {
@@ -700,16 +686,37 @@ impl Logger {
             enc.out.push(b'}');
             // `trace_id`/`span_id` fields become the record's TraceId/SpanId.
             for (name, value) in &lifted {
-                enc.out.extend_from_slice(b",\"");
-                enc.out.extend_from_slice(name.as_bytes());
-                enc.out.extend_from_slice(b"\":");
-                enc.value(py, value.as_ptr());
+                if !enc.field(py, name.as_bytes(), None, value.as_ptr()) {
+                    break;
+                }
             }
         }
         if enc.truncated {
             enc.out.extend_from_slice(b",\"_truncated\":true");
         }
         enc.out.extend_from_slice(b"}\n");
+    }
+
+    /// The level's JSON text; a name `log()` did not know takes at most a quarter of the room.
+    fn level_text(&self, enc: &mut Encoder<'_>, level: i32, specials: &Specials) {
+        match &specials.level_text {
+            None => push_bytes(enc.out, &self.shared.levels.text(level)),
+            Some(raw) => {
+                let share = enc.room() / 4;
+                enc.capped(share, |e| e.str_bytes(raw));
+            }
+        }
+    }
+
+    /// The logger's name; a long one takes at most a quarter of the room.
+    fn name_text(&self, enc: &mut Encoder<'_>) {
+        let share = enc.room() / 4;
+        if self.name_json.len() <= share {
+            push_bytes(enc.out, &self.name_json);
+        } else {
+            // SAFETY: `name` is a live str and the GIL is held (we are in a log call).
+            enc.capped(share, |e| unsafe { e.exact_str(self.name.as_ptr()) });
+        }
     }
 
     /// Whether context, bound and call fields share a name or the context has a key the
@@ -782,10 +789,6 @@ impl Logger {
         let schema = self.shared.schema;
         let mut lifted = Vec::new();
         for (k, v) in merged.iter() {
-            if enc.out.len() >= self.shared.max_event_bytes.saturating_sub(CLOSING_ROOM) {
-                enc.truncated = true;
-                break;
-            }
             let Ok(k) = k.cast_into::<PyString>() else {
                 continue;
             };
@@ -795,9 +798,9 @@ impl Logger {
                 lifted.push((top, v));
                 continue;
             }
-            enc.out.push(b',');
-            write_field_key(enc.out, &key, Some(schema));
-            enc.value(py, v.as_ptr());
+            if !enc.field(py, &key, Some(schema), v.as_ptr()) {
+                break;
+            }
         }
         lifted
     }
@@ -816,11 +819,11 @@ impl Logger {
                         let Ok(k) = k.cast_into::<PyString>() else {
                             continue;
                         };
-                        enc.out.push(b',');
                         // SAFETY: `k` is a live str.
                         let key = unsafe { key_bytes(k.as_ptr()) };
-                        write_field_key(enc.out, &key, None);
-                        enc.value(py, v.as_ptr());
+                        if !enc.field(py, &key, None, v.as_ptr()) {
+                            break;
+                        }
                     }
                 }
             }
@@ -833,8 +836,7 @@ impl Logger {
             FORMAT_STACK.get_or_try_init(py, || import_attr(py, "ferrolog._exceptions", "stack"));
         match fmt.and_then(|f| f.bind(py).call1((stacklevel,))) {
             Ok(text) => {
-                enc.out.extend_from_slice(b",\"stack\":");
-                enc.value(py, text.as_ptr());
+                enc.field(py, b"stack", None, text.as_ptr());
             }
             Err(_) => self.shared.core.count_error(),
         }
@@ -986,9 +988,12 @@ impl LevelTable {
         ];
         for (n, name) in custom {
             let lname = name.to_ascii_lowercase();
-            if lname.is_empty() || !lname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if lname.is_empty()
+                || lname.len() > 64
+                || !lname.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
                 return Err(PyValueError::new_err(format!(
-                    "custom level name {name:?} must be letters, digits or '_'"
+                    "custom level name {name:?} must be 1 to 64 letters, digits or '_'"
                 )));
             }
             if names.iter().any(|(m, nm)| *nm == lname && *m != *n) {
