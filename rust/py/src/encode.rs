@@ -794,9 +794,10 @@ fn write_short_float(out: &mut Vec<u8>, v: f64) -> bool {
         return false;
     }
     for (k, scale) in SCALES.iter().enumerate() {
-        // Truncation is one instruction; if it lands off the integer, the check below fails and
-        // the general algorithm takes over.
-        let m = (v * scale) as i64;
+        // Round to the nearest integer (`v * scale` may land just below it: -16776.92 * 100 is
+        // -1677691.9999999998); an add and a truncation. If it is still off, the check below
+        // fails and the general algorithm takes over.
+        let m = (v * scale + 0.5f64.copysign(v)) as i64;
         if m as f64 / scale != v {
             continue;
         }
@@ -920,6 +921,11 @@ impl Drop for Owned {
 mod tests {
     use super::write_short_float;
 
+    fn short(v: f64) -> Option<String> {
+        let mut out = Vec::new();
+        write_short_float(&mut out, v).then(|| String::from_utf8(out).expect("ASCII"))
+    }
+
     #[test]
     fn short_floats_round_trip_and_are_shortest() {
         for (v, text) in [
@@ -929,16 +935,67 @@ mod tests {
             (3.0, "3.0"),
             (-7.1, "-7.1"),
         ] {
-            let mut out = Vec::new();
-            assert!(write_short_float(&mut out, v), "{v}");
-            assert_eq!(std::str::from_utf8(&out).unwrap(), text);
+            assert_eq!(short(v).as_deref(), Some(text), "{v}");
         }
-        for v in [0.1 + 0.2, 1e-7, 1e300, 0.0, 1.0 / 3.0] {
-            let mut out = Vec::new();
-            if write_short_float(&mut out, v) {
-                let back: f64 = std::str::from_utf8(&out).unwrap().parse().unwrap();
-                assert_eq!(back, v);
+        // Every value with at most three decimals below 1e12 takes the short path, parses
+        // back to itself, and is exactly the shortest round-trip text (ryu's).
+        for i in (-2_000_000i64..=2_000_000)
+            .step_by(7)
+            .chain([999_999_999_999_999])
+        {
+            for scale in [10.0, 100.0, 1000.0] {
+                let v = i as f64 / scale;
+                if v == 0.0 || v.abs() >= 1e12 {
+                    continue;
+                }
+                let text = short(v).unwrap_or_else(|| panic!("{v} not taken"));
+                assert_eq!(text.parse::<f64>().ok(), Some(v), "{v}");
+                assert_eq!(text, ryu::Buffer::new().format_finite(v), "{v}");
             }
         }
+    }
+
+    #[test]
+    fn floats_that_are_not_short_are_left_to_the_general_path() {
+        for v in [
+            0.1 + 0.2,
+            1e-7,
+            1e300,
+            1e12,
+            0.0,
+            -0.0,
+            1.0 / 3.0,
+            0.0005,
+            f64::NAN,
+            f64::INFINITY,
+            f64::MIN_POSITIVE,
+        ] {
+            assert_eq!(short(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn whatever_the_short_path_takes_is_exact_and_shortest() {
+        // Arbitrary doubles (a fixed LCG over bit patterns and over small decimals).
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut taken = 0;
+        for _ in 0..200_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let candidates = [
+                f64::from_bits(x),
+                (x % 10_000_000) as f64 / 1000.0 + f64::EPSILON * (x % 3) as f64,
+            ];
+            for v in candidates {
+                if let Some(text) = short(v) {
+                    taken += 1;
+                    assert_eq!(text.parse::<f64>().ok(), Some(v), "{v}");
+                    assert_eq!(text, ryu::Buffer::new().format_finite(v), "{v}");
+                }
+            }
+        }
+        assert!(
+            taken > 100_000,
+            "the sample must exercise the short path ({taken})"
+        );
     }
 }
