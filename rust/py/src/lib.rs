@@ -17,7 +17,10 @@ mod types;
 
 use pyo3::prelude::*;
 
-#[pymodule]
+// The encoder reads dict and list items as borrowed references, which is only safe while the
+// GIL keeps other threads from mutating them: a free-threaded interpreter must keep the GIL
+// on when it imports this module, until the encoder holds its own references or locks.
+#[pymodule(gil_used = true)]
 mod _native {
     use super::*;
 
@@ -36,7 +39,10 @@ mod _native {
     #[pymodule_export]
     use crate::pending::PendingRecord;
     #[pymodule_export]
-    use crate::pipeline::{_after_fork_child, _flush_all, encode, Pipeline, PyBatch, SinkChannel};
+    use crate::pipeline::{
+        _after_fork_child, _after_fork_parent, _before_fork, _flush_all, encode, Pipeline, PyBatch,
+        SinkChannel,
+    };
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -11,41 +11,71 @@ use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 /// Live pipelines, weakly held, for the fork and interpreter-exit hooks (the one piece of
 /// process-wide state: those hooks are process-wide by nature).
-static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+static LIVE: Mutex<Live> = Mutex::new(Vec::new());
 
 fn live_pipelines() -> Vec<Arc<Shared>> {
-    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut live = lock_live();
     live.retain(|w| w.strong_count() > 0);
     live.iter().filter_map(Weak::upgrade).collect()
 }
 
+type Live = Vec<Weak<Shared>>;
+
+thread_local! {
+    /// The registry's guard, held by the forking thread from `_before_fork` to the after-fork
+    /// hook, so that no other thread holds the registry at the moment of `fork()`.
+    static FORK_GUARD: std::cell::RefCell<Option<MutexGuard<'static, Live>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn lock_live() -> MutexGuard<'static, Live> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registered with `os.register_at_fork(before=...)`: take the live-pipeline registry, so the
+/// child gets it consistent and unlocked.
+#[pyfunction]
+pub fn _before_fork() {
+    // Waiting for it with the GIL held cannot deadlock: no holder of LIVE waits for the GIL.
+    let guard = lock_live();
+    FORK_GUARD.with(|g| *g.borrow_mut() = Some(guard));
+}
+
+/// Registered with `os.register_at_fork(after_in_parent=...)`: let go of the registry.
+#[pyfunction]
+pub fn _after_fork_parent() {
+    FORK_GUARD.with(|g| g.borrow_mut().take());
+}
+
 /// Registered with `os.register_at_fork(after_in_child=...)`: in the child, every pipeline
-/// forgets the parent's pending records and gets a writer thread of its own.
-/// Python sinks get a runner thread of their own too (the parent's does not exist here).
+/// forgets the parent's pending records and gets a writer thread of its own; Python sinks get
+/// a runner thread of their own too (the parent's do not exist here).
 #[pyfunction]
 pub fn _after_fork_child(py: Python<'_>) {
-    // The parent may have held the lock mid-fork; in the child no other thread exists.
-    LIVE.clear_poison();
-    if let Ok(live) = LIVE.try_lock() {
-        let pipelines: Vec<_> = live.iter().filter_map(Weak::upgrade).collect();
-        drop(live);
-        for shared in pipelines {
-            after_fork(&shared.core);
-            if !shared.py_sinks.is_empty() && !shared.core.is_closed() {
-                // The old thread object names a thread that does not exist in the child.
-                *shared.runner.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                if let Some(f) = &shared.py_flush {
-                    f.reset();
-                }
-                if start_runner(py, &shared).is_err() {
-                    shared.core.count_error();
-                }
-            }
+    // The guard taken before the fork; without one (a fork that bypassed the hooks' order)
+    // the lock is free anyway: no other thread exists in the child.
+    let guard = FORK_GUARD
+        .with(|g| g.borrow_mut().take())
+        .unwrap_or_else(lock_live);
+    let pipelines: Vec<_> = guard.iter().filter_map(Weak::upgrade).collect();
+    drop(guard);
+    for shared in pipelines {
+        after_fork(&shared.core);
+        // The old thread object names a thread that does not exist in the child.
+        *shared.runner.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(f) = &shared.py_flush {
+            f.reset();
+        }
+        if !shared.py_sinks.is_empty()
+            && !shared.core.is_closed()
+            && start_runner(py, &shared).is_err()
+        {
+            shared.core.count_error();
         }
     }
 }
@@ -385,9 +415,7 @@ impl Pipeline {
             runner: Mutex::new(None),
         });
         start_runner(py, &shared)?;
-        LIVE.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::downgrade(&shared));
+        lock_live().push(Arc::downgrade(&shared));
         Ok(Self { shared })
     }
 
@@ -504,11 +532,6 @@ impl Pipeline {
         d.set_item("high_water", s.high_water)?;
         d.set_item("capacity", self.shared.core.capacity())?;
         Ok(d)
-    }
-
-    /// In a freshly forked child: forget the parent's pending records and start a new writer.
-    fn _after_fork_child(&self) {
-        after_fork(&self.shared.core);
     }
 
     fn __repr__(&self) -> String {
