@@ -40,7 +40,7 @@ mod _native {
     use crate::pending::PendingRecord;
     #[pymodule_export]
     use crate::pipeline::{
-        _after_fork_child, _after_fork_parent, _before_fork, _flush_all, encode, Pipeline, PyBatch,
+        _after_fork_child, _after_fork_parent, _before_fork, _close_all, encode, Pipeline, PyBatch,
         SinkChannel,
     };
 

@@ -89,22 +89,37 @@ fn after_fork(p: &Arc<ferrolog_core::Pipeline>) {
     }
 }
 
-/// Registered with `atexit`: flush every open pipeline, all within `timeout` seconds.
+/// Registered with `atexit`: close every open pipeline, all within `timeout` seconds — drain
+/// the ring, close the native sinks (finishing their gzip jobs), and let each Python sink's
+/// runner call `flush()` and `stop()`. Later events are dropped and counted.
 #[pyfunction]
 #[pyo3(signature = (timeout = 5.0))]
-pub fn _flush_all(py: Python<'_>, timeout: f64) -> bool {
-    let deadline = Instant::now() + Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
-    let pipelines = live_pipelines();
-    py.detach(move || {
-        pipelines
-            .iter()
-            .map(|s| &s.core)
-            .filter(|p| !p.is_closed())
-            .fold(true, |ok, p| {
-                let left = deadline.saturating_duration_since(Instant::now());
-                p.flush(left) && ok
-            })
-    })
+pub fn _close_all(py: Python<'_>, timeout: f64) -> PyResult<bool> {
+    let deadline = Instant::now() + timeout_of(Some(timeout))?;
+    let mut ok = true;
+    for shared in live_pipelines() {
+        ok &= close(py, &shared, deadline)?;
+    }
+    Ok(ok)
+}
+
+/// Close one pipeline by `deadline`: the core first (its writer drains and closes the native
+/// sinks), then the Python sinks' runner, which stops once the channel is empty.
+fn close(py: Python<'_>, shared: &Shared, deadline: Instant) -> PyResult<bool> {
+    let core = shared.core.clone();
+    let ok = py.detach(move || core.close(deadline.saturating_duration_since(Instant::now())));
+    let runner = shared
+        .runner
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(runner) = runner {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
+        runner.bind(py).call_method1("join", (left.max(0.05),))?;
+    }
+    Ok(ok)
 }
 
 /// What every logger of a pipeline shares; immutable once built.
@@ -485,26 +500,8 @@ impl Pipeline {
     /// Idempotent. Later log calls are dropped and counted.
     #[pyo3(signature = (timeout = None))]
     fn close(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
-        let t = timeout_of(timeout)?;
-        let deadline = Instant::now() + t;
-        let this = slf.get();
-        let core = this.shared.core.clone();
-        let py = slf.py();
-        let ok = py.detach(move || core.close(t));
-        // The runner stops once the writer has exited and the channel is empty.
-        let runner = this
-            .shared
-            .runner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(runner) = runner {
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .as_secs_f64();
-            runner.bind(py).call_method1("join", (left.max(0.05),))?;
-        }
-        Ok(ok)
+        let deadline = Instant::now() + timeout_of(timeout)?;
+        close(slf.py(), &slf.get().shared, deadline)
     }
 
     /// True once `close()` was called.
