@@ -2,7 +2,9 @@
 
 from collections.abc import Awaitable, Generator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, Final, Literal, Protocol, final
+from typing import Any, Final, Literal, final
+
+from ferrolog.typing import PythonSink as _PythonSink
 
 __version__: Final[str]
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "PendingRecord",
     "Pipeline",
     "Ready",
+    "STANDARD_LEVELS",
     "SinkChannel",
     "__version__",
     "_after_fork_child",
@@ -25,15 +28,13 @@ __all__ = [
     "encode",
 ]
 
+#: Every standard level name (lowercase, aliases included) to its number: the one level table.
+STANDARD_LEVELS: Final[Mapping[str, int]]
+
 #: The ContextVar holding the current request context (see ferrolog.context).
 context_var: ContextVar[ContextFields | None]
 
 _LevelLike = int | str
-
-class _SinkObject(Protocol):
-    """A sink written in Python: gets whole batches of NDJSON lines on a runner thread."""
-
-    def write_batch(self, batch: memoryview, /) -> object: ...
 
 @final
 class Ready:
@@ -146,7 +147,7 @@ class Pipeline:
     def __new__(
         cls,
         *,
-        sinks: Sequence[Mapping[str, Any] | _SinkObject],
+        sinks: Sequence[Mapping[str, Any] | _PythonSink],
         capacity_bytes: int | None = None,
         overflow: str = "drop",
         block_timeout: float = 1.0,

@@ -29,6 +29,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from ferrolog._native import STANDARD_LEVELS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -54,19 +56,10 @@ __all__ = [
     "parse_level",
 ]
 
-#: Level names accepted anywhere a level is configured (case-insensitive), with stdlib's numbers.
+#: Level names accepted anywhere a level is configured (case-insensitive), with stdlib's numbers:
+#: the native standard table, the one source of level names.
 LEVELS: Mapping[str, int] = types.MappingProxyType(
-    {
-        "NOTSET": 0,
-        "TRACE": 5,
-        "DEBUG": 10,
-        "INFO": 20,
-        "WARNING": 30,
-        "WARN": 30,
-        "ERROR": 40,
-        "CRITICAL": 50,
-        "FATAL": 50,
-    }
+    {name.upper(): number for name, number in STANDARD_LEVELS.items()}
 )
 
 _PLUGIN_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$|^[A-Za-z0-9][\w.\-]*$")

@@ -151,7 +151,7 @@ impl<'a> Encoder<'a> {
     ) -> bool {
         let start = self.out.len();
         self.out.push(b',');
-        crate::fields::write_field_key(self.out, key, schema);
+        crate::schema::write_field_key(self.out, key, schema);
         self.value_after_key(py, start, value)
     }
 
@@ -915,6 +915,20 @@ impl Drop for Owned {
         // SAFETY: we own one reference and the GIL is held (per the constructors' contracts).
         unsafe { ffi::Py_DECREF(self.0) }
     }
+}
+
+/// Encode one value the way a log call would (for tests and tools): the JSON bytes.
+#[pyfunction]
+#[pyo3(signature = (value, *, max_bytes = 65_536))]
+pub fn encode<'py>(
+    py: Python<'py>,
+    value: Bound<'py, PyAny>,
+    max_bytes: usize,
+) -> Bound<'py, pyo3::types::PyBytes> {
+    let mut out = Vec::new();
+    let mut enc = Encoder::new(&mut out, max_bytes);
+    enc.value(py, value.as_ptr());
+    pyo3::types::PyBytes::new(py, &out)
 }
 
 #[cfg(test)]

@@ -1,26 +1,10 @@
 //! Pre-encoded field sets: what `bind()` and `bind_contextvars()` encode once.
 
 use crate::encode::Encoder;
-use crate::escape::write_str;
 use crate::schema::Schema;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-
-/// Write `"key":` for a user field, renaming a key that collides with the schema's envelope
-/// to `field.<key>` so that neither the envelope nor the user's value is lost.
-#[inline]
-pub fn write_field_key(out: &mut Vec<u8>, key: &[u8], schema: Option<Schema>) {
-    if schema.is_some_and(|s| s.is_reserved(key)) {
-        let mut renamed = Vec::with_capacity(key.len() + 6);
-        renamed.extend_from_slice(b"field.");
-        renamed.extend_from_slice(key);
-        write_str(out, &renamed);
-    } else {
-        write_str(out, key);
-    }
-    out.push(b':');
-}
 
 /// The UTF-8 text of a field name (lone surrogates replaced).
 ///

@@ -4,7 +4,7 @@
 //! the awaitable that waits for room — awaited to the end, cancelled, or never awaited and
 //! collected — dropping this object settles it: pushed, or counted as emitted and dropped.
 
-use crate::pipeline::Shared;
+use crate::shared::Shared;
 use pyo3::prelude::*;
 use std::sync::{Arc, Mutex};
 
