@@ -8,6 +8,7 @@ from ferrolog.typing import PythonSink as _PythonSink
 
 __version__: Final[str]
 __all__ = [
+    "STANDARD_LEVELS",
     "Batch",
     "ContextFields",
     "FlushTicket",
@@ -15,12 +16,12 @@ __all__ = [
     "PendingRecord",
     "Pipeline",
     "Ready",
-    "STANDARD_LEVELS",
     "SinkChannel",
     "__version__",
     "_after_fork_child",
     "_after_fork_parent",
     "_before_fork",
+    "_PanicOnEncode",
     "_close_all",
     "bind_contextvars",
     "bound_contextvars",

@@ -70,8 +70,8 @@ def test_an_unawaited_ainfo_counts_its_event_dropped_when_collected(
     calls += 1
     assert not isinstance(waiting, Ready)
     with pytest.warns(RuntimeWarning, match="never awaited"):
-        del waiting
-        gc.collect()
+        del waiting  # the last reference: the coroutine is collected here
+    gc.collect()
     assert p.stats()["dropped"] == dropped + 1
     stats = _settle(p, gate, calls)
     assert stats["dropped"] == dropped + 1

@@ -51,9 +51,7 @@ def test_exit_finishes_gzip_of_rotated_files(tmp_path: Path) -> None:
     lines = path.read_bytes().splitlines()
     for p in gz:
         lines += gzip.decompress(p.read_bytes()).splitlines()
-    assert sorted(int(line.split(b'"i":')[1].split(b",")[0]) for line in lines) == list(
-        range(3000)
-    )
+    assert sorted(int(line.split(b'"i":')[1].split(b",")[0]) for line in lines) == list(range(3000))
 
 
 def test_exit_flushes_and_stops_python_sinks(tmp_path: Path) -> None:

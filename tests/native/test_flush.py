@@ -77,7 +77,8 @@ def test_pipeline_flush_flushes_python_sinks_after_writing() -> None:
     for i in range(500):
         log.info("e", i=i)
     assert p.flush(30)
-    assert sink.flushed_at and sink.flushed_at[-1] == 500
+    assert sink.flushed_at
+    assert sink.flushed_at[-1] == 500
     p.close(10.0)
 
 
@@ -89,7 +90,8 @@ async def test_async_flush_flushes_python_sinks_after_writing() -> None:
     for i in range(500):
         log.info("e", i=i)
     assert await log.flush(timeout=30)
-    assert sink.flushed_at and sink.flushed_at[-1] == 500
+    assert sink.flushed_at
+    assert sink.flushed_at[-1] == 500
     p.close(10.0)
 
 

@@ -38,7 +38,9 @@ def test_public_constants_settings_and_pipelines_agree_with_the_table() -> None:
             assert p.level_number(name.upper()) == number
         names = p.level_names()
         assert {n: names[n] for n in (5, 10, 20, 30, 40, 50)} == {
-            n: name for name, n in STANDARD_LEVELS.items() if name not in {"warn", "fatal", "notset"}
+            n: name
+            for name, n in STANDARD_LEVELS.items()
+            if name not in {"warn", "fatal", "notset"}
         }
     finally:
         p.close(5)

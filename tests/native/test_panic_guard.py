@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 
 from conftest import FileLog
-
 from ferrolog._native import Ready, _PanicOnEncode
 
 

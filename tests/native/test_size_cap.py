@@ -28,8 +28,10 @@ PAYLOADS = {
 
 def _expected(text: str) -> str:
     """What the encoder writes for `text`: lone surrogates become U+FFFD."""
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace(
-        "\ufffd\ufffd\ufffd", "\ufffd"
+    return (
+        text.encode("utf-8", "surrogatepass")
+        .decode("utf-8", "replace")
+        .replace("\ufffd\ufffd\ufffd", "\ufffd")
     )
 
 
