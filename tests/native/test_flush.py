@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 from gates import GateSink, fill_ring
 
@@ -105,6 +106,31 @@ async def test_flush_honours_its_timeout_under_a_stalled_sink() -> None:
         assert gate.entered.wait(30)
         assert p.flush(0.05) is False
         assert await asyncio.wait_for(log.flush(timeout=0.05), 30) is False
+    finally:
+        gate.release()
+        p.close(10.0)
+
+
+def _os_threads_named(name: str) -> int:
+    tasks = Path("/proc/self/task")
+    return sum((t / "comm").read_text().strip() == name for t in tasks.iterdir())
+
+
+async def test_many_async_flushes_share_one_waiting_thread() -> None:
+    """However many async flushes wait on a stalled sink, one native thread waits for them,
+    and each completes once the sink moves."""
+    gate = GateSink()
+    p = Pipeline(sinks=[gate])
+    log = p.logger("f")
+    try:
+        log.info("stuck")
+        assert gate.entered.wait(30)
+        before = _os_threads_named("ferrolog-flush")  # other tests' may still be ending
+        flushes = [asyncio.ensure_future(log.flush(timeout=60)) for _ in range(20)]
+        await asyncio.sleep(0)
+        assert 1 <= _os_threads_named("ferrolog-flush") <= before + 1
+        gate.release()
+        assert await asyncio.wait_for(asyncio.gather(*flushes), 60) == [True] * 20
     finally:
         gate.release()
         p.close(10.0)

@@ -3,10 +3,11 @@
 //!
 //! "Before the call" is a ring position, taken by the core's own `flush` when it starts: drops
 //! counted later cannot satisfy it early. The async flush runs the same wait on a short-lived
-//! native thread (no GIL, no Python objects) and the event loop polls its ticket.
+//! native thread (no GIL, no Python objects; one per pipeline at a time) and the event loop
+//! polls its ticket.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Flush requests to the Python sinks' runner. Atomics only, waited on by polling: nothing
@@ -82,36 +83,126 @@ const PENDING: u8 = 0;
 const FLUSHED: u8 = 1;
 const TIMED_OUT: u8 = 2;
 
-/// An async flush in progress: its outcome, once the native thread waiting for it knows.
-#[pyo3::pyclass(frozen, module = "ferrolog._native")]
-pub struct FlushTicket {
-    state: Arc<AtomicU8>,
+/// One async flush's outcome and deadline.
+struct Ticket {
+    outcome: AtomicU8,
+    deadline: Instant,
 }
 
-impl FlushTicket {
-    /// Start waiting now (on a thread of its own) for what `target` has to settle.
-    pub fn start(target: FlushTarget, deadline: Instant) -> Self {
-        let state = Arc::new(AtomicU8::new(PENDING));
-        let out = Arc::clone(&state);
-        let spawned = std::thread::Builder::new()
-            .name("ferrolog-flush".into())
-            .spawn(move || {
-                let ok = target.flush(deadline);
-                out.store(if ok { FLUSHED } else { TIMED_OUT }, Ordering::Release);
-            });
-        if spawned.is_err() {
-            // No thread to wait with: report a flush that did not happen, never hang.
-            state.store(TIMED_OUT, Ordering::Release);
+/// Async flushes waiting for the pipeline's flusher thread, and whether it runs.
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Arc<Ticket>>,
+    running: bool,
+}
+
+/// Serves a pipeline's async flushes with at most one native thread at a time, however many
+/// are awaited (or were cancelled and left behind): the flushes that arrive while it waits are
+/// served together by its next round, whose wait starts after they arrived, so covers them.
+pub struct Flusher {
+    /// Replaced (the old one leaked) in a forked child, where a parent's thread may have held
+    /// its lock and no flusher thread exists.
+    queue: AtomicPtr<Arc<Mutex<Queue>>>,
+}
+
+impl Default for Flusher {
+    fn default() -> Self {
+        Self {
+            queue: AtomicPtr::new(Box::into_raw(Box::default())),
         }
-        Self { state }
     }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::into_raw` and is freed only here; replaced ones
+        // are leaked, never freed. A running thread holds its own clone of the Arc.
+        drop(unsafe { Box::from_raw(*self.queue.get_mut()) });
+    }
+}
+
+impl Flusher {
+    fn queue(&self) -> Arc<Mutex<Queue>> {
+        // SAFETY: always a live `Box::into_raw` pointer (see the field and `Drop`).
+        Arc::clone(unsafe { &*self.queue.load(Ordering::Acquire) })
+    }
+
+    /// In a forked child: a fresh queue, no thread.
+    pub fn reset_after_fork(&self) {
+        self.queue
+            .store(Box::into_raw(Box::default()), Ordering::SeqCst);
+    }
+
+    /// Start an async flush of `target` that gives up at `deadline`.
+    pub fn start(&self, target: FlushTarget, deadline: Instant) -> FlushTicket {
+        let ticket = Arc::new(Ticket {
+            outcome: AtomicU8::new(PENDING),
+            deadline,
+        });
+        let queue = self.queue();
+        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.waiting.push(Arc::clone(&ticket));
+        if !q.running {
+            let serve_queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name("ferrolog-flush".into())
+                .spawn(move || serve(&serve_queue, &target));
+            match spawned {
+                Ok(_) => q.running = true,
+                // No thread to wait with: report the flushes as not done, never hang.
+                Err(_) => {
+                    for t in q.waiting.drain(..) {
+                        t.outcome.store(TIMED_OUT, Ordering::Release);
+                    }
+                }
+            }
+        }
+        FlushTicket { ticket }
+    }
+}
+
+/// The flusher thread: rounds of one flush each, until nobody waits.
+fn serve(queue: &Mutex<Queue>, target: &FlushTarget) {
+    loop {
+        let round = {
+            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            if q.waiting.is_empty() {
+                q.running = false;
+                return;
+            }
+            std::mem::take(&mut q.waiting)
+        };
+        let deadline = round
+            .iter()
+            .map(|t| t.deadline)
+            .max()
+            .unwrap_or_else(Instant::now);
+        let ok = target.flush(deadline);
+        let done = Instant::now();
+        for t in round {
+            let outcome = if ok && done <= t.deadline {
+                FLUSHED
+            } else {
+                TIMED_OUT
+            };
+            t.outcome.store(outcome, Ordering::Release);
+        }
+    }
+}
+
+/// An async flush in progress: its outcome, once the pipeline's flusher thread knows.
+#[pyo3::pyclass(frozen, module = "ferrolog._native")]
+pub struct FlushTicket {
+    ticket: Arc<Ticket>,
 }
 
 #[pyo3::pymethods]
 impl FlushTicket {
-    /// None while the flush is in progress; then True if everything settled in time.
+    /// None while the flush is in progress; then True if everything settled in time (False
+    /// once its deadline passed, even if the flusher still waits for a later one).
     fn result(&self) -> Option<bool> {
-        match self.state.load(Ordering::Acquire) {
+        match self.ticket.outcome.load(Ordering::Acquire) {
+            PENDING if Instant::now() > self.ticket.deadline => Some(false),
             PENDING => None,
             s => Some(s == FLUSHED),
         }

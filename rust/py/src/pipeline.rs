@@ -2,7 +2,7 @@
 //! core (ring, writer thread, native sinks) and the Python sinks' runner, and makes loggers.
 
 use crate::channel::{start_runner, PY_SINK_BATCHES};
-use crate::flush::FlushTicket;
+use crate::flush::{FlushTicket, Flusher};
 use crate::levels::{LevelTable, INFO};
 use crate::logger::Logger;
 use crate::process;
@@ -150,6 +150,7 @@ impl Pipeline {
             py_flush: (!py_sinks.is_empty()).then(Arc::default),
             py_sinks,
             runner: Mutex::new(None),
+            flusher: Flusher::default(),
         });
         start_runner(py, &shared)?;
         process::register(py, &shared);

@@ -74,6 +74,7 @@ pub fn _after_fork_child(py: Python<'_>) {
         after_fork(&shared.core);
         // The old thread object names a thread that does not exist in the child.
         *shared.runner.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        shared.flusher.reset_after_fork();
         if let Some(f) = &shared.py_flush {
             f.reset();
         }

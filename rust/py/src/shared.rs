@@ -1,7 +1,7 @@
 //! What every logger and handle of one pipeline shares: the core pipeline (ring, writer,
 //! native sinks), the schema and levels, and the Python sinks with their runner.
 
-use crate::flush::{FlushTarget, FlushTicket, PySinkFlush};
+use crate::flush::{FlushTarget, FlushTicket, Flusher, PySinkFlush};
 use crate::levels::LevelTable;
 use crate::schema::Schema;
 use pyo3::exceptions::PyValueError;
@@ -22,6 +22,8 @@ pub struct Shared {
     pub(crate) runner: Mutex<Option<Py<PyAny>>>,
     /// Flush requests to the runner, when there are Python sinks.
     pub(crate) py_flush: Option<Arc<PySinkFlush>>,
+    /// The thread that waits for async flushes.
+    pub(crate) flusher: Flusher,
 }
 
 impl Shared {
@@ -46,10 +48,9 @@ impl Shared {
             None => MAX_TIMEOUT,
             t => timeout_of(t)?,
         };
-        Ok(FlushTicket::start(
-            self.flush_target(),
-            Instant::now() + wait,
-        ))
+        Ok(self
+            .flusher
+            .start(self.flush_target(), Instant::now() + wait))
     }
 
     /// Counters: emitted, written, dropped, errors, bytes, batches, high_water, capacity.
