@@ -46,11 +46,17 @@ from ferrolog.errors import (
 from ferrolog.levels import CRITICAL, DEBUG, ERROR, INFO, NOTSET, TRACE, WARNING
 
 # Process-wide hooks over the native weak set of live pipelines: a forked child gets fresh
-# writer threads and none of the parent's backlog; interpreter exit flushes what is queued.
+# writer threads and none of the parent's backlog (the registry is held across the fork, so
+# no other thread can hold it then); interpreter exit closes every pipeline: what is queued is
+# written, gzip jobs finish, Python sinks get flush() and stop().
 # Registering them starts no thread.
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_native._after_fork_child)
-atexit.register(_native._flush_all)
+    os.register_at_fork(
+        before=_native._before_fork,
+        after_in_parent=_native._after_fork_parent,
+        after_in_child=_native._after_fork_child,
+    )
+atexit.register(_native._close_all)
 
 __all__ = [
     "CRITICAL",

@@ -2,34 +2,40 @@
 
 from collections.abc import Awaitable, Generator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, Final, Literal, Protocol, final
+from typing import Any, Final, Literal, final
+
+from ferrolog.typing import PythonSink as _PythonSink
 
 __version__: Final[str]
 __all__ = [
+    "STANDARD_LEVELS",
     "Batch",
     "ContextFields",
+    "FlushTicket",
     "Logger",
+    "PendingRecord",
     "Pipeline",
     "Ready",
     "SinkChannel",
+    "_PanicOnEncode",
     "__version__",
     "_after_fork_child",
-    "_flush_all",
+    "_after_fork_parent",
+    "_before_fork",
+    "_close_all",
     "bind_contextvars",
     "bound_contextvars",
     "context_var",
     "encode",
 ]
 
+#: Every standard level name (lowercase, aliases included) to its number: the one level table.
+STANDARD_LEVELS: Final[Mapping[str, int]]
+
 #: The ContextVar holding the current request context (see ferrolog.context).
 context_var: ContextVar[ContextFields | None]
 
 _LevelLike = int | str
-
-class _SinkObject(Protocol):
-    """A sink written in Python: gets whole batches of NDJSON lines on a runner thread."""
-
-    def write_batch(self, batch: memoryview, /) -> object: ...
 
 @final
 class Ready:
@@ -38,6 +44,17 @@ class Ready:
     def __await__(self) -> Generator[Any]: ...
     def __iter__(self) -> Ready: ...
     def __next__(self) -> Any: ...
+
+@final
+class _PanicOnEncode:
+    """Test-only, not API: encoding an instance panics, as a bug in the encoder would."""
+
+@final
+class PendingRecord:
+    """An event an `a*` call could not push at once; counted dropped if never pushed."""
+
+    def try_push(self) -> bool: ...
+    def drop_record(self) -> None: ...
 
 @final
 class Batch:
@@ -65,6 +82,15 @@ class SinkChannel:
     """The Python sinks' side of a pipeline's channel (held weakly)."""
 
     def take_batch(self, timeout: float) -> Batch | Literal[False] | None: ...
+    def pending_flush(self) -> int | None: ...
+    def flushed(self, seq: int) -> None: ...
+    def runner_exited(self) -> None: ...
+
+@final
+class FlushTicket:
+    """An async flush in progress (see `Logger.flush`)."""
+
+    def result(self) -> bool | None: ...
 
 @final
 class ContextFields:
@@ -122,11 +148,11 @@ class Pipeline:
     def __new__(
         cls,
         *,
-        sinks: Sequence[Mapping[str, Any] | _SinkObject],
-        capacity_bytes: int = 4194304,
+        sinks: Sequence[Mapping[str, Any] | _PythonSink],
+        capacity_bytes: int | None = None,
         overflow: str = "drop",
         block_timeout: float = 1.0,
-        batch_bytes: int = 65536,
+        batch_bytes: int | None = None,
         linger: float = 0.001,
         max_event_bytes: int | None = None,
         schema: str = "default",
@@ -142,14 +168,12 @@ class Pipeline:
     @property
     def schema(self) -> str: ...
     def stats(self) -> dict[str, int]: ...
-    def _try_push(self, record: bytes) -> bool: ...
-    def _push(self, record: bytes) -> bool: ...
-    def _emitted(self) -> int: ...
-    def _settled(self, mark: int) -> bool: ...
-    def _after_fork_child(self) -> None: ...
+    def _start_flush(self, timeout: float | None = None) -> FlushTicket: ...
 
 def encode(value: object, *, max_bytes: int = 65536) -> bytes:
     """The JSON bytes a log call would write for `value`."""
 
+def _before_fork() -> None: ...
+def _after_fork_parent() -> None: ...
 def _after_fork_child() -> None: ...
-def _flush_all(timeout: float = 5.0) -> bool: ...
+def _close_all(timeout: float = 5.0) -> bool: ...

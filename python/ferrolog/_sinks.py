@@ -15,9 +15,10 @@ import inspect
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from ferrolog._native import SinkChannel
+from ferrolog.typing import PythonSink
 
 #: How long a runner waits for a batch before checking whether its sink needs a flush.
 _POLL_SECONDS = 0.05
@@ -48,16 +49,12 @@ async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-class _Sink(Protocol):
-    def write_batch(self, batch: memoryview, /) -> object: ...
-
-
 def _report(sink: object, what: str, exc: BaseException) -> None:
     # The pipeline counts the failure; this says which sink and why.
     print(f"ferrolog: sink {type(sink).__name__}.{what} failed: {exc!r}", file=sys.stderr)
 
 
-def _call_each(call: _Caller, sinks: list[_Sink], method: str) -> None:
+def _call_each(call: _Caller, sinks: list[PythonSink], method: str) -> None:
     for sink in sinks:
         try:
             call(getattr(sink, method, None))
@@ -65,9 +62,9 @@ def _call_each(call: _Caller, sinks: list[_Sink], method: str) -> None:
             _report(sink, method, exc)
 
 
-def _run(channel: SinkChannel, sinks: list[_Sink]) -> None:
+def _run(channel: SinkChannel, sinks: list[PythonSink]) -> None:
     call = _Caller()
-    started: list[_Sink] = []
+    started: list[PythonSink] = []
     for sink in sinks:
         try:
             call(getattr(sink, "start", None))
@@ -83,9 +80,12 @@ def _run(channel: SinkChannel, sinks: list[_Sink]) -> None:
             if batch is False:
                 break
             if batch is None:
-                if dirty:
+                wanted = channel.pending_flush()
+                if wanted is not None or dirty:
                     dirty = False
                     _call_each(call, started, "flush")
+                if wanted is not None:
+                    channel.flushed(wanted)
                 continue
             ok = len(started) == len(sinks)
             view = memoryview(batch.data)
@@ -102,9 +102,10 @@ def _run(channel: SinkChannel, sinks: list[_Sink]) -> None:
         _call_each(call, started, "flush")
         _call_each(call, started, "stop")
         call.close()
+        channel.runner_exited()
 
 
-def start_runner(channel: SinkChannel, sinks: list[_Sink]) -> threading.Thread:
+def start_runner(channel: SinkChannel, sinks: list[PythonSink]) -> threading.Thread:
     """Start the thread that hands each batch from `channel` to the Python `sinks`."""
     names = "+".join(type(sink).__name__ for sink in sinks)
     thread = threading.Thread(

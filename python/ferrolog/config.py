@@ -43,6 +43,7 @@ from ferrolog._settings_sources import (
     with_source,
     without,
 )
+from ferrolog._native import STANDARD_LEVELS
 
 __all__ = [
     "LEVELS",
@@ -69,19 +70,10 @@ __all__ = [
     "parse_level",
 ]
 
-#: Level names accepted anywhere a level is configured (case-insensitive), with stdlib's numbers.
+#: Level names accepted anywhere a level is configured (case-insensitive), with stdlib's numbers:
+#: the native standard table, the one source of level names.
 LEVELS: Mapping[str, int] = types.MappingProxyType(
-    {
-        "NOTSET": 0,
-        "TRACE": 5,
-        "DEBUG": 10,
-        "INFO": 20,
-        "WARNING": 30,
-        "WARN": 30,
-        "ERROR": 40,
-        "CRITICAL": 50,
-        "FATAL": 50,
-    }
+    {name.upper(): number for name, number in STANDARD_LEVELS.items()}
 )
 
 _PLUGIN_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$|^[A-Za-z0-9][\w.\-]*$")

@@ -32,9 +32,13 @@ SettingsSource: TypeAlias = Union["Settings", Mapping[str, Any], str, "os.PathLi
 
 
 class PythonSink(Protocol):
-    """A sink written in Python: receives whole NDJSON lines, one batch per call.
+    """A sink written in Python: receives whole NDJSON lines, one batch per call, on a runner
+    thread of its pipeline.
 
-    ``start()``, ``flush()`` and ``stop()`` are optional.
+    Optional methods, each a plain or a coroutine function, called on the same thread:
+    ``start()`` before the first batch, ``flush()`` when the pipeline is flushed (and when
+    idle after writing), ``stop()`` when it closes. A sink whose ``start()`` raises gets no
+    batches, and each batch it misses is counted dropped.
     """
 
     def write_batch(self, batch: memoryview, /) -> object:

@@ -595,8 +595,9 @@ impl Pipeline {
     }
 
     /// In the child after `fork()`: forget the parent's records, counters and writer thread
-    /// and start a new writer. Does nothing in the process that started the writer, or if the
-    /// pipeline was closed.
+    /// and start a new writer. Does nothing in the process that started the writer. A pipeline
+    /// that was closed (or being closed by a thread the child does not have) stays closed and
+    /// has no writer: it is marked exited, so `close` and `flush` return at once.
     ///
     /// # Safety
     /// Call it in the forked child before any other thread of the child uses this pipeline
@@ -604,13 +605,14 @@ impl Pipeline {
     /// so nothing else touches the ring or the sinks.
     pub unsafe fn after_fork_child(self: &Arc<Self>) -> io::Result<()> {
         let pid = std::process::id();
-        if self.pid.swap(pid, Ordering::SeqCst) == pid || self.closed.load(Ordering::SeqCst) {
+        if self.pid.swap(pid, Ordering::SeqCst) == pid {
             return Ok(());
         }
         // SAFETY: the caller guarantees no other thread uses the ring.
         unsafe { self.ring.reset() };
         self.counters.reset();
-        // The parent's locks may be held by threads that do not exist here; leak them.
+        // The parent's locks may be held by threads that do not exist here; leak them (and
+        // the parent's writer handle with them: it names a thread the child does not have).
         self.slow
             .store(Box::into_raw(Box::default()), Ordering::SeqCst);
         for a in [
@@ -622,9 +624,14 @@ impl Pipeline {
             a.store(0, Ordering::SeqCst);
         }
         self.waiters.store(0, Ordering::SeqCst);
+        self.state.store(AWAKE, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.stop.store(DRAIN, Ordering::SeqCst);
+            self.exited.store(true, Ordering::SeqCst);
+            return Ok(());
+        }
         self.stop.store(RUN, Ordering::SeqCst);
         self.exited.store(false, Ordering::SeqCst);
-        self.state.store(AWAKE, Ordering::SeqCst);
         self.spawn_writer()
     }
 

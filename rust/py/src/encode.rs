@@ -5,7 +5,9 @@
 //! raises: a value that cannot be encoded becomes a marker string, and any Python error raised
 //! while looking at it is cleared.
 
-use crate::escape::{replace_surrogates, utf8_prefix, write_escaped, write_str};
+use crate::escape::{
+    any_escape, escaped_len, replace_surrogates, utf8_prefix, write_escaped, write_escaped_capped,
+};
 use crate::types;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -108,20 +110,99 @@ impl<'a> Encoder<'a> {
         self.str_bytes(bytes);
     }
 
-    /// Write valid UTF-8 as a JSON string, cut to the remaining budget.
+    /// Write valid UTF-8 as a JSON string, cut to the remaining budget — counted in escaped
+    /// bytes, so that escaping (up to six bytes per input byte) never overruns it.
     #[inline]
     pub fn str_bytes(&mut self, bytes: &[u8]) {
         let room = self.limit.saturating_sub(self.out.len());
         if bytes.len() + 2 <= room {
-            write_str(self.out, bytes);
-        } else {
-            self.truncated = true;
-            let prefix = utf8_prefix(bytes, room.saturating_sub(2 + ELLIPSIS.len()));
-            self.out.push(b'"');
-            write_escaped(self.out, prefix);
-            self.out.extend_from_slice(ELLIPSIS.as_bytes());
-            self.out.push(b'"');
+            if !any_escape(bytes) {
+                self.out.reserve(bytes.len() + 2);
+                self.out.push(b'"');
+                crate::escape::push_bytes(self.out, bytes);
+                self.out.push(b'"');
+                return;
+            }
+            // Six bytes per input byte is the most escaping can take.
+            if bytes.len() * 6 + 2 <= room || escaped_len(bytes) + 2 <= room {
+                self.out.push(b'"');
+                write_escaped(self.out, bytes);
+                self.out.push(b'"');
+                return;
+            }
         }
+        self.truncated = true;
+        self.out.push(b'"');
+        write_escaped_capped(self.out, bytes, room.saturating_sub(2 + ELLIPSIS.len()));
+        self.out.extend_from_slice(ELLIPSIS.as_bytes());
+        self.out.push(b'"');
+    }
+
+    /// Write `,"key":value` for a user field (the key renamed if `schema` reserves it) when the
+    /// key fits in the budget, the value cut to what is left. False, with nothing written and
+    /// the event marked truncated, when even the key does not fit. The one way every field of
+    /// an event — call, bound, context, exception, stack — is written.
+    pub fn field(
+        &mut self,
+        py: Python<'_>,
+        key: &[u8],
+        schema: Option<crate::schema::Schema>,
+        value: *mut ffi::PyObject,
+    ) -> bool {
+        let start = self.out.len();
+        self.out.push(b',');
+        crate::schema::write_field_key(self.out, key, schema);
+        self.value_after_key(py, start, value)
+    }
+
+    /// As [`Encoder::field`], with the key already encoded as `,"key":`.
+    pub fn field_with_key(
+        &mut self,
+        py: Python<'_>,
+        encoded_key: &[u8],
+        value: *mut ffi::PyObject,
+    ) -> bool {
+        let start = self.out.len();
+        crate::escape::push_bytes(self.out, encoded_key);
+        self.value_after_key(py, start, value)
+    }
+
+    fn value_after_key(&mut self, py: Python<'_>, start: usize, value: *mut ffi::PyObject) -> bool {
+        if self.out.len() >= self.limit {
+            self.out.truncate(start);
+            self.truncated = true;
+            return false;
+        }
+        self.value(py, value);
+        true
+    }
+
+    /// Copy an already encoded `,"key":value` if it fits in the budget. False (nothing
+    /// written) if it does not: the caller re-encodes the value to fit.
+    #[inline]
+    pub fn encoded_field(&mut self, fragment: &[u8], truncated: bool) -> bool {
+        if self.out.len() + fragment.len() > self.limit {
+            return false;
+        }
+        self.out.extend_from_slice(fragment);
+        self.truncated |= truncated;
+        true
+    }
+
+    /// Bytes left in the budget.
+    #[inline]
+    pub fn room(&self) -> usize {
+        self.limit.saturating_sub(self.out.len())
+    }
+
+    /// Run `write` with the budget lowered to `max` more bytes (for envelope parts that must
+    /// leave room for the rest).
+    pub fn capped<R>(&mut self, max: usize, write: impl FnOnce(&mut Self) -> R) -> R {
+        let limit = self.limit;
+        self.limit = limit.min(self.out.len() + max);
+        let r = write(self);
+        self.limit = limit;
+        r
     }
 
     /// # Safety
@@ -138,36 +219,45 @@ impl<'a> Encoder<'a> {
             crate::escape::push_bytes(self.out, itoa::Buffer::new().format(v).as_bytes());
             return;
         }
-        // Any size: Python's own decimal digits are a valid JSON number.
-        // SAFETY: per this function's contract; the new reference is released by `Owned`.
-        let text = unsafe { Owned::new(ffi::PyObject_Str(obj)) };
-        match text.as_ref().and_then(|t| {
-            // SAFETY: `t` is a live str and the GIL is held.
-            unsafe { str_data(t.0) }
-        }) {
-            Some(digits) if digits.len() + 1 < self.limit.saturating_sub(self.out.len()) => {
-                self.out.extend_from_slice(digits)
-            }
-            _ => {
-                // Too many digits for str() (int_max_str_digits) or for the budget.
-                // SAFETY: the GIL is held.
-                unsafe { ffi::PyErr_Clear() };
-                // SAFETY: per this function's contract.
-                let bits = unsafe {
-                    Owned::new(ffi::PyObject_CallMethod(
-                        obj,
-                        c"bit_length".as_ptr(),
-                        ptr::null::<c_char>(),
-                    ))
-                    .map(|b| ffi::PyLong_AsLongLong(b.0))
-                    .unwrap_or(-1)
-                };
-                // SAFETY: the GIL is held.
-                unsafe { ffi::PyErr_Clear() };
-                let marker = format!("<int of {bits} bits>");
-                self.str_bytes(marker.as_bytes());
+        // SAFETY: per this function's contract.
+        unsafe { self.big_int(obj) };
+    }
+
+    /// An int beyond 64 bits: its exact decimal digits when they fit in the budget, whatever
+    /// `sys.set_int_max_str_digits` says; otherwise a marker naming its size, and the event
+    /// marked truncated.
+    ///
+    /// # Safety
+    /// `obj` is a live `int` (or subclass) and the GIL is held.
+    #[cold]
+    #[inline(never)]
+    unsafe fn big_int(&mut self, obj: *mut ffi::PyObject) {
+        // SAFETY: per this function's contract.
+        let bits = unsafe {
+            let b = Owned::new(ffi::PyObject_CallMethod(
+                obj,
+                c"bit_length".as_ptr(),
+                ptr::null::<c_char>(),
+            ))
+            .map(|b| ffi::PyLong_AsLongLong(b.0))
+            .unwrap_or(-1);
+            ffi::PyErr_Clear();
+            b
+        };
+        let room = self.limit.saturating_sub(self.out.len());
+        // A number of `bits` bits has at least floor((bits - 1) * log10(2)) + 1 digits.
+        let min_digits = ((bits.max(1) - 1) as f64 * std::f64::consts::LOG10_2) as usize + 1;
+        if bits >= 0 && min_digits < room {
+            // SAFETY: per this function's contract.
+            if let Some(digits) = unsafe { decimal_digits(obj) } {
+                if digits.len() < room {
+                    self.out.extend_from_slice(&digits);
+                    return;
+                }
             }
         }
+        self.truncated = true;
+        self.str_bytes(format!("<int of {bits} bits>").as_bytes());
     }
 
     #[inline]
@@ -441,6 +531,7 @@ impl<'a> Encoder<'a> {
                 }
             }
             ffi::PyErr_Clear();
+            crate::fault::check(py, obj);
             self.repr(py, obj);
         }
     }
@@ -627,6 +718,69 @@ impl<'a> Encoder<'a> {
     }
 }
 
+/// Decimal digits per chunk when `str()` refuses a long int: under the smallest digit limit
+/// Python allows (640), so `str()` of each chunk always works.
+const INT_CHUNK_DIGITS: usize = 600;
+
+/// The decimal text of an int of any size (sign included), or None if Python failed.
+///
+/// `str()` first; past `sys.get_int_max_str_digits()` the number is cut into 600-digit chunks
+/// by repeated `divmod` (quadratic, but callers only ask for what fits in an event) and each
+/// chunk is converted on its own.
+///
+/// # Safety
+/// `obj` is a live `int` and the GIL is held.
+unsafe fn decimal_digits(obj: *mut ffi::PyObject) -> Option<Vec<u8>> {
+    // SAFETY: per this function's contract; every new reference is owned by an `Owned`.
+    unsafe {
+        // Not `str()`: an int subclass may override `__str__`; this is always the digits.
+        if let Some(text) = Owned::new(ffi::PyNumber_ToBase(obj, 10)) {
+            return str_data(text.0).map(<[u8]>::to_vec);
+        }
+        ffi::PyErr_Clear();
+        let negative = ffi::PyObject_RichCompareBool(obj, small_int(0)?.0, ffi::Py_LT) == 1;
+        let mut n = Owned::new(ffi::PyNumber_Absolute(obj))?;
+        let base = Owned::new(ffi::PyNumber_Power(
+            small_int(10)?.0,
+            small_int(INT_CHUNK_DIGITS as i64)?.0,
+            ffi::Py_None(),
+        ))?;
+        // Least significant chunk first.
+        let mut chunks = Vec::new();
+        loop {
+            let qr = Owned::new(ffi::PyNumber_Divmod(n.0, base.0))?;
+            let q = Owned::incref(ffi::PyTuple_GetItem(qr.0, 0));
+            let r = Owned::incref(ffi::PyTuple_GetItem(qr.0, 1));
+            let text = Owned::new(ffi::PyNumber_ToBase(r.0, 10))?;
+            chunks.push(str_data(text.0)?.to_vec());
+            if ffi::PyObject_IsTrue(q.0) != 1 {
+                break;
+            }
+            n = q;
+        }
+        let mut out = Vec::with_capacity(chunks.len() * INT_CHUNK_DIGITS + 1);
+        if negative {
+            out.push(b'-');
+        }
+        for (i, chunk) in chunks.iter().rev().enumerate() {
+            if i > 0 {
+                out.resize(out.len() + INT_CHUNK_DIGITS - chunk.len(), b'0');
+            }
+            out.extend_from_slice(chunk);
+        }
+        Some(out)
+    }
+}
+
+/// A new int object for `v`.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn small_int(v: i64) -> Option<Owned> {
+    // SAFETY: per this function's contract.
+    unsafe { Owned::new(ffi::PyLong_FromLongLong(v)) }
+}
+
 /// Write floats with at most three decimals (latencies, prices, ratios: most logged floats) as
 /// `int.frac`, which is much cheaper than the general shortest-representation algorithm.
 ///
@@ -640,9 +794,10 @@ fn write_short_float(out: &mut Vec<u8>, v: f64) -> bool {
         return false;
     }
     for (k, scale) in SCALES.iter().enumerate() {
-        // Truncation is one instruction; if it lands off the integer, the check below fails and
-        // the general algorithm takes over.
-        let m = (v * scale) as i64;
+        // Round to the nearest integer (`v * scale` may land just below it: -16776.92 * 100 is
+        // -1677691.9999999998); an add and a truncation. If it is still off, the check below
+        // fails and the general algorithm takes over.
+        let m = (v * scale + 0.5f64.copysign(v)) as i64;
         if m as f64 / scale != v {
             continue;
         }
@@ -762,9 +917,28 @@ impl Drop for Owned {
     }
 }
 
+/// Encode one value the way a log call would (for tests and tools): the JSON bytes.
+#[pyfunction]
+#[pyo3(signature = (value, *, max_bytes = 65_536))]
+pub fn encode<'py>(
+    py: Python<'py>,
+    value: Bound<'py, PyAny>,
+    max_bytes: usize,
+) -> Bound<'py, pyo3::types::PyBytes> {
+    let mut out = Vec::new();
+    let mut enc = Encoder::new(&mut out, max_bytes);
+    enc.value(py, value.as_ptr());
+    pyo3::types::PyBytes::new(py, &out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::write_short_float;
+
+    fn short(v: f64) -> Option<String> {
+        let mut out = Vec::new();
+        write_short_float(&mut out, v).then(|| String::from_utf8(out).expect("ASCII"))
+    }
 
     #[test]
     fn short_floats_round_trip_and_are_shortest() {
@@ -775,16 +949,67 @@ mod tests {
             (3.0, "3.0"),
             (-7.1, "-7.1"),
         ] {
-            let mut out = Vec::new();
-            assert!(write_short_float(&mut out, v), "{v}");
-            assert_eq!(std::str::from_utf8(&out).unwrap(), text);
+            assert_eq!(short(v).as_deref(), Some(text), "{v}");
         }
-        for v in [0.1 + 0.2, 1e-7, 1e300, 0.0, 1.0 / 3.0] {
-            let mut out = Vec::new();
-            if write_short_float(&mut out, v) {
-                let back: f64 = std::str::from_utf8(&out).unwrap().parse().unwrap();
-                assert_eq!(back, v);
+        // Every value with at most three decimals below 1e12 takes the short path, parses
+        // back to itself, and is exactly the shortest round-trip text (ryu's).
+        for i in (-2_000_000i64..=2_000_000)
+            .step_by(7)
+            .chain([999_999_999_999_999])
+        {
+            for scale in [10.0, 100.0, 1000.0] {
+                let v = i as f64 / scale;
+                if v == 0.0 || v.abs() >= 1e12 {
+                    continue;
+                }
+                let text = short(v).unwrap_or_else(|| panic!("{v} not taken"));
+                assert_eq!(text.parse::<f64>().ok(), Some(v), "{v}");
+                assert_eq!(text, ryu::Buffer::new().format_finite(v), "{v}");
             }
         }
+    }
+
+    #[test]
+    fn floats_that_are_not_short_are_left_to_the_general_path() {
+        for v in [
+            0.1 + 0.2,
+            1e-7,
+            1e300,
+            1e12,
+            0.0,
+            -0.0,
+            1.0 / 3.0,
+            0.0005,
+            f64::NAN,
+            f64::INFINITY,
+            f64::MIN_POSITIVE,
+        ] {
+            assert_eq!(short(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn whatever_the_short_path_takes_is_exact_and_shortest() {
+        // Arbitrary doubles (a fixed LCG over bit patterns and over small decimals).
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut taken = 0;
+        for _ in 0..200_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let candidates = [
+                f64::from_bits(x),
+                (x % 10_000_000) as f64 / 1000.0 + f64::EPSILON * (x % 3) as f64,
+            ];
+            for v in candidates {
+                if let Some(text) = short(v) {
+                    taken += 1;
+                    assert_eq!(text.parse::<f64>().ok(), Some(v), "{v}");
+                    assert_eq!(text, ryu::Buffer::new().format_finite(v), "{v}");
+                }
+            }
+        }
+        assert!(
+            taken > 100_000,
+            "the sample must exercise the short path ({taken})"
+        );
     }
 }

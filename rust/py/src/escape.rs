@@ -126,6 +126,64 @@ pub fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&s[start..]);
 }
 
+/// How many bytes `write_escaped(s)` writes.
+pub fn escaped_len(s: &[u8]) -> usize {
+    s.iter()
+        .map(|&b| match ESCAPE[b as usize] {
+            0 => 1,
+            b'u' => 6,
+            _ => 2,
+        })
+        .sum()
+}
+
+/// Append the escaped body of `s` (valid UTF-8), at most `max` bytes of it: stops before the
+/// first character, or escape, that would not fit. Returns whether all of `s` was written.
+pub fn write_escaped_capped(out: &mut Vec<u8>, s: &[u8], max: usize) -> bool {
+    let end = out.len() + max;
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        let esc = ESCAPE[b as usize];
+        let (width, step) = match esc {
+            0 => {
+                let n = utf8_width(b);
+                (n, n)
+            }
+            b'u' => (6, 1),
+            _ => (2, 1),
+        };
+        if out.len() + width > end {
+            return false;
+        }
+        match esc {
+            0 => out.extend_from_slice(&s[i..i + step]),
+            b'u' => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            }
+            _ => {
+                out.push(b'\\');
+                out.push(esc);
+            }
+        }
+        i += step;
+    }
+    true
+}
+
+/// The length of the UTF-8 sequence that `lead` starts.
+#[inline]
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
 /// Whether any byte of `w` is a control character (< 0x20), `"` or `\\`.
 #[inline]
 fn needs_escape(w: u64) -> bool {
@@ -206,6 +264,26 @@ mod tests {
             push_bytes(&mut out, &src);
             assert_eq!(&out[2..], &src[..]);
             assert!(any_escape(&src) == src.iter().any(|c| ESCAPE[*c as usize] != 0));
+        }
+    }
+
+    #[test]
+    fn capped_escaping_never_exceeds_its_budget_and_ends_on_whole_characters() {
+        let s = "a\"\\\u{1}é😀\n".as_bytes();
+        let mut full = Vec::new();
+        write_escaped(&mut full, s);
+        assert_eq!(escaped_len(s), full.len());
+        for max in 0..=full.len() + 2 {
+            let mut out = Vec::new();
+            let all = write_escaped_capped(&mut out, s, max);
+            assert!(out.len() <= max, "{max}");
+            assert!(full.starts_with(&out), "{max}");
+            assert_eq!(all, out.len() == full.len(), "{max}");
+            // A cut never splits an escape or a character: the rest continues the same output.
+            let mut json = b"\"".to_vec();
+            json.extend_from_slice(&out);
+            json.push(b'"');
+            assert!(std::str::from_utf8(&json).is_ok(), "{max}");
         }
     }
 

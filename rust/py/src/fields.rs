@@ -1,26 +1,10 @@
 //! Pre-encoded field sets: what `bind()` and `bind_contextvars()` encode once.
 
 use crate::encode::Encoder;
-use crate::escape::write_str;
 use crate::schema::Schema;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-
-/// Write `"key":` for a user field, renaming a key that collides with the schema's envelope
-/// to `field.<key>` so that neither the envelope nor the user's value is lost.
-#[inline]
-pub fn write_field_key(out: &mut Vec<u8>, key: &[u8], schema: Option<Schema>) {
-    if schema.is_some_and(|s| s.is_reserved(key)) {
-        let mut renamed = Vec::with_capacity(key.len() + 6);
-        renamed.extend_from_slice(b"field.");
-        renamed.extend_from_slice(key);
-        write_str(out, &renamed);
-    } else {
-        write_str(out, key);
-    }
-    out.push(b':');
-}
 
 /// The UTF-8 text of a field name (lone surrogates replaced).
 ///
@@ -40,7 +24,7 @@ pub unsafe fn key_bytes(key: *mut ffi::PyObject) -> std::borrow::Cow<'static, [u
     }
 }
 
-/// Append `,"key":value`, the value capped to `max_bytes`.
+/// Append `,"key":value`, key and value within `max_bytes`; true if anything was cut.
 fn encode_one(
     py: Python<'_>,
     json: &mut Vec<u8>,
@@ -48,21 +32,28 @@ fn encode_one(
     value: &Bound<'_, PyAny>,
     schema: Option<Schema>,
     max_bytes: usize,
-) {
-    json.push(b',');
+) -> bool {
     // SAFETY: `key` is a live str and the GIL is held.
     let kb = unsafe { key_bytes(key.as_ptr()) };
-    write_field_key(json, &kb, schema);
     let limit = json.len() + max_bytes;
     let mut enc = Encoder::new(json, limit);
-    enc.value(py, value.as_ptr());
+    enc.field(py, &kb, schema, value.as_ptr());
+    enc.truncated
 }
 
 /// Accumulates `,"k":v` fragments and where each lies.
 struct Builder {
     json: Vec<u8>,
     keys: Vec<Py<PyString>>,
-    spans: Vec<(usize, usize)>,
+    spans: Vec<Span>,
+}
+
+/// Where one key's `,"k":v` lies in the encoded fields, and whether its value was cut.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    truncated: bool,
 }
 
 impl Builder {
@@ -74,10 +65,14 @@ impl Builder {
         }
     }
 
-    fn push_encoded(&mut self, key: Py<PyString>, fragment: &[u8]) {
+    fn push_encoded(&mut self, key: Py<PyString>, fragment: &[u8], truncated: bool) {
         let start = self.json.len();
         self.json.extend_from_slice(fragment);
-        self.spans.push((start, self.json.len()));
+        self.spans.push(Span {
+            start,
+            end: self.json.len(),
+            truncated,
+        });
         self.keys.push(key);
     }
 
@@ -94,15 +89,21 @@ impl Builder {
                 continue;
             };
             let start = self.json.len();
-            encode_one(py, &mut self.json, &k, &v, schema, max_bytes);
-            self.spans.push((start, self.json.len()));
+            let truncated = encode_one(py, &mut self.json, &k, &v, schema, max_bytes);
+            self.spans.push(Span {
+                start,
+                end: self.json.len(),
+                truncated,
+            });
             self.keys.push(k.unbind());
         }
     }
 
-    fn finish(self, dict: Py<PyDict>) -> EncodedFields {
+    fn finish(self, dict: Py<PyDict>, schema: Option<Schema>) -> EncodedFields {
         EncodedFields {
             dict,
+            schema,
+            truncated: self.spans.iter().any(|s| s.truncated),
             json: self.json.into_boxed_slice(),
             keys: self.keys.into_boxed_slice(),
             spans: self.spans.into_boxed_slice(),
@@ -113,10 +114,14 @@ impl Builder {
 /// A field set encoded once: `,"k":v,...` plus the keys, for collision checks.
 pub struct EncodedFields {
     pub dict: Py<PyDict>,
+    /// The schema the keys were encoded for (None: as they are).
+    schema: Option<Schema>,
     pub json: Box<[u8]>,
+    /// Whether any value was cut when encoded.
+    truncated: bool,
     pub keys: Box<[Py<PyString>]>,
     /// Where each key's `,"k":v` lies in `json`, so a larger set can reuse it.
-    spans: Box<[(usize, usize)]>,
+    spans: Box<[Span]>,
 }
 
 impl EncodedFields {
@@ -130,7 +135,7 @@ impl EncodedFields {
     ) -> Self {
         let mut built = Builder::with_capacity(dict.len(), 0);
         built.add_dict(py, &dict, schema, max_bytes);
-        built.finish(dict.unbind())
+        built.finish(dict.unbind(), schema)
     }
 
     /// These fields plus `new` (which wins on a clash), encoding only the new values: what
@@ -145,13 +150,35 @@ impl EncodedFields {
         let dict = self.dict.bind(py).copy()?;
         dict.update(new.as_mapping())?;
         let mut built = Builder::with_capacity(self.keys.len() + new.len(), self.json.len());
-        for (key, &(a, b)) in self.keys.iter().zip(self.spans.iter()) {
+        for (key, span) in self.keys.iter().zip(self.spans.iter()) {
             if !new.contains(key.bind(py))? {
-                built.push_encoded(key.clone_ref(py), &self.json[a..b]);
+                let fragment = &self.json[span.start..span.end];
+                built.push_encoded(key.clone_ref(py), fragment, span.truncated);
             }
         }
         built.add_dict(py, new, schema, max_bytes);
-        Ok(built.finish(dict.unbind()))
+        Ok(built.finish(dict.unbind(), schema))
+    }
+
+    /// Add these fields to an event: all at once when they fit; else one by one until one does
+    /// not, which is encoded again from its value, cut to what is left, and ends the set.
+    pub fn write_to(&self, py: Python<'_>, enc: &mut Encoder<'_>) {
+        if enc.encoded_field(&self.json, self.truncated) {
+            return;
+        }
+        for (key, span) in self.keys.iter().zip(self.spans.iter()) {
+            if enc.encoded_field(&self.json[span.start..span.end], span.truncated) {
+                continue;
+            }
+            let key = key.bind(py);
+            if let Ok(Some(value)) = self.dict.bind(py).get_item(key) {
+                // SAFETY: `key` is a live str and the GIL is held.
+                let kb = unsafe { key_bytes(key.as_ptr()) };
+                enc.field(py, &kb, self.schema, value.as_ptr());
+            }
+            enc.truncated = true;
+            return;
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -4,7 +4,8 @@
 //! call from it. So `,"user_id":` for each name is encoded once per call site and thread, with
 //! the reserved-name renaming and the special keywords (`exc_info`, ...) already sorted out.
 
-use crate::fields::{key_bytes, write_field_key};
+use crate::fields::key_bytes;
+use crate::schema::write_field_key;
 use crate::schema::Schema;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -52,7 +53,7 @@ pub fn call_keys(
         let encoded = names
             .iter()
             .map(|name| {
-                if crate::logger::is_special(name.as_ptr()) {
+                if crate::specials::is_special(name.as_ptr()) {
                     any_special = true;
                     return Box::default();
                 }

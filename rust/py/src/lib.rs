@@ -1,20 +1,34 @@
 //! `ferrolog._native`: the PyO3 extension behind ferrolog's hot path.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod channel;
 mod context;
 mod encode;
 mod escape;
+mod event;
+mod fault;
 mod fields;
+mod flush;
 mod keys;
+mod levels;
 mod logger;
+mod methods;
+mod pending;
 mod pipeline;
+mod process;
 mod schema;
+mod shared;
+mod sink_spec;
+mod specials;
 mod timestamp;
 mod types;
 
 use pyo3::prelude::*;
 
-#[pymodule]
+// The encoder reads dict and list items as borrowed references, which is only safe while the
+// GIL keeps other threads from mutating them: a free-threaded interpreter must keep the GIL
+// on when it imports this module, until the encoder holds its own references or locks.
+#[pymodule(gil_used = true)]
 mod _native {
     use super::*;
 
@@ -23,15 +37,30 @@ mod _native {
     const __version__: &str = env!("CARGO_PKG_VERSION");
 
     #[pymodule_export]
+    use crate::channel::{PyBatch, SinkChannel};
+    #[pymodule_export]
     use crate::context::{bind_contextvars, BoundContextVars, ContextFields};
     #[pymodule_export]
-    use crate::logger::{Logger, Ready};
+    use crate::encode::encode;
     #[pymodule_export]
-    use crate::pipeline::{_after_fork_child, _flush_all, encode, Pipeline, PyBatch, SinkChannel};
+    use crate::fault::PanicOnEncode;
+    #[pymodule_export]
+    use crate::flush::FlushTicket;
+    #[pymodule_export]
+    use crate::logger::Logger;
+    #[pymodule_export]
+    use crate::methods::Ready;
+    #[pymodule_export]
+    use crate::pending::PendingRecord;
+    #[pymodule_export]
+    use crate::pipeline::Pipeline;
+    #[pymodule_export]
+    use crate::process::{_after_fork_child, _after_fork_parent, _before_fork, _close_all};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        logger::install_methods(m.py())?;
+        methods::install_methods(m.py())?;
+        m.add("STANDARD_LEVELS", levels::standard_levels(m.py())?)?;
         m.add(
             "context_var",
             context::context_var(m.py())?.clone_ref(m.py()),

@@ -80,11 +80,8 @@ impl Schema {
         self.reserved().contains(&key)
     }
 
-    /// The pre-encoded level value for `level` (a JSON string, with quotes).
-    pub fn level_text(self, level: i32, custom_name: Option<&str>) -> Vec<u8> {
-        let name = custom_name
-            .map(str::to_owned)
-            .unwrap_or_else(|| standard_level_name(level));
+    /// The pre-encoded value of the level named `name` (a JSON string, with quotes).
+    pub fn level_text(self, name: &str) -> Vec<u8> {
         let name = match self {
             Schema::Otel => name.to_ascii_uppercase(),
             _ => name.to_ascii_lowercase(),
@@ -95,17 +92,19 @@ impl Schema {
     }
 }
 
-/// stdlib's name for a level number, TRACE included; others are `level_N`.
-pub fn standard_level_name(level: i32) -> String {
-    match level {
-        5 => "trace".into(),
-        10 => "debug".into(),
-        20 => "info".into(),
-        30 => "warning".into(),
-        40 => "error".into(),
-        50 => "critical".into(),
-        n => format!("level_{n}"),
+/// Write `"key":` for a user field, renaming a key that collides with the schema's envelope
+/// to `field.<key>` so that neither the envelope nor the user's value is lost.
+#[inline]
+pub fn write_field_key(out: &mut Vec<u8>, key: &[u8], schema: Option<Schema>) {
+    if schema.is_some_and(|s| s.is_reserved(key)) {
+        let mut renamed = Vec::with_capacity(key.len() + 6);
+        renamed.extend_from_slice(b"field.");
+        renamed.extend_from_slice(key);
+        write_str(out, &renamed);
+    } else {
+        write_str(out, key);
     }
+    out.push(b':');
 }
 
 /// OpenTelemetry SeverityNumber: 10→5, 20→9, 30→13, 40→17, 50→21, TRACE(5)→1; other levels

@@ -1,0 +1,304 @@
+//! Encoding one event: the schema's envelope, the message, then the fields — request context,
+//! bound, the call's own — each within the event's size budget.
+
+use crate::context::{self, ContextFields};
+use crate::encode::Encoder;
+use crate::escape::push_bytes;
+use crate::fields::{key_bytes, EncodedFields};
+use crate::keys::CallKeys;
+use crate::logger::{import_attr, Logger};
+use crate::schema::{otel_severity, Schema, ECS_VERSION};
+use crate::specials::{is_special, Specials};
+use crate::timestamp::{now_micros, write_rfc3339, write_unix_nanos, SecondCache};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString};
+
+/// Room kept after the size cap. Once the budget is spent, what can still be written is: one
+/// scalar or marker begun just under the cap (at most 32 bytes: a float, `"<max depth>"`, a
+/// cut string's closing), a key's `:` and comma, the closing brackets of up to 32 nested
+/// containers plus the event's own (33), `,"_truncated":true` (18) and `}}\n` (3).
+const CLOSING_ROOM: usize = 128;
+
+static DESCRIBE_EXC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static FORMAT_STACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+impl Logger {
+    /// Encode one event into `buf`.
+    ///
+    /// # Safety
+    /// GIL held; `msg` live; `kwnames`/`kwvalues`/`nkw` as in [`scan_specials`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn encode(
+        &self,
+        py: Python<'_>,
+        buf: &mut Vec<u8>,
+        second: &mut SecondCache,
+        level: i32,
+        msg: *mut ffi::PyObject,
+        kwnames: *mut ffi::PyObject,
+        kwvalues: *const *mut ffi::PyObject,
+        nkw: ffi::Py_ssize_t,
+        specials: &Specials,
+        keys: Option<&CallKeys>,
+    ) {
+        let shared = &*self.shared;
+        let schema = shared.schema;
+        let limit = shared.max_event_bytes.saturating_sub(CLOSING_ROOM);
+        let mut enc = Encoder::new(buf, limit);
+        let micros = now_micros();
+        // The envelope.
+        match schema {
+            Schema::Default | Schema::Ecs => {
+                let (timestamp, level_key, logger_key) = schema.envelope_keys();
+                enc.out.extend_from_slice(timestamp);
+                write_rfc3339(enc.out, micros, second);
+                enc.out.extend_from_slice(level_key);
+                self.level_text(&mut enc, level, specials);
+                enc.out.extend_from_slice(logger_key);
+                self.name_text(&mut enc);
+                if schema == Schema::Ecs {
+                    enc.out.extend_from_slice(b",\"ecs.version\":\"");
+                    enc.out.extend_from_slice(ECS_VERSION.as_bytes());
+                    enc.out.push(b'"');
+                }
+                enc.out.extend_from_slice(b",\"message\":");
+            }
+            Schema::Otel => {
+                enc.out.extend_from_slice(b"{\"Timestamp\":");
+                write_unix_nanos(enc.out, micros);
+                enc.out.extend_from_slice(b",\"SeverityText\":");
+                self.level_text(&mut enc, level, specials);
+                enc.out.extend_from_slice(b",\"SeverityNumber\":");
+                let severity = if specials.level_text.is_some() {
+                    0
+                } else {
+                    otel_severity(level)
+                };
+                enc.out
+                    .extend_from_slice(itoa::Buffer::new().format(severity).as_bytes());
+                enc.out.extend_from_slice(b",\"Body\":");
+            }
+        }
+        // SAFETY: `msg` is live and the GIL is held.
+        unsafe {
+            if ffi::PyUnicode_Check(msg) != 0 {
+                enc.exact_str(msg);
+            } else {
+                enc.repr(py, msg);
+            }
+        }
+        if schema == Schema::Otel {
+            enc.out
+                .extend_from_slice(b",\"Attributes\":{\"logger.name\":");
+            self.name_text(&mut enc);
+        }
+        // The fields: context, then bound, then the call's own; later ones win on a clash.
+        let ctx = context::current(py);
+        let ctx_fields = ctx
+            .as_ref()
+            .map(|c| &c.get().fields)
+            .filter(|f| !f.is_empty());
+        // SAFETY: per this function's contract.
+        let clash = unsafe { self.fields_clash(ctx.as_ref().map(Bound::get), kwnames, nkw) };
+        let mut lifted = Vec::new();
+        if clash {
+            // SAFETY: per this function's contract.
+            lifted =
+                unsafe { self.merged_fields(py, &mut enc, ctx_fields, kwnames, kwvalues, nkw) };
+        } else {
+            if let Some(c) = ctx_fields {
+                c.write_to(py, &mut enc);
+            }
+            self.bound.write_to(py, &mut enc);
+            for i in 0..nkw {
+                // SAFETY: per this function's contract.
+                let value = unsafe { *kwvalues.offset(i) };
+                let written = if let Some(keys) = keys {
+                    let key = &keys.encoded[i as usize];
+                    if key.is_empty() {
+                        continue; // a special keyword, not a field
+                    }
+                    enc.field_with_key(py, key, value)
+                } else {
+                    // SAFETY: per this function's contract.
+                    let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
+                    if specials.count > 0 && is_special(name) {
+                        continue;
+                    }
+                    // SAFETY: `name` is a live str.
+                    let key = unsafe { key_bytes(name) };
+                    enc.field(py, &key, Some(schema), value)
+                };
+                if !written {
+                    break;
+                }
+            }
+        }
+        if let Some(exc) = specials.exc_info {
+            self.exception_fields(py, &mut enc, exc);
+        }
+        if specials.stack_info {
+            self.stack_field(py, &mut enc, specials.stacklevel);
+        }
+        if schema == Schema::Otel {
+            enc.out.push(b'}');
+            // `trace_id`/`span_id` fields become the record's TraceId/SpanId.
+            for (name, value) in &lifted {
+                if !enc.field(py, name.as_bytes(), None, value.as_ptr()) {
+                    break;
+                }
+            }
+        }
+        if enc.truncated {
+            enc.out.extend_from_slice(b",\"_truncated\":true");
+        }
+        enc.out.extend_from_slice(b"}\n");
+    }
+
+    /// The level's JSON text; a name `log()` did not know takes at most a quarter of the room.
+    fn level_text(&self, enc: &mut Encoder<'_>, level: i32, specials: &Specials) {
+        match &specials.level_text {
+            None => push_bytes(enc.out, &self.shared.levels.text(level)),
+            Some(raw) => {
+                let share = enc.room() / 4;
+                enc.capped(share, |e| e.str_bytes(raw));
+            }
+        }
+    }
+
+    /// The logger's name; a long one takes at most a quarter of the room.
+    fn name_text(&self, enc: &mut Encoder<'_>) {
+        let share = enc.room() / 4;
+        if self.name_json.len() <= share {
+            push_bytes(enc.out, &self.name_json);
+        } else {
+            // SAFETY: `name` is a live str and the GIL is held (we are in a log call).
+            enc.capped(share, |e| unsafe { e.exact_str(self.name.as_ptr()) });
+        }
+    }
+
+    /// Whether context, bound and call fields share a name or the context has a key the
+    /// schema reserves (the rare case that needs a merged dict).
+    ///
+    /// # Safety
+    /// As [`scan_specials`].
+    #[inline]
+    unsafe fn fields_clash(
+        &self,
+        ctx: Option<&ContextFields>,
+        kwnames: *mut ffi::PyObject,
+        nkw: ffi::Py_ssize_t,
+    ) -> bool {
+        let schema = self.shared.schema;
+        let ctx = ctx.map(|c| &c.fields).filter(|f| !f.is_empty());
+        if let Some(c) = ctx {
+            if c.has_reserved(schema) || c.has_lifted(schema) || c.overlaps(&self.bound) {
+                return true;
+            }
+        }
+        let lifting = schema.lifts_any();
+        if lifting && self.bound.has_lifted(schema) {
+            return true;
+        }
+        if self.bound.is_empty() && ctx.is_none() && !lifting {
+            return false;
+        }
+        for i in 0..nkw {
+            // SAFETY: per this function's contract.
+            let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
+            if self.bound.contains(name) || ctx.is_some_and(|c| c.contains(name)) {
+                return true;
+            }
+            // SAFETY: `name` is a live str.
+            if lifting && schema.lifted(&unsafe { key_bytes(name) }).is_some() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The slow path of a clash: merge context, bound and call fields into one dict.
+    ///
+    /// # Safety
+    /// As [`scan_specials`].
+    unsafe fn merged_fields<'py>(
+        &self,
+        py: Python<'py>,
+        enc: &mut Encoder<'_>,
+        ctx: Option<&EncodedFields>,
+        kwnames: *mut ffi::PyObject,
+        kwvalues: *const *mut ffi::PyObject,
+        nkw: ffi::Py_ssize_t,
+    ) -> Vec<(&'static str, Bound<'py, PyAny>)> {
+        let merged = PyDict::new(py);
+        if let Some(c) = ctx {
+            let _ = merged.update(c.dict.bind(py).as_mapping());
+        }
+        let _ = merged.update(self.bound.dict.bind(py).as_mapping());
+        for i in 0..nkw {
+            // SAFETY: per this function's contract.
+            let (name, value) = unsafe { (ffi::PyTuple_GET_ITEM(kwnames, i), *kwvalues.offset(i)) };
+            if is_special(name) {
+                continue;
+            }
+            // SAFETY: both are live; PyDict_SetItem takes its own references.
+            unsafe { ffi::PyDict_SetItem(merged.as_ptr(), name, value) };
+        }
+        let schema = self.shared.schema;
+        let mut lifted = Vec::new();
+        for (k, v) in merged.iter() {
+            let Ok(k) = k.cast_into::<PyString>() else {
+                continue;
+            };
+            // SAFETY: `k` is a live str.
+            let key = unsafe { key_bytes(k.as_ptr()) };
+            if let Some(top) = schema.lifted(&key) {
+                lifted.push((top, v));
+                continue;
+            }
+            if !enc.field(py, &key, Some(schema), v.as_ptr()) {
+                break;
+            }
+        }
+        lifted
+    }
+
+    /// Add the structured exception (default: `exception`, ECS: `error`, OTel: `exception.*`).
+    fn exception_fields(&self, py: Python<'_>, enc: &mut Encoder<'_>, exc: *mut ffi::PyObject) {
+        let describe = DESCRIBE_EXC
+            .get_or_try_init(py, || import_attr(py, "ferrolog._exceptions", "describe"));
+        // SAFETY: `exc` is a live keyword value (borrowed for the call's duration).
+        let exc = unsafe { Bound::from_borrowed_ptr(py, exc) };
+        let described = describe.and_then(|d| d.bind(py).call1((exc, self.shared.schema.name())));
+        match described {
+            Ok(fields) => {
+                if let Ok(fields) = fields.cast_into::<PyDict>() {
+                    for (k, v) in fields.iter() {
+                        let Ok(k) = k.cast_into::<PyString>() else {
+                            continue;
+                        };
+                        // SAFETY: `k` is a live str.
+                        let key = unsafe { key_bytes(k.as_ptr()) };
+                        if !enc.field(py, &key, None, v.as_ptr()) {
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(_) => self.shared.core.count_error(),
+        }
+    }
+
+    fn stack_field(&self, py: Python<'_>, enc: &mut Encoder<'_>, stacklevel: i64) {
+        let fmt =
+            FORMAT_STACK.get_or_try_init(py, || import_attr(py, "ferrolog._exceptions", "stack"));
+        match fmt.and_then(|f| f.bind(py).call1((stacklevel,))) {
+            Ok(text) => {
+                enc.field(py, b"stack", None, text.as_ptr());
+            }
+            Err(_) => self.shared.core.count_error(),
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The Logger's level methods (`info`, `ainfo`, `log`, ...), installed on the type as
+//! METH_FASTCALL|METH_KEYWORDS method descriptors: no wrapper frame, no kwargs dict. Each
+//! call encodes its event into a thread-local buffer and pushes it to the ring in one piece.
+
+use crate::keys;
+use crate::levels::{CRITICAL, DEBUG, ERROR, INFO, TRACE, WARNING};
+use crate::logger::{import_attr, Logger, Outcome};
+use crate::pending::PendingRecord;
+use crate::specials::{scan_specials, Specials};
+use crate::timestamp::SecondCache;
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use std::cell::RefCell;
+use std::os::raw::c_int;
+
+thread_local! {
+    /// Each thread encodes into its own reusable buffer; a reentrant call (a `__repr__` that
+    /// logs) finds it borrowed and uses a fresh one.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        buf: Vec::with_capacity(4096),
+        second: SecondCache::default(),
+    });
+}
+
+/// What each thread keeps between log calls.
+struct Scratch {
+    buf: Vec<u8>,
+    second: SecondCache,
+}
+
+static ASYNC_PUSH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static READY: PyOnceLock<Py<Ready>> = PyOnceLock::new();
+
+/// An awaitable that is already complete: what `await log.ainfo(...)` gets when the ring had
+/// room. Stateless, so one instance serves every call.
+#[pyclass(frozen, module = "ferrolog._native")]
+pub struct Ready;
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+    fn __next__(&self) -> Option<Py<PyAny>> {
+        None
+    }
+}
+
+fn ready(py: Python<'_>) -> *mut ffi::PyObject {
+    match READY.get_or_try_init(py, || Py::new(py, Ready)) {
+        Ok(r) => r.clone_ref(py).into_ptr(),
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// How a method was called: which level, and whether it is an `a*` twin.
+#[derive(Clone, Copy)]
+struct Call {
+    /// None: the level is the first positional argument (`log`/`alog`).
+    level: Option<i32>,
+    is_async: bool,
+    /// `exception()`: capture the active exception unless `exc_info` says otherwise.
+    exc_default: bool,
+}
+
+/// # Safety
+/// Called by CPython as a METH_FASTCALL|METH_KEYWORDS method with the GIL held; `slf` is a
+/// Logger (the method descriptor checks the type), `args` holds `nargs` positional values
+/// followed by one value per name in `kwnames`.
+unsafe fn dispatch(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+    call: Call,
+) -> *mut ffi::PyObject {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: per this function's contract.
+        unsafe { dispatch_inner(slf, args, nargsf, kwnames, call) }
+    }));
+    match result {
+        Ok(p) => p,
+        Err(_) => {
+            // A bug of ours outside the encoder (which has its own guard, counting the event
+            // dropped) must not take the process down from inside a log call either.
+            // SAFETY: the GIL is held; `slf` is a live Logger.
+            unsafe {
+                ffi::PyErr_Clear();
+                let py = Python::assume_attached();
+                Bound::from_borrowed_ptr(py, slf)
+                    .cast_unchecked::<Logger>()
+                    .get()
+                    .shared
+                    .core
+                    .count_error();
+                if call.is_async {
+                    ready(py)
+                } else {
+                    ffi::Py_NewRef(ffi::Py_None())
+                }
+            }
+        }
+    }
+}
+
+/// # Safety
+/// As [`dispatch`].
+unsafe fn dispatch_inner(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+    call: Call,
+) -> *mut ffi::PyObject {
+    // SAFETY: per this function's contract.
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: the descriptor only binds to Logger instances; the object outlives this call.
+    let this = unsafe { Bound::from_borrowed_ptr(py, slf) };
+    // SAFETY: as above.
+    let logger: &Logger = unsafe { this.cast_unchecked::<Logger>() }.get();
+    // SAFETY: per this function's contract.
+    let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) };
+    // A level name this pipeline does not know is not worth an exception inside a log call:
+    // the event is written anyway, under the name given, and counted as an error.
+    let mut unknown_level: Option<Vec<u8>> = None;
+    let (level, msg_index) = match call.level {
+        Some(l) => (l, 0),
+        None => {
+            if nargs < 1 {
+                return raise(py, PyTypeError::new_err("log() missing the level argument"));
+            }
+            // SAFETY: nargs >= 1.
+            let lv = unsafe { Bound::from_borrowed_ptr(py, *args) };
+            match logger.shared.levels.parse(&lv) {
+                Ok(l) => (l, 1),
+                Err(_) => {
+                    logger.shared.core.count_error();
+                    let text = lv
+                        .str()
+                        .map(|s| s.to_string_lossy().to_lowercase())
+                        .unwrap_or_default();
+                    unknown_level = Some(text.into_bytes());
+                    (i32::MAX, 1)
+                }
+            }
+        }
+    };
+    if level < logger.level {
+        return if call.is_async {
+            ready(py)
+        } else {
+            // SAFETY: the GIL is held.
+            unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+        };
+    }
+    if nargs != msg_index + 1 {
+        return raise(
+            py,
+            PyTypeError::new_err(format!(
+                "a log call takes exactly one positional argument, the message ({} given); \
+                 pass fields as keyword arguments",
+                nargs - msg_index
+            )),
+        );
+    }
+    // SAFETY: per this function's contract: `nargs` positionals then the keyword values.
+    let (msg, kwvalues, nkw) = unsafe {
+        let nkw = if kwnames.is_null() {
+            0
+        } else {
+            ffi::PyTuple_GET_SIZE(kwnames)
+        };
+        (*args.offset(msg_index), args.offset(nargs), nkw)
+    };
+    let keys = if nkw > 0 {
+        keys::call_keys(py, kwnames, logger.shared.schema)
+    } else {
+        None
+    };
+    let mut specials = if keys.as_ref().is_some_and(|k| !k.any_special) {
+        Specials::new(call.exc_default)
+    } else {
+        // SAFETY: per this function's contract.
+        unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) }
+    };
+    specials.level_text = unknown_level;
+    let encode_and_push = |buf: &mut Vec<u8>, second: &mut SecondCache| {
+        let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: per this function's contract.
+            unsafe {
+                logger.encode(
+                    py,
+                    buf,
+                    second,
+                    level,
+                    msg,
+                    kwnames,
+                    kwvalues,
+                    nkw,
+                    &specials,
+                    keys.as_deref(),
+                )
+            }
+        }));
+        match encoded {
+            Ok(()) => logger.push(py, buf, call.is_async),
+            Err(_) => {
+                // A bug of ours while encoding: the event is lost, and said so in the counters;
+                // whatever Python error the encoder left behind must not leak out of the call.
+                // SAFETY: the GIL is held.
+                unsafe { ffi::PyErr_Clear() };
+                logger.shared.core.count_dropped();
+                logger.shared.core.count_error();
+                Outcome::Done
+            }
+        }
+    };
+    let pushed = SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let Scratch { buf, second } = &mut *scratch;
+            buf.clear();
+            let r = encode_and_push(buf, second);
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::with_capacity(4096);
+            }
+            r
+        }
+        // Reentered (a `__repr__` that logs): this thread's scratch is in use further up.
+        Err(_) => encode_and_push(&mut Vec::with_capacity(1024), &mut SecondCache::default()),
+    });
+    match pushed {
+        Outcome::Done if call.is_async => ready(py),
+        Outcome::Done => {
+            // SAFETY: the GIL is held.
+            unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+        }
+        Outcome::Wait(record) => {
+            let waiter = ASYNC_PUSH
+                .get_or_try_init(py, || import_attr(py, "ferrolog._aio", "push_when_ready"));
+            let pending = PendingRecord::new(logger.shared.clone(), record);
+            // If anything below fails, dropping `pending` counts the event as dropped.
+            match waiter.and_then(|w| w.bind(py).call1((pending,))) {
+                Ok(coro) => coro.into_ptr(),
+                Err(e) => {
+                    logger.shared.core.count_error();
+                    raise(py, e)
+                }
+            }
+        }
+    }
+}
+
+fn raise(py: Python<'_>, err: PyErr) -> *mut ffi::PyObject {
+    err.restore(py);
+    std::ptr::null_mut()
+}
+
+macro_rules! level_methods {
+    ($($fn_name:ident => $level:expr, $is_async:expr, $exc:expr;)*) => {
+        $(
+            unsafe extern "C" fn $fn_name(
+                slf: *mut ffi::PyObject,
+                args: *const *mut ffi::PyObject,
+                nargsf: ffi::Py_ssize_t,
+                kwnames: *mut ffi::PyObject,
+            ) -> *mut ffi::PyObject {
+                // SAFETY: CPython calls this with the METH_FASTCALL|METH_KEYWORDS contract.
+                unsafe {
+                    dispatch(slf, args, nargsf, kwnames, Call { level: $level, is_async: $is_async, exc_default: $exc })
+                }
+            }
+        )*
+    };
+}
+
+level_methods! {
+    m_trace => Some(TRACE), false, false;
+    m_debug => Some(DEBUG), false, false;
+    m_info => Some(INFO), false, false;
+    m_warning => Some(WARNING), false, false;
+    m_error => Some(ERROR), false, false;
+    m_critical => Some(CRITICAL), false, false;
+    m_exception => Some(ERROR), false, true;
+    m_log => None, false, false;
+    m_atrace => Some(TRACE), true, false;
+    m_adebug => Some(DEBUG), true, false;
+    m_ainfo => Some(INFO), true, false;
+    m_awarning => Some(WARNING), true, false;
+    m_aerror => Some(ERROR), true, false;
+    m_acritical => Some(CRITICAL), true, false;
+    m_aexception => Some(ERROR), true, true;
+    m_alog => None, true, false;
+}
+
+type FastcallKw = unsafe extern "C" fn(
+    *mut ffi::PyObject,
+    *const *mut ffi::PyObject,
+    ffi::Py_ssize_t,
+    *mut ffi::PyObject,
+) -> *mut ffi::PyObject;
+
+const METHODS: [(&std::ffi::CStr, FastcallKw, &std::ffi::CStr); 17] = [
+    (c"trace", m_trace, c"trace($self, msg, /, **fields)\n--\n\nLog at TRACE (5)."),
+    (c"debug", m_debug, c"debug($self, msg, /, **fields)\n--\n\nLog at DEBUG (10)."),
+    (c"info", m_info, c"info($self, msg, /, **fields)\n--\n\nLog at INFO (20)."),
+    (c"warning", m_warning, c"warning($self, msg, /, **fields)\n--\n\nLog at WARNING (30)."),
+    (c"warn", m_warning, c"warn($self, msg, /, **fields)\n--\n\nAlias of warning()."),
+    (c"error", m_error, c"error($self, msg, /, **fields)\n--\n\nLog at ERROR (40)."),
+    (c"critical", m_critical, c"critical($self, msg, /, **fields)\n--\n\nLog at CRITICAL (50)."),
+    (c"exception", m_exception, c"exception($self, msg, /, **fields)\n--\n\nLog at ERROR with the active exception."),
+    (c"log", m_log, c"log($self, level, msg, /, **fields)\n--\n\nLog at a level given by number or name."),
+    (c"atrace", m_atrace, c"atrace($self, msg, /, **fields)\n--\n\nAwaitable trace(): waits for ring space instead of dropping."),
+    (c"adebug", m_adebug, c"adebug($self, msg, /, **fields)\n--\n\nAwaitable debug(): waits for ring space instead of dropping."),
+    (c"ainfo", m_ainfo, c"ainfo($self, msg, /, **fields)\n--\n\nAwaitable info(): waits for ring space instead of dropping."),
+    (c"awarning", m_awarning, c"awarning($self, msg, /, **fields)\n--\n\nAwaitable warning(): waits for ring space instead of dropping."),
+    (c"aerror", m_aerror, c"aerror($self, msg, /, **fields)\n--\n\nAwaitable error(): waits for ring space instead of dropping."),
+    (c"acritical", m_acritical, c"acritical($self, msg, /, **fields)\n--\n\nAwaitable critical(): waits for ring space instead of dropping."),
+    (c"aexception", m_aexception, c"aexception($self, msg, /, **fields)\n--\n\nAwaitable exception(): waits for ring space instead of dropping."),
+    (c"alog", m_alog, c"alog($self, level, msg, /, **fields)\n--\n\nAwaitable log(): waits for ring space instead of dropping."),
+];
+
+/// Install the level methods on the Logger type as fastcall method descriptors.
+pub fn install_methods(py: Python<'_>) -> PyResult<()> {
+    let ty = py.get_type::<Logger>();
+    for (name, func, doc) in METHODS {
+        // The method table must outlive the type: leak one small struct per method, once.
+        let def = Box::leak(Box::new(ffi::PyMethodDef {
+            ml_name: name.as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionFastWithKeywords: func,
+            },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS as c_int,
+            ml_doc: doc.as_ptr(),
+        }));
+        // SAFETY: the GIL is held; `def` is 'static; the descriptor is a new reference.
+        let descr = unsafe {
+            Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))?
+        };
+        ty.setattr(name.to_str().expect("ascii method name"), descr)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! What every logger and handle of one pipeline shares: the core pipeline (ring, writer,
+//! native sinks), the schema and levels, and the Python sinks with their runner.
+
+use crate::flush::{FlushTarget, FlushTicket, Flusher, PySinkFlush};
+use crate::levels::LevelTable;
+use crate::schema::Schema;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What every logger of a pipeline shares; immutable once built.
+pub struct Shared {
+    pub core: Arc<ferrolog_core::Pipeline>,
+    pub schema: Schema,
+    pub max_event_bytes: usize,
+    pub levels: LevelTable,
+    /// Sinks written in Python; one runner thread hands them each batch.
+    pub(crate) py_sinks: Vec<Py<PyAny>>,
+    /// The runner thread (`threading.Thread`), when there are Python sinks.
+    pub(crate) runner: Mutex<Option<Py<PyAny>>>,
+    /// Flush requests to the runner, when there are Python sinks.
+    pub(crate) py_flush: Option<Arc<PySinkFlush>>,
+    /// The thread that waits for async flushes.
+    pub(crate) flusher: Flusher,
+}
+
+impl Shared {
+    /// Close by `deadline`: the core first (its writer drains and closes the native sinks),
+    /// then the Python sinks' runner, which stops once the channel is empty.
+    pub fn close(&self, py: Python<'_>, deadline: Instant) -> PyResult<bool> {
+        let core = self.core.clone();
+        let ok = py.detach(move || core.close(deadline.saturating_duration_since(Instant::now())));
+        let runner = self.runner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(runner) = runner {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            runner.bind(py).call_method1("join", (left.max(0.05),))?;
+        }
+        Ok(ok)
+    }
+
+    /// Start an async flush now; `timeout=None` waits without limit.
+    pub fn start_flush(&self, timeout: Option<f64>) -> PyResult<FlushTicket> {
+        let wait = match timeout {
+            None => MAX_TIMEOUT,
+            t => timeout_of(t)?,
+        };
+        Ok(self
+            .flusher
+            .start(self.flush_target(), Instant::now() + wait))
+    }
+
+    /// Counters: emitted, written, dropped, errors, bytes, batches, high_water, capacity.
+    pub fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.core.stats();
+        let d = PyDict::new(py);
+        d.set_item("emitted", s.emitted)?;
+        d.set_item("written", s.written)?;
+        d.set_item("dropped", s.dropped)?;
+        d.set_item("errors", s.errors)?;
+        d.set_item("bytes", s.bytes)?;
+        d.set_item("batches", s.batches)?;
+        d.set_item("high_water", s.high_water)?;
+        d.set_item("capacity", self.core.capacity())?;
+        Ok(d)
+    }
+
+    /// What a flush of this pipeline waits on.
+    pub fn flush_target(&self) -> FlushTarget {
+        FlushTarget {
+            core: Arc::clone(&self.core),
+            py_sinks: self.py_flush.clone(),
+        }
+    }
+}
+
+impl Drop for Shared {
+    /// A pipeline nobody closed is closed when its last logger and handle are gone, so its
+    /// writer thread does not outlive it.
+    fn drop(&mut self) {
+        if self.core.is_closed() {
+            return;
+        }
+        let core = Arc::clone(&self.core);
+        let close = move || core.close(Duration::from_secs(1));
+        // Dropped from a Python object's deallocation: let go of the GIL while draining, so a
+        // Python sink's runner can still take the last batches.
+        if Python::try_attach(|py| py.detach(close.clone())).is_none() {
+            close();
+        }
+    }
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// What "no limit" means: a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// A timeout in seconds (None: the default), capped at a day.
+pub fn timeout_of(t: Option<f64>) -> PyResult<Duration> {
+    match t {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s).min(MAX_TIMEOUT)),
+        Some(s) => Err(PyValueError::new_err(format!(
+            "timeout must be a non-negative number of seconds, got {s}"
+        ))),
+    }
+}

@@ -1,0 +1,96 @@
+//! Native sinks from their dict specs (`{"type": "file", "path": ...}`); errors name the sink's
+//! position and field.
+
+use ferrolog_core::{FileConfig, FileSink, NullSink, RotateEvery, Sink, StderrSink, StdoutSink};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::path::PathBuf;
+
+/// Build a native sink from its dict spec; errors name the sink's position and field.
+pub fn parse_sink(index: usize, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Sink>> {
+    let where_ = format!("sinks[{index}]");
+    let spec = spec.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{where_}: a sink is a dict with a 'type', got {}",
+            spec.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })?;
+    let get = |key: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+        Ok(spec.get_item(key)?.filter(|v| !v.is_none()))
+    };
+    let kind: String = get("type")?
+        .ok_or_else(|| PyValueError::new_err(format!("{where_}: missing 'type'")))?
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("{where_}.type must be a str")))?;
+    Ok(match kind.as_str() {
+        "stdout" => Box::new(StdoutSink::new()),
+        "stderr" => Box::new(StderrSink::new()),
+        "null" => Box::new(NullSink),
+        "file" => {
+            let path: PathBuf = get("path")?
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!("{where_}: a file sink needs 'path'"))
+                })?
+                .extract()
+                .map_err(|_| {
+                    PyTypeError::new_err(format!("{where_}.path must be a str or path"))
+                })?;
+            let num = |key: &str| -> PyResult<Option<u64>> {
+                get(key)?
+                    .map(|v| {
+                        v.extract::<u64>().map_err(|_| {
+                            PyValueError::new_err(format!(
+                                "{where_}.{key} must be a non-negative int"
+                            ))
+                        })
+                    })
+                    .transpose()
+            };
+            let rotate_every = match get("rotate_every")? {
+                None => None,
+                Some(v) => Some(if let Ok(secs) = v.extract::<u64>() {
+                    if secs == 0 {
+                        return Err(PyValueError::new_err(format!(
+                            "{where_}.rotate_every must be > 0 seconds"
+                        )));
+                    }
+                    RotateEvery::Seconds(secs)
+                } else {
+                    match v.extract::<String>()?.to_ascii_lowercase().as_str() {
+                        "hourly" => RotateEvery::Hourly,
+                        "daily" | "midnight" => RotateEvery::Daily,
+                        other => {
+                            return Err(PyValueError::new_err(format!(
+                                "{where_}.rotate_every must be 'hourly', 'daily' or seconds, got {other:?}"
+                            )))
+                        }
+                    }
+                }),
+            };
+            let config = FileConfig {
+                mode: num("mode")?.map(|m| m as u32).unwrap_or(0o640),
+                max_bytes: num("max_bytes")?,
+                rotate_every,
+                backups: num("backups")?.unwrap_or(5) as usize,
+                compress: get("compress")?
+                    .map(|v| v.is_truthy())
+                    .transpose()?
+                    .unwrap_or(false),
+                utc: get("utc")?
+                    .map(|v| v.is_truthy())
+                    .transpose()?
+                    .unwrap_or(true),
+                path,
+            };
+            Box::new(
+                FileSink::open(config).map_err(|e| PyOSError::new_err(format!("{where_}: {e}")))?,
+            )
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "{where_}.type must be one of 'stdout', 'stderr', 'file', 'null', got {other:?}"
+            )))
+        }
+    })
+}

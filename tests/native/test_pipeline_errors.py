@@ -1,0 +1,92 @@
+"""Bad pipeline settings fail the constructor with an error naming the setting."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ferrolog import Pipeline
+
+NULL = [{"type": "null"}]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "names"),
+    [
+        ({"sinks": []}, ValueError, "sinks is empty"),
+        ({"sinks": "stdout"}, TypeError, "sinks must be a list"),
+        ({"sinks": {"type": "null"}}, TypeError, "sinks must be a list"),
+        ({"capacity_bytes": 2**62}, ValueError, "capacity_bytes"),
+        ({"capacity_bytes": 2**40}, ValueError, "capacity_bytes"),
+        ({"capacity_bytes": 2**64}, ValueError, "capacity_bytes"),
+        ({"capacity_bytes": -1}, ValueError, "capacity_bytes"),
+        ({"capacity_bytes": 100}, ValueError, "capacity_bytes"),
+        ({"capacity_bytes": "4096"}, TypeError, "capacity_bytes"),
+        ({"batch_bytes": 0}, ValueError, "batch_bytes"),
+        ({"batch_bytes": -5}, ValueError, "batch_bytes"),
+        ({"max_event_bytes": 10}, ValueError, "max_event_bytes"),
+        ({"max_event_bytes": -1}, ValueError, "max_event_bytes"),
+        ({"max_event_bytes": 1 << 20, "capacity_bytes": 4096}, ValueError, "max_event_bytes"),
+        ({"block_timeout": -1.0}, ValueError, "block_timeout"),
+        ({"block_timeout": float("nan")}, ValueError, "block_timeout"),
+        ({"linger": 2.0}, ValueError, "linger"),
+        ({"overflow": "wait"}, ValueError, "overflow"),
+        ({"schema": "xml"}, ValueError, "schema"),
+    ],
+)
+def test_bad_settings_raise_naming_the_setting(
+    options: dict[str, Any], error: type[Exception], names: str
+) -> None:
+    """Each bad value is refused by `Pipeline(...)` with an error that names the setting."""
+    kwargs: dict[str, Any] = {"sinks": NULL, **options}
+    with pytest.raises(error, match=names):
+        Pipeline(**kwargs)
+
+
+def test_sinks_may_be_any_sequence() -> None:
+    """A tuple of sinks is as good as a list."""
+    p = Pipeline(sinks=({"type": "null"},))
+    p.logger("t").info("ok")
+    assert p.flush(10)
+    assert p.stats()["written"] == 1
+    p.close(5)
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.calls: list[str] = []
+
+    def write_batch(self, batch: memoryview) -> None:
+        self.events.extend(json.loads(line) for line in bytes(batch).splitlines())
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+
+class _WontStart(_Lines):
+    def start(self) -> None:
+        raise OSError("no such host")
+
+
+def test_a_python_sink_that_fails_to_start_does_not_stop_the_others() -> None:
+    """Only the sink whose start() failed misses batches; the others get every event, and each
+    batch, missing from one sink, is counted dropped with an error (never silently written).
+    """
+    good, bad = _Lines(), _WontStart()
+    p = Pipeline(sinks=[good, bad])
+    log = p.logger("s")
+    for i in range(100):
+        log.info("e", i=i)
+    assert p.flush(10)
+    assert [ev["i"] for ev in good.events] == list(range(100))
+    assert bad.events == []
+    stats = p.stats()
+    assert stats["emitted"] == 100 == stats["written"] + stats["dropped"]
+    assert stats["dropped"] == 100
+    assert stats["errors"] >= 1
+    assert p.close(10)
+    assert good.calls == ["stop"]
+    assert bad.calls == []
