@@ -138,6 +138,7 @@ def test_create_sync_logs_without_an_event_loop(tmp_path: Path) -> None:
     assert [line["message"] for line in _lines(path)] == ["from a script"]
 
 
+@pytest.mark.needs_proc
 async def test_1000_cycles_with_a_pipeline_leak_nothing() -> None:
     """1,000 create/log/close cycles leave no container, pipeline, thread or descriptor."""
 
