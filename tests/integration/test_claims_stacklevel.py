@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,8 +71,10 @@ def test_stack_info_and_stacklevel_match_stdlib(
     (event,) = [json.loads(line) for line in path.read_text().splitlines()]
     ours, theirs = _frames(event["stack"]), _frames(handler.stacks[-1] or "")
     innermost = {1: "_log_both", 2: "_helper", 3: "_outer"}[stacklevel]
-    assert theirs[-1][2] == innermost  # the check of the check: stdlib's semantics
-    assert ours == theirs
+    assert ours[-1][2] == innermost
+    if sys.version_info >= (3, 11):  # 3.10's stdlib counted its own frames (bpo-45171)
+        assert theirs[-1][2] == innermost  # the check of the check: stdlib's semantics
+        assert ours == theirs
     assert event["stack"].startswith("Stack (most recent call last):\n")
 
 

@@ -77,6 +77,10 @@ class Flags(enum.IntFlag):
 
 
 class StrSub(str):
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints failing examples with this, never with the hostile __repr__.
+        printer.text(f"StrSub({str.__repr__(self)})")
+
     def __str__(self) -> str:
         raise RuntimeError("StrSub.__str__")
 
@@ -85,6 +89,10 @@ class StrSub(str):
 
 
 class IntSub(int):
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints failing examples with this, never with the hostile __repr__.
+        printer.text("IntSub(...)")
+
     def __repr__(self) -> str:
         raise RuntimeError("IntSub.__repr__")
 
@@ -126,6 +134,10 @@ class Hostile:
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints failing examples with this, never with the hostile __repr__.
+        printer.text(f"Hostile({self.mode!r})")
 
     def __repr__(self) -> Any:
         mode = self.mode
@@ -228,6 +240,10 @@ class Model(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     value: Any
     secret: SecretStr = SecretStr("hunter2")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # pydantic's own repr panics (PanicException) on a set whose __iter__ raises.
+        printer.text("Model(...)")
 
 
 def _datetime_with(when: dt.datetime, mode: str) -> dt.datetime:
