@@ -7,6 +7,7 @@ context (`bound_contextvars`), then flushes and reads back exactly the bytes it 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,16 +110,23 @@ exc_infos = st.none() | st.builds(
 
 
 def _log(log: Logger, method: str, message: object, call: dict[str, Any], exc: Any) -> None:
+    """Call `method` (a level, `log`, or their awaited `a*` twins) like an application."""
     extra = {} if exc is None else {"exc_info": exc}
-    if method == "log":
-        log.log("warning", message, **call, **extra)
+    if method in ("log", "alog"):
+        result = getattr(log, method)("warning", message, **call, **extra)
     else:
-        getattr(log, method)(message, **call, **extra)
+        result = getattr(log, method)(message, **call, **extra)
+    if method.startswith("a"):
+
+        async def wait() -> None:
+            await result
+
+        asyncio.run(wait())
 
 
 @settings(max_examples=400)
 @given(
-    method=st.sampled_from(LEVELS) | st.just("log"),
+    method=st.sampled_from(LEVELS) | st.sampled_from(["log", "ainfo", "aerror", "alog"]),
     message=text | big_text | values,
     call=fields,
     bound=small_fields,
@@ -148,7 +156,8 @@ def test_any_logged_value_gives_one_valid_capped_line(
     assert len(data) - 1 <= MAX_EVENT_BYTES, f"line of {len(data) - 1} bytes"
     event = _parse(data)
 
-    assert event["level"] == ("warning" if method == "log" else method)
+    level = "warning" if method in ("log", "alog") else method.removeprefix("a")
+    assert event["level"] == level
     assert event["logger"] == capture.log.name
     if isinstance(message, str) and len(message) < 1000:
         assert event["message"] == _expected_text(message)
