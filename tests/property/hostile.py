@@ -188,6 +188,41 @@ class Unhashable:
         return "Unhashable()"
 
 
+class Mutator:
+    """Its __repr__ empties and refills the container it sits in (while that is encoded)."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text("Mutator(...)")
+
+    def __repr__(self) -> str:
+        target = self.target
+        target.clear()
+        if isinstance(target, dict):
+            target.update({f"k{i}": i for i in range(50)})
+        elif isinstance(target, list):
+            target.extend(range(50))
+        else:
+            target.update(range(50))
+        return "Mutator()"
+
+
+def _self_mutating(kind: str) -> Any:
+    if kind == "dict":
+        d: dict[str, Any] = {}
+        d.update(a=Mutator(d), b=1)
+        return d
+    if kind == "list":
+        items: list[Any] = []
+        items.extend([Mutator(items), Mutator(items), 1])
+        return items
+    members: set[Any] = set()
+    members.update([Mutator(members), 1, 2])
+    return members
+
+
 HOSTILE_MODES = (
     "repr-raises",
     "repr-bytes",
@@ -296,6 +331,7 @@ oddballs = (
             bytearray(b"\xff\xfe"),
         ]
     )
+    | st.builds(_self_mutating, st.sampled_from(["dict", "list", "set"]))
     | st.builds(StrSub, text)
     | st.builds(IntSub, st.integers())
     | st.builds(FloatSub, st.floats())
