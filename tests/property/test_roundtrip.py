@@ -205,3 +205,42 @@ def test_datetimes_and_uuids_match_python_formatting(
     lines.log.info("m", values=[when, day, clock, uid])
     (event,) = lines.new()
     assert event["values"] == [when.isoformat(), day.isoformat(), clock.isoformat(), str(uid)]
+
+
+TRUNCATED = "…<truncated>"
+CAP = 64 * 1024
+long_text = st.builds(
+    lambda chunk, n: chunk * n,
+    st.text(alphabet=any_char, min_size=1, max_size=4),
+    st.integers(min_value=1, max_value=12_000),
+)
+
+
+@settings(max_examples=100)
+@given(st.lists(long_text, min_size=1, max_size=6))
+def test_an_event_over_the_cap_keeps_a_marked_prefix_of_its_fields(
+    lines: Lines, texts: list[str]
+) -> None:
+    """Whatever the fields' size, the line fits the 64 KiB cap; each field, in order, is
+    written whole until the cut, and from the cut on as a prefix ending in the truncation mark
+    (or left out); `_truncated` is true exactly when something was cut."""
+    fields = {f"f{i}": text for i, text in enumerate(texts)}
+    lines.new()
+    lines.log.info("m", **fields)
+    assert lines.pipeline.flush(30.0)
+    size = lines.path.stat().st_size - lines.offset
+    assert size <= CAP + 1, f"line of {size} bytes"
+    (event,) = lines.new()
+    written = [k for k in event if k.startswith("f")]
+    assert written == list(fields)[: len(written)]  # in order; only a tail may be missing
+    cut = False
+    for name in written:
+        want, got = _text(fields[name]), event[name]
+        if cut or got != want:
+            assert got.endswith(TRUNCATED), name
+            assert want.startswith(got.removesuffix(TRUNCATED)), name
+            cut = True
+    cut = cut or len(written) < len(fields)
+    assert event.get("_truncated", False) is cut
+    if sum(len(t.encode("utf-8", "surrogatepass")) for t in texts) < CAP // 8:
+        assert not cut  # small events are never cut, escapes included
