@@ -36,6 +36,7 @@ async def _until(condition: object, what: str) -> None:
 
 # The abandoned awaitables are never awaited, on purpose.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 async def test_cancelled_and_abandoned_awaits_are_written_or_counted() -> None:
     """With the ring full behind a stalled sink, `ainfo` calls that are cancelled while
     waiting, or whose awaitable is dropped unawaited, still end up written or counted as
