@@ -16,8 +16,10 @@ from hypothesis import HealthCheck, settings
 from ferrolog import Logger, Pipeline
 
 # "ci": the same examples on every run (a red CI run is reproducible locally with
-# HYPOTHESIS_PROFILE=ci), no example database, the reproduction blob printed on failure.
-# "dev": fresh random examples each run, failures remembered in the local database.
+# HYPOTHESIS_PROFILE=ci), no example database, the reproduction blob printed on failure, and
+# one bug shrunk per test (shrinking several distinct bugs of the hostile-value properties
+# takes minutes). "dev": fresh random examples each run, every distinct bug reported,
+# failures remembered in the local database.
 # Neither has a deadline: a busy 2-core machine makes per-example timing meaningless.
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile(
@@ -25,6 +27,7 @@ settings.register_profile(
     derandomize=True,
     database=None,
     print_blob=True,
+    report_multiple_bugs=False,
     deadline=None,
     max_examples=100,
     suppress_health_check=_SLOW_OK,

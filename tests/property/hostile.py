@@ -390,7 +390,7 @@ def _extend(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 #: Any value, nested a few levels; `deep` adds nesting around the encoder's depth limit.
-values = st.recursive(scalars, _extend, max_leaves=12)
+values = st.recursive(scalars, _extend, max_leaves=8)
 deep = st.builds(
     _nest,
     values,
@@ -405,5 +405,5 @@ field_names = (
     | st.sampled_from(RESERVED)
     | st.sampled_from(["é", "ключ", "😀", "a b", "\x00", "\ud800", "a\nb", '"', "\\", ""])
 )
-fields = st.dictionaries(field_names, hostile_values, max_size=4)
-small_fields = st.dictionaries(field_names, values, max_size=3)
+fields = st.dictionaries(field_names, hostile_values, max_size=3)
+small_fields = st.dictionaries(field_names, values, max_size=2)
