@@ -26,14 +26,6 @@ class GatedSink:
         self.lines += bytes(batch).count(b"\n")
 
 
-async def _until(condition: object, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30.0
-    while not condition():  # type: ignore[operator]
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.001)
-
-
 # The abandoned awaitables are never awaited, on purpose.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
@@ -44,27 +36,29 @@ async def test_cancelled_and_abandoned_awaits_are_written_or_counted() -> None:
     sink = GatedSink()
     p = Pipeline(sinks=[sink], capacity_bytes=RING, batch_bytes=4096)
     log = p.logger("acct")
-    calls = 0
-    while p.stats()["high_water"] < RING - 512:  # fill the ring (drop policy: never waits)
-        log.info("fill", i=calls, pad="p" * 64)
-        calls += 1
-    # Waiting calls: their events do not fit until the sink is released.
-    waiting = [asyncio.ensure_future(log.ainfo("waits", i=i, pad="w" * 64)) for i in range(20)]
-    calls += 20
-    await asyncio.sleep(0)
-    for task in waiting[:10]:
-        task.cancel()
-    abandoned = [log.ainfo("abandoned", i=i, pad="a" * 64) for i in range(10)]
-    calls += 10
-    del abandoned
-    gc.collect()
-    sink.gate.set()
-    results = await asyncio.gather(*waiting, return_exceptions=True)
-    assert sum(isinstance(r, asyncio.CancelledError) for r in results) <= 10
-    await _until(lambda: p.flush(0.0), "the pipeline to settle")
-    assert p.flush(30.0)
-    stats = p.stats()
-    assert stats["emitted"] == stats["written"] + stats["dropped"]
-    assert stats["written"] == sink.lines
-    assert stats["written"] + stats["dropped"] == calls, (stats, calls, sink.lines)
-    p.close(10.0)
+    try:
+        calls = 0
+        while p.stats()["high_water"] < RING - 512:  # fill the ring (drop policy: never waits)
+            log.info("fill", i=calls, pad="p" * 64)
+            calls += 1
+        # Waiting calls: their events do not fit until the sink is released.
+        waiting = [asyncio.ensure_future(log.ainfo("waits", i=i, pad="w" * 64)) for i in range(20)]
+        calls += 20
+        await asyncio.sleep(0)
+        for task in waiting[:10]:
+            task.cancel()
+        abandoned = [log.ainfo("abandoned", i=i, pad="a" * 64) for i in range(10)]
+        calls += 10
+        del abandoned
+        gc.collect()
+        sink.gate.set()
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+        assert sum(isinstance(r, asyncio.CancelledError) for r in results) <= 10
+        assert await log.flush(30.0)
+        stats = p.stats()
+        assert stats["emitted"] == stats["written"] + stats["dropped"]
+        assert stats["written"] == sink.lines
+        assert stats["written"] + stats["dropped"] == calls, (stats, calls, sink.lines)
+    finally:
+        sink.gate.set()
+        p.close(10.0)

@@ -76,50 +76,53 @@ def test_fork_while_a_thread_is_blocked(tmp_path: Path, blocked_in: str) -> None
         sinks=[sink], capacity_bytes=8192, batch_bytes=4096, overflow="block", block_timeout=60.0
     )
     log = p.logger("parent")
-    parent_events = 1 if blocked_in == "flush" else 2000
-    results: list[bool] = []
-
-    def flusher() -> None:
-        log.info("parent", i=0)
-        results.append(p.flush(60.0))  # FLUSH_LINE
-
-    def producer() -> None:
-        for i in range(parent_events):
-            log.info("parent", i=i, pad="p" * 64)  # PUSH_LINE
-
-    source = Path(__file__).read_text().splitlines()
-    marker = "# FLUSH_LINE" if blocked_in == "flush" else "# PUSH_LINE"
-    line = next(n for n, text in enumerate(source, 1) if text.rstrip().endswith(marker))
-    thread = threading.Thread(target=flusher if blocked_in == "flush" else producer)
-    thread.start()
     try:
-        assert sink.entered.wait(30.0)
-        if blocked_in == "push":
-            _wait_for(lambda: p.stats()["high_water"] > 8192 - 512, "a full ring")
-        _wait_for(lambda: _at_line(thread, line), f"the thread to block in {blocked_in}")
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 1
-            try:
-                child = p.logger("child")
-                for i in range(100):
-                    child.info("child", i=i)
-                ok = p.flush(10.0)
-                stats = p.stats()
-                code = 0 if ok and stats["emitted"] == stats["written"] == 100 else 2
-            finally:
-                os._exit(code)
-        assert _exit_code(pid) == 0
+        parent_events = 1 if blocked_in == "flush" else 2000
+        results: list[bool] = []
+
+        def flusher() -> None:
+            log.info("parent", i=0)
+            results.append(p.flush(60.0))  # FLUSH_LINE
+
+        def producer() -> None:
+            for i in range(parent_events):
+                log.info("parent", i=i, pad="p" * 64)  # PUSH_LINE
+
+        source = Path(__file__).read_text().splitlines()
+        marker = "# FLUSH_LINE" if blocked_in == "flush" else "# PUSH_LINE"
+        line = next(n for n, text in enumerate(source, 1) if text.rstrip().endswith(marker))
+        thread = threading.Thread(target=flusher if blocked_in == "flush" else producer)
+        thread.start()
+        try:
+            assert sink.entered.wait(30.0)
+            if blocked_in == "push":
+                _wait_for(lambda: p.stats()["high_water"] > 8192 - 512, "a full ring")
+            _wait_for(lambda: _at_line(thread, line), f"the thread to block in {blocked_in}")
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child
+                code = 1
+                try:
+                    child = p.logger("child")
+                    for i in range(100):
+                        child.info("child", i=i)
+                    ok = p.flush(10.0)
+                    stats = p.stats()
+                    code = 0 if ok and stats["emitted"] == stats["written"] == 100 else 2
+                finally:
+                    os._exit(code)
+            assert _exit_code(pid) == 0
+        finally:
+            sink.gate.set()
+            thread.join(60.0)
+        assert not thread.is_alive()
+        assert p.flush(30.0)
+        assert results == ([True] if blocked_in == "flush" else [])
+        stats = p.stats()
+        assert stats["emitted"] == stats["written"] == parent_events
+        assert stats["dropped"] == 0
     finally:
         sink.gate.set()
-        thread.join(60.0)
-    assert not thread.is_alive()
-    assert p.flush(30.0)
-    assert results == ([True] if blocked_in == "flush" else [])
-    stats = p.stats()
-    assert stats["emitted"] == stats["written"] == parent_events
-    assert stats["dropped"] == 0
-    p.close(10.0)
+        p.close(10.0)
     events = [json.loads(line) for line in path.read_text().splitlines()]
     assert [e["i"] for e in events if e["message"] == "child"] == list(range(100))
     assert [e["i"] for e in events if e["message"] == "parent"] == list(range(parent_events))

@@ -40,45 +40,48 @@ def test_a_producer_blocked_on_a_full_ring_lets_other_threads_run() -> None:
         sinks=[sink], capacity_bytes=8192, batch_bytes=4096, overflow="block", block_timeout=60.0
     )
     log = p.logger("block")
-    done = threading.Event()
-
-    def produce() -> None:
-        for i in range(EVENTS):
-            log.info("event", i=i, pad="p" * 64)
-        done.set()
-
-    counter = [0]
-    stop = threading.Event()
-
-    def count() -> None:
-        while not stop.is_set():
-            counter[0] += 1
-
-    producer = threading.Thread(target=produce)
-    counter_thread = threading.Thread(target=count)
-    producer.start()
     try:
-        assert sink.entered.wait(30.0)
-        # The ring fills up behind the stalled sink; then the producer must be waiting.
-        _wait_for(lambda: p.stats()["high_water"] > 8192 - 512, "a full ring")
-        emitted = p.stats()["emitted"]
-        assert emitted < EVENTS
-        assert not done.is_set()
-        counter_thread.start()
-        start = counter[0]
-        _wait_for(lambda: counter[0] >= start + 100_000, "the counter thread to run")
-        assert not done.is_set()  # the producer was still blocked all along
-        assert p.stats()["dropped"] == 0
+        done = threading.Event()
+
+        def produce() -> None:
+            for i in range(EVENTS):
+                log.info("event", i=i, pad="p" * 64)
+            done.set()
+
+        counter = [0]
+        stop = threading.Event()
+
+        def count() -> None:
+            while not stop.is_set():
+                counter[0] += 1
+
+        producer = threading.Thread(target=produce)
+        counter_thread = threading.Thread(target=count)
+        producer.start()
+        try:
+            assert sink.entered.wait(30.0)
+            # The ring fills up behind the stalled sink; then the producer must be waiting.
+            _wait_for(lambda: p.stats()["high_water"] > 8192 - 512, "a full ring")
+            emitted = p.stats()["emitted"]
+            assert emitted < EVENTS
+            assert not done.is_set()
+            counter_thread.start()
+            start = counter[0]
+            _wait_for(lambda: counter[0] >= start + 100_000, "the counter thread to run")
+            assert not done.is_set()  # the producer was still blocked all along
+            assert p.stats()["dropped"] == 0
+        finally:
+            stop.set()
+            sink.gate.set()
+            producer.join(60.0)
+            if counter_thread.ident is not None:
+                counter_thread.join(10.0)
+        assert not producer.is_alive()
+        assert not counter_thread.is_alive()
+        assert p.flush(30.0)
+        stats = p.stats()
+        assert stats["emitted"] == stats["written"] == sink.lines == EVENTS
+        assert stats["dropped"] == 0
     finally:
-        stop.set()
         sink.gate.set()
-        producer.join(60.0)
-        if counter_thread.ident is not None:
-            counter_thread.join(10.0)
-    assert not producer.is_alive()
-    assert not counter_thread.is_alive()
-    assert p.flush(30.0)
-    stats = p.stats()
-    assert stats["emitted"] == stats["written"] == sink.lines == EVENTS
-    assert stats["dropped"] == 0
-    p.close(10.0)
+        p.close(10.0)

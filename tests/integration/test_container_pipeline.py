@@ -154,7 +154,8 @@ async def test_1000_cycles_with_a_pipeline_leak_nothing() -> None:
     refs = [await cycle() for _ in range(1000)]
     gc.collect()
     assert [pair for pair in refs if pair[0]() is not None or pair[1]() is not None] == []
-    assert threading.active_count() == threads
+    # At most as many: a thread of an earlier test may end meanwhile, none may be added.
+    assert threading.active_count() <= threads
     assert len(os.listdir("/proc/self/fd")) <= fds
 
 
