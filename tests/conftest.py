@@ -1,15 +1,57 @@
-"""Shared fixtures: pipelines writing to a temporary file, and reading the lines back."""
+"""Shared fixtures (pipelines writing to a temporary file), Hypothesis profiles, and the
+skipping of tests that need a facility this platform lacks."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ferrolog import Logger, Pipeline
+
+# "ci": the same examples on every run (a red CI run is reproducible locally with
+# HYPOTHESIS_PROFILE=ci), no example database, the reproduction blob printed on failure, and
+# one bug shrunk per test (shrinking several distinct bugs of the hostile-value properties
+# takes minutes). "dev": fresh random examples each run, every distinct bug reported,
+# failures remembered in the local database.
+# Neither has a deadline: a busy 2-core machine makes per-example timing meaningless.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    report_multiple_bugs=False,
+    deadline=None,
+    max_examples=100,
+    suppress_health_check=_SLOW_OK,
+)
+settings.register_profile("dev", deadline=None, max_examples=100, suppress_health_check=_SLOW_OK)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
+
+# Facilities some tests need, by marker: the marker says why a test is skipped elsewhere.
+_FACILITIES: dict[str, tuple[bool, str]] = {
+    "needs_proc": (os.path.isdir("/proc/self/task"), "needs /proc/self (Linux procfs)"),
+    "needs_dev_full": (os.path.exists("/dev/full"), "needs /dev/full (ENOSPC on every write)"),
+    "needs_fork": (hasattr(os, "fork"), "needs os.fork"),
+    "linux_only": (sys.platform.startswith("linux"), "needs Linux-only facilities"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip, with the reason, every test marked as needing a facility this platform lacks."""
+    for item in items:
+        for marker, (available, reason) in _FACILITIES.items():
+            if not available and item.get_closest_marker(marker) is not None:
+                item.add_marker(pytest.mark.skip(reason=f"{reason}; not on {sys.platform}"))
 
 
 class FileLog:

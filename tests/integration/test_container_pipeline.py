@@ -138,6 +138,7 @@ def test_create_sync_logs_without_an_event_loop(tmp_path: Path) -> None:
     assert [line["message"] for line in _lines(path)] == ["from a script"]
 
 
+@pytest.mark.needs_proc
 async def test_1000_cycles_with_a_pipeline_leak_nothing() -> None:
     """1,000 create/log/close cycles leave no container, pipeline, thread or descriptor."""
 
@@ -153,7 +154,8 @@ async def test_1000_cycles_with_a_pipeline_leak_nothing() -> None:
     refs = [await cycle() for _ in range(1000)]
     gc.collect()
     assert [pair for pair in refs if pair[0]() is not None or pair[1]() is not None] == []
-    assert threading.active_count() == threads
+    # At most as many: a thread of an earlier test may end meanwhile, none may be added.
+    assert threading.active_count() <= threads
     assert len(os.listdir("/proc/self/fd")) <= fds
 
 

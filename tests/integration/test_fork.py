@@ -11,6 +11,8 @@ import pytest
 
 from ferrolog import Pipeline
 
+pytestmark = pytest.mark.needs_fork
+
 
 def _wait(pid: int) -> int:
     _, status = os.waitpid(pid, 0)
@@ -52,7 +54,8 @@ def test_fork_during_a_burst(tmp_path: Path) -> None:
     codes = [_wait(pid) for pid in pids]
     stop.set()
     for t in threads:
-        t.join()
+        t.join(30.0)
+        assert not t.is_alive(), "a logging thread did not stop"
     assert p.flush(10.0)
     p.close(5.0)
     assert codes == [0, 0, 0]
