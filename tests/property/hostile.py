@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import json
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -407,3 +408,15 @@ field_names = (
 )
 fields = st.dictionaries(field_names, hostile_values, max_size=3)
 small_fields = st.dictionaries(field_names, values, max_size=2)
+
+
+def _exact_int(digits: str) -> int:
+    # Decimal's constructor and int(Decimal) are exact and not bound by
+    # sys.get_int_max_str_digits(), which json's own int() parsing is; the encoder must write
+    # ints past that limit, and the test process keeps the default limit so that it does.
+    return int(decimal.Decimal(digits))
+
+
+def loads_exact(text: str, **kwargs: Any) -> Any:
+    """json.loads that reads ints of any length back exactly."""
+    return json.loads(text, parse_int=_exact_int, **kwargs)

@@ -8,13 +8,12 @@ context (`bound_contextvars`), then flushes and reads back exactly the bytes it 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import RESERVED, big_text, field_names, fields, small_fields, text, values
+from hostile import RESERVED, big_text, field_names, fields, loads_exact, small_fields, text, values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +58,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
 
 def _parse(data: bytes) -> dict[str, Any]:
     """Parse one line strictly: UTF-8 without replacement, then JSON."""
-    event = json.loads(data.decode("utf-8", errors="strict"))
+    event = loads_exact(data.decode("utf-8", errors="strict"))
     assert isinstance(event, dict)
     return event
 
@@ -72,7 +71,7 @@ def _top_level_keys(data: bytes) -> list[str]:
         keys[:] = [k for k, _ in pairs]  # the outermost object is completed last
         return dict(pairs)
 
-    json.loads(data.decode("utf-8", errors="strict"), object_pairs_hook=hook)
+    loads_exact(data.decode("utf-8", errors="strict"), object_pairs_hook=hook)
     return keys
 
 

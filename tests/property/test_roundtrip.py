@@ -11,14 +11,13 @@ fast twin with more examples.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import MAX_DEPTH, RESERVED, SPECIAL_KWARGS, any_char, huge_ints
+from hostile import MAX_DEPTH, RESERVED, SPECIAL_KWARGS, any_char, huge_ints, loads_exact
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -121,7 +120,7 @@ class Lines:
             f.seek(self.offset)
             data = f.read()
         self.offset += len(data)
-        return [json.loads(line.decode("utf-8", "strict")) for line in data.splitlines()]
+        return [loads_exact(line.decode("utf-8", "strict")) for line in data.splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +135,7 @@ def lines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lines]:
 @given(values)
 def test_encoded_value_matches_the_readme(value: Any) -> None:
     """_native.encode(v) (the fast twin of the public path below) writes expected(v)."""
-    decoded = json.loads(_native.encode(value, max_bytes=1 << 24).decode("utf-8", "strict"))
+    decoded = loads_exact(_native.encode(value, max_bytes=1 << 24).decode("utf-8", "strict"))
     assert _same(decoded, expected(value)), (decoded, expected(value))
 
 
