@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import pytest
+
 from conftest import FileLog
 from ferrolog import Pipeline
 
@@ -104,6 +106,7 @@ def test_close_is_idempotent_and_drains(tmp_path: object) -> None:
     assert len(path.read_text().splitlines()) == 1000
 
 
+@pytest.mark.needs_dev_full
 def test_dev_full_counts_errors_and_keeps_going(tmp_path: object) -> None:
     """/dev/full counts errors and drops, never crashes; a second sink still gets every line."""
     from pathlib import Path

@@ -20,7 +20,10 @@ from gates import DEADLINE, GateSink, fill_ring, wait_for
 
 from ferrolog import Pipeline
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads
+pytestmark = [
+    pytest.mark.needs_fork,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # fork with threads
+]
 
 
 def _wait_child(pid: int) -> int:

@@ -6,6 +6,8 @@ import asyncio
 import json
 import threading
 
+import pytest
+
 from ferrolog import Pipeline
 
 
@@ -102,6 +104,7 @@ def test_close_stops_the_runner_thread() -> None:
     assert threading.active_count() == before
 
 
+@pytest.mark.needs_proc
 def test_a_forgotten_pipeline_is_closed_when_collected() -> None:
     """Dropping the last reference to an unclosed pipeline drains it and ends its threads."""
     import gc

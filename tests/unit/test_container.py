@@ -495,6 +495,7 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.needs_proc
 async def test_1000_create_close_cycles_leak_nothing() -> None:
     """After 1,000 create/use/close cycles no container, thread or file descriptor is left."""
 
@@ -517,6 +518,7 @@ async def test_1000_create_close_cycles_leak_nothing() -> None:
     assert _open_fds() <= fds
 
 
+@pytest.mark.needs_proc
 def test_1000_sync_create_close_cycles_leak_no_thread() -> None:
     """300 create_sync/close cycles leave no helper thread, loop or descriptor behind."""
     gc.collect()
