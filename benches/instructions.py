@@ -1,0 +1,77 @@
+"""Instructions per log call, counted by valgrind's callgrind: repeatable on a noisy machine.
+
+    python benches/instructions.py .venv/bin/python [/path/to/baseline/.venv/bin/python ...]
+
+For each interpreter (a venv whose ferrolog is the build to measure) and each call shape, the
+program runs twice under callgrind, with N1 and N2 calls against a null sink; the difference
+of the two totals divided by N2 - N1 is the cost of one call, start-up and shutdown cancelled
+out. All threads are counted, so the writer thread's share of each event is included.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+N1, N2 = 2_000, 12_000
+CASES = ("plain", "bound", "ctx")
+
+_CHILD = r"""
+import sys
+import ferrolog
+from ferrolog import _native
+
+n, case = int(sys.argv[1]), sys.argv[2]
+p = _native.Pipeline(sinks=[{"type": "null"}], capacity_bytes=16 << 20, overflow="block")
+log = p.logger("bench", "info")
+info = log.info
+if case == "bound":
+    info = log.bind(service="api", region="eu-west-1", build=4211).info
+if case == "ctx":
+    ferrolog.bind_contextvars(request_id="r-8f14e45f", tenant="acme")
+for i in range(n):
+    info("request handled", user_id=i, path="/api/items", latency_ms=12.5)
+p.close(10.0)
+"""
+
+
+def _total(python: str, n: int, case: str) -> int:
+    python = os.path.abspath(python)  # the child runs in a scratch directory
+    with tempfile.TemporaryDirectory() as cwd:
+        out = os.path.join(cwd, "callgrind.out")
+        done = subprocess.run(
+            [
+                *("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"),
+                *(python, "-c", _CHILD, str(n), case),
+            ],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no callgrind total in:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main(pythons: list[str]) -> int:
+    if not pythons:
+        print(__doc__)
+        return 2
+    if shutil.which("valgrind") is None:
+        print("instructions: valgrind not found (apt-get install valgrind)")
+        return 1
+    print(f"{'build':<50} " + " ".join(f"{c:>8}" for c in CASES) + "   (instructions per call)")
+    for python in pythons:
+        per_call = [(_total(python, N2, c) - _total(python, N1, c)) / (N2 - N1) for c in CASES]
+        print(f"{python:<50} " + " ".join(f"{v:>8.0f}" for v in per_call))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
