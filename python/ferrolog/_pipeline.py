@@ -12,6 +12,7 @@ import stat
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
+from ferrolog._hierarchy import SinkError
 from ferrolog._native import Pipeline
 from ferrolog.config import (
     ComplianceSettings,
@@ -199,4 +200,25 @@ def build_pipeline(settings: Settings, *, sinks: Sequence[PythonSink] | None = N
     ``sinks`` replaces the configured sinks with Python sink objects, e.g. an in-memory sink
     in a test: ``container.register(Pipeline, ...)`` with a factory that calls this.
     """
-    return Pipeline(**pipeline_options(settings, sinks=sinks))
+    options = pipeline_options(settings, sinks=sinks)
+    try:
+        return Pipeline(**options)
+    except ValueError as exc:  # the native side refused a size, or could not allocate the ring
+        raise SettingsError(
+            f"cannot start the pipeline: {exc}", errors=(("ring", str(exc)),)
+        ) from exc
+    except OSError as exc:  # a sink could not be opened, or no writer thread could start
+        raise PipelineStartError(exc.errno, f"cannot start the pipeline: {exc}") from exc
+
+
+class PipelineStartError(SinkError, OSError):
+    """The pipeline's sinks or writer thread could not start (an ``OSError`` with its errno).
+
+    Raised from the first ``get`` that builds the pipeline, when something changed after
+    ``Container.create`` checked the sinks (a log directory removed meanwhile, say).
+    """
+
+    def __init__(self, errno_: int | None, message: str) -> None:
+        SinkError.__init__(self, message, errno=errno_)
+        self.errno = errno_
+        self.strerror = message

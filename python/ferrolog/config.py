@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ferrolog._frozen import FrozenMap, freeze, thaw
+from ferrolog._native import STANDARD_LEVELS
 from ferrolog._settings_sources import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -43,7 +44,6 @@ from ferrolog._settings_sources import (
     with_source,
     without,
 )
-from ferrolog._native import STANDARD_LEVELS
 
 __all__ = [
     "LEVELS",
