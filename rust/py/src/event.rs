@@ -196,10 +196,7 @@ impl Logger {
         let schema = self.shared.schema;
         let ctx = ctx.map(|c| &c.fields).filter(|f| !f.is_empty());
         if let Some(c) = ctx {
-            if c.lossy
-                || c.has_reserved(schema)
-                || c.has_lifted(schema)
-                || c.overlaps(&self.bound)
+            if c.lossy || c.has_reserved(schema) || c.has_lifted(schema) || c.overlaps(&self.bound)
             {
                 return true;
             }
