@@ -205,7 +205,7 @@ impl Logger {
         let call_lossy = match keys {
             Some(k) => k.lossy,
             // SAFETY: per this function's contract.
-            None => unsafe { any_lossy(kwnames, nkw) },
+            None => nkw > 0 && unsafe { any_lossy(kwnames, nkw) },
         };
         if call_lossy || self.bound.lossy {
             return true;
