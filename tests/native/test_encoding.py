@@ -6,14 +6,17 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import json
 import re
 import uuid
 from collections import OrderedDict
 from pathlib import PurePosixPath
 
 import pydantic
+import pytest
 
 from conftest import FileLog
+from ferrolog import _native
 
 
 def test_envelope_of_the_default_schema(file_log: FileLog) -> None:
@@ -196,3 +199,19 @@ def test_field_names_from_changing_keyword_sets(file_log: FileLog) -> None:
         for ev in events
     ]
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [(1, "1"), (-5, "-5"), (2**64, str(2**64)), (-(2**70), str(-(2**70)))],
+)
+def test_int_dict_keys_are_their_digits(key: int, text: str) -> None:
+    """An int dict key, small or beyond 64 bits, is one JSON string of its digits."""
+    assert json.loads(_native.encode({key: 0})) == {text: 0}
+
+
+def test_an_int_dict_key_past_the_budget_is_one_string_marker() -> None:
+    """An int key too large for the budget is written as the size marker, one JSON string
+    (not a quoted string inside the key's quotes)."""
+    (key,) = json.loads(_native.encode({10**5000: 1}, max_bytes=1000))
+    assert re.fullmatch(r"<int of \d+ bits>", key), key

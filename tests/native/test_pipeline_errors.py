@@ -34,6 +34,14 @@ NULL = [{"type": "null"}]
         ({"linger": 2.0}, ValueError, "linger"),
         ({"overflow": "wait"}, ValueError, "overflow"),
         ({"schema": "xml"}, ValueError, "schema"),
+        ({"levels": {25: "notice\ud800"}}, ValueError, r"levels\[25\].*lone surrogates"),
+        ({"levels": {25: 3}}, TypeError, r"levels\[25\]"),
+        ({"sinks": [{"type": "null\ud800"}]}, ValueError, r"sinks\[0\]\.type.*surrogates"),
+        (
+            {"sinks": [{"type": "file", "path": "x", "rotate_every": "daily\ud800"}]},
+            ValueError,
+            r"sinks\[0\]\.rotate_every.*surrogates",
+        ),
     ],
 )
 def test_bad_settings_raise_naming_the_setting(

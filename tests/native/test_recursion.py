@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import enum
+import itertools
+import json
 from typing import Any
 
 from conftest import FileLog
+from ferrolog import _native
 
 
 def _nest(depth: int) -> list[Any]:
@@ -39,3 +43,27 @@ def test_deep_dicts_too(file_log: FileLog) -> None:
         depth += 1
     assert depth == 32
     assert value == "<max depth>"
+
+
+def test_enum_values_that_cycle_are_cut() -> None:
+    """Enum members whose values refer back to them give `<cycle>`, not unbounded recursion
+    (in-process: before the guard this crashed the interpreter)."""
+
+    class E(enum.Enum):
+        A = 1
+        B = 2
+
+    E.A._value_ = E.B
+    E.B._value_ = E.A
+    assert json.loads(_native.encode({"a": E.A, "b": [E.B]})) == {"a": "<cycle>", "b": ["<cycle>"]}
+
+
+def test_a_long_chain_of_enum_values_is_cut_at_max_depth() -> None:
+    """A chain of 40 enum members, each the value of the one before, counts toward the depth
+    limit like nested containers."""
+    E = enum.Enum("E", [f"M{i}" for i in range(40)])  # type: ignore[misc]
+    members = list(E)
+    for here, there in itertools.pairwise(members):
+        here._value_ = there
+    assert json.loads(_native.encode(members[0])) == "<max depth>"
+    assert json.loads(_native.encode(members[-5])) == 40  # M39, the last, kept its own

@@ -249,11 +249,14 @@ impl<'a> Encoder<'a> {
         let min_digits = ((bits.max(1) - 1) as f64 * std::f64::consts::LOG10_2) as usize + 1;
         if bits >= 0 && min_digits < room {
             // SAFETY: per this function's contract.
-            if let Some(digits) = unsafe { decimal_digits(obj) } {
-                if digits.len() < room {
+            match unsafe { decimal_digits(obj) } {
+                Some(digits) if digits.len() < room => {
                     self.out.extend_from_slice(&digits);
                     return;
                 }
+                Some(_) => {}
+                // SAFETY: the GIL is held; the error of whichever step failed must not leak.
+                None => unsafe { ffi::PyErr_Clear() },
             }
         }
         self.truncated = true;
@@ -349,9 +352,14 @@ impl<'a> Encoder<'a> {
             if ffi::PyUnicode_Check(key) != 0 {
                 self.exact_str(key);
             } else if ffi::PyLong_Check(key) != 0 && ffi::PyBool_Check(key) == 0 {
-                self.out.push(b'"');
+                // Digits are quoted here; a marker (an int too big for the budget) already is
+                // a JSON string. Either way the key is one string.
+                let start = self.out.len();
                 self.int(key);
-                self.out.push(b'"');
+                if self.out.get(start) != Some(&b'"') {
+                    self.out.insert(start, b'"');
+                    self.out.push(b'"');
+                }
             } else if key == ffi::Py_None() {
                 self.out.extend_from_slice(b"\"null\"");
             } else if key == ffi::Py_True() {
@@ -452,7 +460,9 @@ impl<'a> Encoder<'a> {
             }
             if types::ENUM.is_instance(py, obj) {
                 return match Owned::new(ffi::PyObject_GetAttrString(obj, c"value".as_ptr())) {
-                    Some(v) if v.0 != obj => self.value(py, v.0),
+                    // The member stays on the stack while its value is encoded: values that
+                    // refer back to their members (`A._value_ = B; B._value_ = A`) are a cycle.
+                    Some(v) if v.0 != obj => self.stack_push_temp(obj, py, v.0),
                     _ => {
                         ffi::PyErr_Clear();
                         self.repr(py, obj)
@@ -696,7 +706,6 @@ impl<'a> Encoder<'a> {
                     let bytes = match str_data(text.0) {
                         Some(b) => b,
                         None => {
-                            ffi::PyErr_Clear();
                             owned = surrogatepass_utf8(text.0);
                             &owned[..]
                         }
@@ -825,7 +834,9 @@ fn write_short_float(out: &mut Vec<u8>, v: f64) -> bool {
     false
 }
 
-/// The UTF-8 bytes of a str, or None (with a Python error set) if it holds lone surrogates.
+/// The UTF-8 bytes of a str, or None if it holds lone surrogates (the UnicodeEncodeError is
+/// cleared here, so that no caller can leave it pending: a C function returning a result
+/// with an error set is a SystemError).
 ///
 /// # Safety
 /// `obj` is a live str and the GIL is held; the slice lives as long as `obj`.
@@ -834,6 +845,8 @@ pub unsafe fn str_data<'s>(obj: *mut ffi::PyObject) -> Option<&'s [u8]> {
     // SAFETY: per this function's contract.
     let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(obj, &mut len) };
     if data.is_null() {
+        // SAFETY: the GIL is held.
+        unsafe { ffi::PyErr_Clear() };
         None
     } else {
         // SAFETY: CPython guarantees `len` bytes at `data` while `obj` lives.

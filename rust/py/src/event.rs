@@ -7,13 +7,14 @@ use crate::escape::push_bytes;
 use crate::fields::{key_bytes, EncodedFields};
 use crate::keys::CallKeys;
 use crate::logger::{import_attr, Logger};
-use crate::schema::{otel_severity, Schema, ECS_VERSION};
+use crate::schema::{otel_severity, Schema, ECS_VERSION, FIELD_PREFIX};
 use crate::specials::{is_special, Specials};
 use crate::timestamp::{now_micros, write_rfc3339, write_unix_nanos, SecondCache};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
+use std::collections::HashSet;
 
 /// Room kept after the size cap. Once the budget is spent, what can still be written is: one
 /// scalar or marker begun just under the cap (at most 32 bytes: a float, `"<max depth>"`, a
@@ -101,7 +102,7 @@ impl Logger {
             .map(|c| &c.get().fields)
             .filter(|f| !f.is_empty());
         // SAFETY: per this function's contract.
-        let clash = unsafe { self.fields_clash(ctx.as_ref().map(Bound::get), kwnames, nkw) };
+        let clash = unsafe { self.fields_clash(ctx.as_ref().map(Bound::get), kwnames, nkw, keys) };
         let mut lifted = Vec::new();
         if clash {
             // SAFETY: per this function's contract.
@@ -179,8 +180,8 @@ impl Logger {
         }
     }
 
-    /// Whether context, bound and call fields share a name or the context has a key the
-    /// schema reserves (the rare case that needs a merged dict).
+    /// Whether context, bound and call fields share a name, the context has a key the
+    /// schema renames, or a key held lone surrogates (the rare cases that need a merged dict).
     ///
     /// # Safety
     /// As [`scan_specials`].
@@ -190,13 +191,24 @@ impl Logger {
         ctx: Option<&ContextFields>,
         kwnames: *mut ffi::PyObject,
         nkw: ffi::Py_ssize_t,
+        keys: Option<&CallKeys>,
     ) -> bool {
         let schema = self.shared.schema;
         let ctx = ctx.map(|c| &c.fields).filter(|f| !f.is_empty());
         if let Some(c) = ctx {
-            if c.has_reserved(schema) || c.has_lifted(schema) || c.overlaps(&self.bound) {
+            if c.lossy || c.has_reserved(schema) || c.has_lifted(schema) || c.overlaps(&self.bound)
+            {
                 return true;
             }
+        }
+        // Two keys written as the same U+FFFD text must be told apart.
+        let call_lossy = match keys {
+            Some(k) => k.lossy,
+            // SAFETY: per this function's contract.
+            None => nkw > 0 && unsafe { any_lossy(kwnames, nkw) },
+        };
+        if call_lossy || self.bound.lossy {
+            return true;
         }
         let lifting = schema.lifts_any();
         if lifting && self.bound.has_lifted(schema) {
@@ -248,6 +260,10 @@ impl Logger {
         }
         let schema = self.shared.schema;
         let mut lifted = Vec::new();
+        // The keys written so far, as written: distinct str keys can still meet here when
+        // their lone surrogates become U+FFFD. A key already taken gets `field.` prefixes
+        // until it is unique, so both values are kept.
+        let mut taken: HashSet<Vec<u8>> = HashSet::with_capacity(merged.len());
         for (k, v) in merged.iter() {
             let Ok(k) = k.cast_into::<PyString>() else {
                 continue;
@@ -258,9 +274,17 @@ impl Logger {
                 lifted.push((top, v));
                 continue;
             }
-            if !enc.field(py, &key, Some(schema), v.as_ptr()) {
+            let mut written = key.into_owned();
+            if schema.renames(&written) {
+                written.splice(0..0, FIELD_PREFIX.iter().copied());
+            }
+            while taken.contains(&written) {
+                written.splice(0..0, FIELD_PREFIX.iter().copied());
+            }
+            if !enc.field(py, &written, None, v.as_ptr()) {
                 break;
             }
+            taken.insert(written);
         }
         lifted
     }
@@ -301,4 +325,18 @@ impl Logger {
             Err(_) => self.shared.core.count_error(),
         }
     }
+}
+
+/// Whether any of the call's keyword names holds lone surrogates (when the per-call-site cache,
+/// which knows, is busy).
+///
+/// # Safety
+/// As [`scan_specials`].
+#[cold]
+unsafe fn any_lossy(kwnames: *mut ffi::PyObject, nkw: ffi::Py_ssize_t) -> bool {
+    (0..nkw).any(|i| {
+        // SAFETY: per this function's contract; each name is a live str.
+        let key = unsafe { key_bytes(ffi::PyTuple_GET_ITEM(kwnames, i)) };
+        matches!(key, std::borrow::Cow::Owned(_))
+    })
 }

@@ -16,15 +16,13 @@ pub unsafe fn key_bytes(key: *mut ffi::PyObject) -> std::borrow::Cow<'static, [u
     unsafe {
         match crate::encode::str_data(key) {
             Some(b) => std::borrow::Cow::Borrowed(std::slice::from_raw_parts(b.as_ptr(), b.len())),
-            None => {
-                ffi::PyErr_Clear();
-                std::borrow::Cow::Owned(crate::encode::surrogatepass_utf8(key))
-            }
+            None => std::borrow::Cow::Owned(crate::encode::surrogatepass_utf8(key)),
         }
     }
 }
 
-/// Append `,"key":value`, key and value within `max_bytes`; true if anything was cut.
+/// Append `,"key":value`, key and value within `max_bytes`: whether anything was cut, and
+/// whether the key held lone surrogates (written as U+FFFD, so it may meet another key).
 fn encode_one(
     py: Python<'_>,
     json: &mut Vec<u8>,
@@ -32,13 +30,14 @@ fn encode_one(
     value: &Bound<'_, PyAny>,
     schema: Option<Schema>,
     max_bytes: usize,
-) -> bool {
+) -> (bool, bool) {
     // SAFETY: `key` is a live str and the GIL is held.
     let kb = unsafe { key_bytes(key.as_ptr()) };
+    let lossy = matches!(kb, std::borrow::Cow::Owned(_));
     let limit = json.len() + max_bytes;
     let mut enc = Encoder::new(json, limit);
     enc.field(py, &kb, schema, value.as_ptr());
-    enc.truncated
+    (enc.truncated, lossy)
 }
 
 /// Accumulates `,"k":v` fragments and where each lies.
@@ -54,6 +53,8 @@ struct Span {
     start: usize,
     end: usize,
     truncated: bool,
+    /// The key held lone surrogates.
+    lossy: bool,
 }
 
 impl Builder {
@@ -65,13 +66,13 @@ impl Builder {
         }
     }
 
-    fn push_encoded(&mut self, key: Py<PyString>, fragment: &[u8], truncated: bool) {
+    fn push_encoded(&mut self, key: Py<PyString>, fragment: &[u8], span: Span) {
         let start = self.json.len();
         self.json.extend_from_slice(fragment);
         self.spans.push(Span {
             start,
             end: self.json.len(),
-            truncated,
+            ..span
         });
         self.keys.push(key);
     }
@@ -89,11 +90,12 @@ impl Builder {
                 continue;
             };
             let start = self.json.len();
-            let truncated = encode_one(py, &mut self.json, &k, &v, schema, max_bytes);
+            let (truncated, lossy) = encode_one(py, &mut self.json, &k, &v, schema, max_bytes);
             self.spans.push(Span {
                 start,
                 end: self.json.len(),
                 truncated,
+                lossy,
             });
             self.keys.push(k.unbind());
         }
@@ -104,6 +106,7 @@ impl Builder {
             dict,
             schema,
             truncated: self.spans.iter().any(|s| s.truncated),
+            lossy: self.spans.iter().any(|s| s.lossy),
             json: self.json.into_boxed_slice(),
             keys: self.keys.into_boxed_slice(),
             spans: self.spans.into_boxed_slice(),
@@ -119,6 +122,9 @@ pub struct EncodedFields {
     pub json: Box<[u8]>,
     /// Whether any value was cut when encoded.
     truncated: bool,
+    /// Whether any key held lone surrogates: written as U+FFFD, two such keys (or one and a
+    /// literal U+FFFD) can become one, which only the merged path sorts out.
+    pub lossy: bool,
     pub keys: Box<[Py<PyString>]>,
     /// Where each key's `,"k":v` lies in `json`, so a larger set can reuse it.
     spans: Box<[Span]>,
@@ -153,7 +159,7 @@ impl EncodedFields {
         for (key, span) in self.keys.iter().zip(self.spans.iter()) {
             if !new.contains(key.bind(py))? {
                 let fragment = &self.json[span.start..span.end];
-                built.push_encoded(key.clone_ref(py), fragment, span.truncated);
+                built.push_encoded(key.clone_ref(py), fragment, *span);
             }
         }
         built.add_dict(py, new, schema, max_bytes);
@@ -189,7 +195,7 @@ impl EncodedFields {
     pub fn has_reserved(&self, schema: Schema) -> bool {
         self.keys.iter().any(|k| {
             // SAFETY: `k` is a live str; callers hold the GIL.
-            schema.is_reserved(&unsafe { key_bytes(k.as_ptr()) })
+            schema.renames(&unsafe { key_bytes(k.as_ptr()) })
         })
     }
 

@@ -24,6 +24,8 @@ pub struct CallKeys {
     pub encoded: Box<[Box<[u8]>]>,
     /// Whether any keyword is special.
     pub any_special: bool,
+    /// Whether any keyword held lone surrogates (see [`crate::fields::EncodedFields::lossy`]).
+    pub lossy: bool,
 }
 
 thread_local! {
@@ -50,6 +52,7 @@ pub fn call_keys(
         let names = unsafe { Bound::from_borrowed_ptr(py, kwnames) };
         let names = names.cast_into::<PyTuple>().ok()?;
         let mut any_special = false;
+        let mut lossy = false;
         let encoded = names
             .iter()
             .map(|name| {
@@ -61,6 +64,7 @@ pub fn call_keys(
                 out.push(b',');
                 // SAFETY: keyword names are live str objects.
                 let key = unsafe { key_bytes(name.as_ptr()) };
+                lossy |= matches!(key, std::borrow::Cow::Owned(_));
                 write_field_key(&mut out, &key, Some(schema));
                 out.into_boxed_slice()
             })
@@ -70,6 +74,7 @@ pub fn call_keys(
             schema,
             encoded,
             any_special,
+            lossy,
         });
         cache[slot] = Some(Rc::clone(&entry));
         Some(entry)

@@ -124,14 +124,20 @@ impl Logger {
 
     /// A logger named `name` (dotted onto this one's name unless `absolute`), same fields.
     #[pyo3(signature = (name, *, absolute = false))]
-    fn child(&self, py: Python<'_>, name: &str, absolute: bool) -> PyResult<Self> {
+    fn child(&self, py: Python<'_>, name: Bound<'_, PyString>, absolute: bool) -> PyResult<Self> {
+        // Joined as str, not as UTF-8: a name holding a lone surrogate is accepted like any
+        // text (written as U+FFFD, as field names and messages are).
         let full = if absolute {
-            name.to_owned()
+            name
         } else {
-            format!("{}.{}", self.name.bind(py).to_str()?, name)
+            self.name
+                .bind(py)
+                .add(".")?
+                .add(&name)?
+                .cast_into::<PyString>()?
         };
         let d = self.bound.dict.bind(py).copy()?;
-        Ok(self.derive(py, Some(PyString::new(py, &full)), None, d))
+        Ok(self.derive(py, Some(full), None, d))
     }
 
     /// The same logger with a different minimum level (a number or a level name).

@@ -8,7 +8,7 @@ use crate::logger::Logger;
 use crate::process;
 use crate::schema::Schema;
 use crate::shared::{timeout_of, Shared, MAX_TIMEOUT};
-use crate::sink_spec::parse_sink;
+use crate::sink_spec::{parse_sink, setting_text};
 use ferrolog_core::{Overflow, PipelineConfig, Sink};
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -78,7 +78,11 @@ impl Pipeline {
         let mut custom = Vec::new();
         if let Some(levels) = levels {
             for (k, v) in levels.iter() {
-                custom.push((k.extract::<i32>()?, v.extract::<String>()?));
+                let level = k.extract::<i32>()?;
+                let name = v.cast::<PyString>().map_err(|_| {
+                    PyTypeError::new_err(format!("levels[{level}] must be a str (a level name)"))
+                })?;
+                custom.push((level, setting_text(name, &format!("levels[{level}]"))?));
             }
         }
         let levels = LevelTable::new(schema, &custom)?;

@@ -42,10 +42,20 @@ impl Schema {
         }
     }
 
-    /// Keys of the envelope that a user field may not overwrite.
+    /// Keys a user field may not take: the envelope's, and those the encoder adds after the
+    /// fields (exception, `stack` for `stack_info`, `_truncated`), always — whether or not this
+    /// event has them — so that a field's key never depends on the call's other arguments.
     pub fn reserved(self) -> &'static [&'static [u8]] {
         match self {
-            Schema::Default => &[b"timestamp", b"level", b"logger", b"message", b"exception"],
+            Schema::Default => &[
+                b"timestamp",
+                b"level",
+                b"logger",
+                b"message",
+                b"exception",
+                b"stack",
+                b"_truncated",
+            ],
             Schema::Ecs => &[
                 b"@timestamp",
                 b"log.level",
@@ -53,9 +63,18 @@ impl Schema {
                 b"message",
                 b"ecs.version",
                 b"error",
+                b"stack",
+                b"_truncated",
             ],
-            // Fields live inside `Attributes`, where only the logger's own name is taken.
-            Schema::Otel => &[b"logger.name"],
+            // Fields live inside `Attributes`, next to the logger's name and what the encoder
+            // adds there (the exception's attributes, the stack); `_truncated` is outside.
+            Schema::Otel => &[
+                b"logger.name",
+                b"exception.type",
+                b"exception.message",
+                b"exception.stacktrace",
+                b"stack",
+            ],
         }
     }
 
@@ -75,9 +94,16 @@ impl Schema {
         }
     }
 
+    /// Whether a user field named `key` is written as `field.<key>`: a reserved name, or one
+    /// preceded by any number of `field.` (so that `field.message` becomes
+    /// `field.field.message` and never meets a renamed `message`: the renaming is one-to-one).
     #[inline]
-    pub fn is_reserved(self, key: &[u8]) -> bool {
-        self.reserved().contains(&key)
+    pub fn renames(self, key: &[u8]) -> bool {
+        let mut rest = key;
+        while let Some(r) = rest.strip_prefix(FIELD_PREFIX) {
+            rest = r;
+        }
+        self.reserved().contains(&rest)
     }
 
     /// The pre-encoded value of the level named `name` (a JSON string, with quotes).
@@ -92,13 +118,16 @@ impl Schema {
     }
 }
 
+/// What a renamed field's key starts with.
+pub const FIELD_PREFIX: &[u8] = b"field.";
+
 /// Write `"key":` for a user field, renaming a key that collides with the schema's envelope
 /// to `field.<key>` so that neither the envelope nor the user's value is lost.
 #[inline]
 pub fn write_field_key(out: &mut Vec<u8>, key: &[u8], schema: Option<Schema>) {
-    if schema.is_some_and(|s| s.is_reserved(key)) {
-        let mut renamed = Vec::with_capacity(key.len() + 6);
-        renamed.extend_from_slice(b"field.");
+    if schema.is_some_and(|s| s.renames(key)) {
+        let mut renamed = Vec::with_capacity(key.len() + FIELD_PREFIX.len());
+        renamed.extend_from_slice(FIELD_PREFIX);
         renamed.extend_from_slice(key);
         write_str(out, &renamed);
     } else {
@@ -125,6 +154,27 @@ pub fn otel_severity(level: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renaming_is_one_to_one() {
+        let s = Schema::Default;
+        for (key, renamed) in [
+            (&b"message"[..], true),
+            (b"field.message", true),
+            (b"field.field.message", true),
+            (b"stack", true),
+            (b"_truncated", true),
+            (b"field.", false),
+            (b"field.user", false),
+            (b"messages", false),
+            (b"user", false),
+        ] {
+            assert_eq!(s.renames(key), renamed, "{}", String::from_utf8_lossy(key));
+        }
+        assert!(Schema::Ecs.renames(b"field.@timestamp"));
+        assert!(Schema::Otel.renames(b"exception.type"));
+        assert!(!Schema::Otel.renames(b"_truncated"));
+    }
 
     #[test]
     fn otel_mapping_of_standard_levels() {

@@ -4,7 +4,7 @@
 use ferrolog_core::{FileConfig, FileSink, NullSink, RotateEvery, Sink, StderrSink, StdoutSink};
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 use std::path::PathBuf;
 
 /// Build a native sink from its dict spec; errors name the sink's position and field.
@@ -19,10 +19,12 @@ pub fn parse_sink(index: usize, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Sin
     let get = |key: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
         Ok(spec.get_item(key)?.filter(|v| !v.is_none()))
     };
-    let kind: String = get("type")?
-        .ok_or_else(|| PyValueError::new_err(format!("{where_}: missing 'type'")))?
-        .extract()
+    let kind =
+        get("type")?.ok_or_else(|| PyValueError::new_err(format!("{where_}: missing 'type'")))?;
+    let kind = kind
+        .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("{where_}.type must be a str")))?;
+    let kind = setting_text(kind, &format!("{where_}.type"))?;
     Ok(match kind.as_str() {
         "stdout" => Box::new(StdoutSink::new()),
         "stderr" => Box::new(StderrSink::new()),
@@ -57,7 +59,15 @@ pub fn parse_sink(index: usize, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Sin
                     }
                     RotateEvery::Seconds(secs)
                 } else {
-                    match v.extract::<String>()?.to_ascii_lowercase().as_str() {
+                    let text = v.cast::<PyString>().map_err(|_| {
+                        PyTypeError::new_err(format!(
+                            "{where_}.rotate_every must be 'hourly', 'daily' or seconds"
+                        ))
+                    })?;
+                    match setting_text(text, &format!("{where_}.rotate_every"))?
+                        .to_ascii_lowercase()
+                        .as_str()
+                    {
                         "hourly" => RotateEvery::Hourly,
                         "daily" | "midnight" => RotateEvery::Daily,
                         other => {
@@ -92,5 +102,16 @@ pub fn parse_sink(index: usize, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Sin
                 "{where_}.type must be one of 'stdout', 'stderr', 'file', 'null', got {other:?}"
             )))
         }
+    })
+}
+
+/// A str setting as Rust text. A lone surrogate cannot name anything a setting selects, so it
+/// is a ValueError naming the setting, not a bare UnicodeEncodeError from deep inside.
+pub(crate) fn setting_text(value: &Bound<'_, PyString>, what: &str) -> PyResult<String> {
+    value.to_str().map(str::to_owned).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{what} must be text without lone surrogates, got {}",
+            value.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
     })
 }
