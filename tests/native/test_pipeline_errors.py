@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -98,3 +99,30 @@ def test_a_python_sink_that_fails_to_start_does_not_stop_the_others() -> None:
     assert p.close(10)
     assert good.calls == ["stop"]
     assert bad.calls == []
+
+
+@pytest.mark.parametrize(
+    ("levels", "message"),
+    [
+        ({20: "loud"}, 'the number 20 is already the level "info"'),
+        ({21: "info"}, 'the name "info" is already taken'),
+        ({21: "WARN"}, 'the name "WARN" is already taken'),
+        ({25: "notice", 26: "NOTICE"}, 'the name "NOTICE" is already taken'),
+        ({25: "notice"}, None),
+    ],
+)
+def test_custom_levels_never_rename_or_shadow_another(
+    levels: dict[int, str], message: str | None
+) -> None:
+    """A custom level that would rename a standard level, or reuse a standard name or alias,
+    is refused naming the clash; an unused number is accepted."""
+    if message is None:
+        p = Pipeline(sinks=[{"type": "null"}], levels=levels)
+        try:
+            assert p.level_names()[25] == "notice"
+            assert p.level_names()[20] == "info"
+        finally:
+            p.close(5.0)
+        return
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Pipeline(sinks=[{"type": "null"}], levels=levels)

@@ -75,12 +75,20 @@ impl LevelTable {
                     "custom level name {name:?} must be 1 to 64 letters, digits or '_'"
                 )));
             }
-            if names.iter().any(|(m, nm)| *nm == lname && *m != *n) {
+            // A custom level never renames or shadows another level: the standard names,
+            // their aliases and numbers, and earlier custom levels all stay what they are.
+            if names.iter().any(|(_, nm)| *nm == lname)
+                || ALIASES.iter().any(|(alias, _)| *alias == lname)
+            {
                 return Err(PyValueError::new_err(format!(
-                    "level name {name:?} is already taken"
+                    "levels: the name {name:?} is already taken by another level; pick another name"
                 )));
             }
-            names.retain(|(m, _)| m != n);
+            if let Some((_, taken)) = names.iter().find(|(m, _)| m == n) {
+                return Err(PyValueError::new_err(format!(
+                    "levels: the number {n} is already the level {taken:?}; pick another number"
+                )));
+            }
             names.push((*n, lname));
         }
         names.sort();
