@@ -64,7 +64,8 @@ def test_many_threads_drop_policy_invariant(make_file_log: Callable[..., FileLog
     for th in threads:
         th.start()
     for th in threads:
-        th.join()
+        th.join(60)
+        assert not th.is_alive(), "a producer thread is still logging after 60 s"
     lines = log.lines()
     stats = log.stats()
     assert stats["emitted"] == 8 * per_thread

@@ -245,7 +245,8 @@ def test_one_singleton_under_gets_from_8_threads_each_with_its_own_loop() -> Non
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
+        thread.join(30)
+        assert not thread.is_alive(), "a worker is still resolving after 30 s"
     asyncio.run(container.aclose())
     assert len(calls) == 1
     assert len(set(found)) == 1
