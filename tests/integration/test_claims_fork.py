@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -36,10 +38,27 @@ def _exit_code(pid: int, timeout: float = 30.0) -> int:
         if done:
             return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
+            stacks = _native_stacks(pid)
             os.kill(pid, 9)
             os.waitpid(pid, 0)
-            pytest.fail(f"forked child {pid} hung (killed after {timeout} s)")
+            pytest.fail(
+                f"forked child {pid} hung (killed after {timeout} s); its threads:\n{stacks}"
+            )
         time.sleep(0.005)
+
+
+def _native_stacks(pid: int) -> str:
+    """Every thread's native stack of a hung process, when gdb is there to read them."""
+    if shutil.which("gdb") is None:
+        return "(gdb not installed: no stacks)"
+    done = subprocess.run(
+        ["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 30"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.stdout[-20_000:]
 
 
 class GatedFileSink:
