@@ -179,3 +179,79 @@ def test_fork_while_another_thread_is_blocked_in_a_block_overflow_push(tmp_path:
     stats = busy.stats()
     assert stats["emitted"] == calls + 1 == stats["written"] + stats["dropped"]
     busy.close(DEADLINE)
+
+
+_FORK_DURING_LAZY_INIT = r"""
+import importlib.abc, os, sys, threading, time
+from ferrolog import Pipeline
+
+assert "ferrolog._exceptions" not in sys.modules
+entered, release = threading.Event(), threading.Event()
+
+
+class SlowImport(importlib.abc.MetaPathFinder):
+    # Holds the first import of the exception helper until `release`: the extension's
+    # first structured exception initialises a lazy cell around exactly this import.
+    def find_spec(self, name, path, target=None):
+        if name == "ferrolog._exceptions" and not release.is_set():
+            entered.set()
+            release.wait(30)
+        return None
+
+
+sys.meta_path.insert(0, SlowImport())
+p = Pipeline(sinks=[{"type": "null"}])
+log = p.logger("t")
+
+
+def first_exception():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("first")
+
+
+t = threading.Thread(target=first_exception)
+t.start()
+assert entered.wait(30)
+threading.Timer(0.5, release.set).start()
+pid = os.fork()
+if pid == 0:
+    try:
+        log.exception("in the child")  # the same lazy cell
+        code = 0 if p.flush(10) else 3
+    finally:
+        os._exit(code)
+deadline = time.monotonic() + 30
+while True:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if time.monotonic() > deadline:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        print("the child hung")
+        sys.exit(1)
+    time.sleep(0.01)
+t.join(30)
+assert not t.is_alive()
+assert p.flush(10)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_fork_while_another_thread_initialises_a_lazy_helper() -> None:
+    """A fork that lands while another thread is initialising one of the extension's lazy
+    helpers (here: the first structured exception, whose helper import is held) does not
+    leave the child waiting for that helper forever: the fork waits for the initialiser."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_DURING_LAZY_INIT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, (out.stdout, out.stderr[-3000:])

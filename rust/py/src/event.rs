@@ -25,6 +25,13 @@ const CLOSING_ROOM: usize = 128;
 static DESCRIBE_EXC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static FORMAT_STACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// Initialise this module's lazy helpers now (see `process::_before_fork`).
+pub(crate) fn warm(py: Python<'_>) {
+    let _ =
+        DESCRIBE_EXC.get_or_try_init(py, || import_attr(py, "ferrolog._exceptions", "describe"));
+    let _ = FORMAT_STACK.get_or_try_init(py, || import_attr(py, "ferrolog._exceptions", "stack"));
+}
+
 impl Logger {
     /// Encode one event into `buf`.
     ///

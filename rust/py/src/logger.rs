@@ -180,6 +180,13 @@ impl Logger {
 static ASYNC_FLUSH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// Initialise this module's lazy helpers now (see `process::_before_fork`).
+pub(crate) fn warm(py: Python<'_>) {
+    let _ = ASYNC_FLUSH.get_or_try_init(py, || import_attr(py, "ferrolog._aio", "flush"));
+    let _ =
+        GET_RUNNING_LOOP.get_or_try_init(py, || import_attr(py, "asyncio", "_get_running_loop"));
+}
+
 /// An attribute of a Python module, for the few Python helpers the native code calls.
 pub(crate) fn import_attr(py: Python<'_>, module: &str, attr: &str) -> PyResult<Py<PyAny>> {
     Ok(py.import(module)?.getattr(attr)?.unbind())

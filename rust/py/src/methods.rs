@@ -33,6 +33,12 @@ struct Scratch {
 static ASYNC_PUSH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static READY: PyOnceLock<Py<Ready>> = PyOnceLock::new();
 
+/// Initialise this module's lazy helpers now (see `process::_before_fork`).
+pub(crate) fn warm(py: Python<'_>) {
+    let _ = ASYNC_PUSH.get_or_try_init(py, || import_attr(py, "ferrolog._aio", "push_when_ready"));
+    let _ = READY.get_or_try_init(py, || Py::new(py, Ready));
+}
+
 /// An awaitable that is already complete: what `await log.ainfo(...)` gets when the ring had
 /// room. Stateless, so one instance serves every call.
 #[pyclass(frozen, module = "ferrolog._native")]

@@ -46,8 +46,19 @@ fn lock_live(py: Python<'_>) -> MutexGuard<'static, Live> {
 
 /// Registered with `os.register_at_fork(before=...)`: take the live-pipeline registry, so the
 /// child gets it consistent and unlocked.
+///
+/// It also finishes every lazily initialised helper of the extension first. pyo3 initialises
+/// such a cell outside the GIL and re-attaches to run the initialiser; a fork that lands
+/// while another thread is in between leaves the cell "being initialised" forever in the
+/// child, whose first log call then waits for it without end. Initialised here, by the
+/// forking thread (waiting, GIL released, for any initialiser already running), no cell is
+/// left half-done at the fork.
 #[pyfunction]
 pub fn _before_fork(py: Python<'_>) {
+    let _ = crate::context::context_var(py);
+    crate::event::warm(py);
+    crate::logger::warm(py);
+    crate::methods::warm(py);
     let guard = lock_live(py);
     FORK_GUARD.with(|g| *g.borrow_mut() = Some(guard));
 }
