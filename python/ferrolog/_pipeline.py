@@ -86,11 +86,17 @@ def unsupported_settings(settings: Settings) -> list[str]:
 
 def check_supported(settings: Settings) -> None:
     """Raise `UnsupportedSettingError` listing every setting this build cannot honour."""
-    reasons = unsupported_settings(settings)
-    if reasons:
-        raise UnsupportedSettingError(
-            "ferrolog cannot honour these settings yet:\n" + "\n".join(f"  {r}" for r in reasons)
-        )
+    _raise_listing(
+        UnsupportedSettingError,
+        "ferrolog cannot honour these settings yet",
+        unsupported_settings(settings),
+    )
+
+
+def _raise_listing(error: type[SettingsError], header: str, lines: list[str]) -> None:
+    """Raise ``error`` with ``header`` and one indented line per problem, if there are any."""
+    if lines:
+        raise error(header + ":\n" + "\n".join(f"  {line}" for line in lines))
 
 
 def sink_problems(settings: Settings) -> list[str]:
@@ -145,11 +151,7 @@ def sink_problems(settings: Settings) -> list[str]:
 
 def check_sinks(settings: Settings) -> None:
     """Raise `SettingsError` listing every configured sink that cannot start."""
-    problems = sink_problems(settings)
-    if problems:
-        raise SettingsError(
-            "ferrolog cannot start these sinks:\n" + "\n".join(f"  {p}" for p in problems)
-        )
+    _raise_listing(SettingsError, "ferrolog cannot start these sinks", sink_problems(settings))
 
 
 def pipeline_options(
