@@ -185,6 +185,29 @@ class CircuitBreaker:
             return cast(_T, result)
 
     async def __aenter__(self) -> CircuitBreaker:
+        return self._enter()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._exit(exc)
+
+    def __enter__(self) -> CircuitBreaker:
+        """``with breaker:`` in plain (thread) code: the same rules as ``async with``."""
+        return self._enter()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._exit(exc)
+
+    def _enter(self) -> CircuitBreaker:
         permit, error, changes = self._acquire()
         self._notify(changes)
         if error is not None:
@@ -195,12 +218,7 @@ class CircuitBreaker:
             self._permits.setdefault(key, []).append(permit)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self, exc: BaseException | None) -> None:
         key = _task_key()
         with self._lock:
             stack = self._permits.get(key)
@@ -323,5 +341,8 @@ class CircuitBreaker:
 
 
 def _task_key() -> object:
-    task = asyncio.current_task()
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running event loop in this thread
+        task = None
     return task if task is not None else threading.get_ident()

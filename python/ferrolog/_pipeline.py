@@ -47,6 +47,7 @@ class PipelineOptions(TypedDict):
     max_event_bytes: int | None
     schema: str
     levels: dict[int, str]
+    fallback: dict[str, Any]
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
@@ -107,10 +108,11 @@ def sink_problems(settings: Settings) -> list[str]:
     This does blocking file-system calls: run it off the event loop.
     """
     problems: list[str] = []
-    for index, sink in enumerate(settings.sinks):
+    named = [(f"sinks.{index}", sink) for index, sink in enumerate(settings.sinks)]
+    for name, sink in [*named, ("fallback", settings.fallback)]:
         if not isinstance(sink, FileSink):
             continue
-        where = f"sinks.{index}.path"
+        where = f"{name}.path"
         path = os.path.abspath(sink.path)
         try:
             info = os.lstat(path)
@@ -166,23 +168,7 @@ def pipeline_options(
     if sinks is not None:
         native_sinks = list(sinks)
     else:
-        native_sinks = []
-        for sink in settings.sinks:
-            if isinstance(sink, FileSink):
-                native_sinks.append(
-                    {
-                        "type": "file",
-                        "path": str(sink.path),
-                        "max_bytes": sink.max_bytes,
-                        "rotate_every": sink.rotate_every,
-                        "backups": sink.backups,
-                        "compress": sink.compress,
-                        "mode": sink.mode,
-                        "utc": sink.utc,
-                    }
-                )
-            else:
-                native_sinks.append({"type": sink.type})
+        native_sinks = [_native_spec(sink) for sink in settings.sinks]
     return PipelineOptions(
         sinks=native_sinks,
         capacity_bytes=settings.ring.capacity_bytes,
@@ -193,7 +179,24 @@ def pipeline_options(
         max_event_bytes=settings.ring.max_event_bytes,
         schema=settings.schema,
         levels={number: name for name, number in settings.levels.items()},
+        fallback=_native_spec(settings.fallback),
     )
+
+
+def _native_spec(sink: Any) -> dict[str, Any]:
+    """The native pipeline's dict for a native sink's settings."""
+    if isinstance(sink, FileSink):
+        return {
+            "type": "file",
+            "path": str(sink.path),
+            "max_bytes": sink.max_bytes,
+            "rotate_every": sink.rotate_every,
+            "backups": sink.backups,
+            "compress": sink.compress,
+            "mode": sink.mode,
+            "utc": sink.utc,
+        }
+    return {"type": sink.type}
 
 
 def build_pipeline(settings: Settings, *, sinks: Sequence[PythonSink] | None = None) -> Pipeline:

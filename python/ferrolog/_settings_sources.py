@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -101,13 +102,19 @@ def _known_environment_names(settings_cls: type[BaseModel]) -> list[str]:
     names: list[str] = []
     for field, info in settings_cls.model_fields.items():
         names.append(f"{ENV_PREFIX}{field.upper()}")
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            names += [
-                f"{ENV_PREFIX}{field.upper()}{ENV_DELIMITER}{sub.upper()}"
-                for sub in annotation.model_fields
-            ]
+        subs = {sub for model in _models_in(info.annotation) for sub in model.model_fields}
+        names += [
+            f"{ENV_PREFIX}{field.upper()}{ENV_DELIMITER}{sub.upper()}" for sub in sorted(subs)
+        ]
     return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field's annotation admits: the model itself, or each model of a union
+    (e.g. the ``fallback`` sink, one of several models told apart by ``type``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
 
 
 def _check_environment_names(settings_cls: type[BaseModel]) -> None:

@@ -281,6 +281,13 @@ SinkSettings = Annotated[
 ]
 
 
+#: Where a failing sink's events go: a native sink, or ``null`` for none (dropped, counted).
+FallbackSettings = Annotated[
+    Union[StderrSink, StdoutSink, FileSink, NullSink],  # noqa: UP007
+    Field(discriminator="type"),
+]
+
+
 class PluginRef(_Model):
     """A caller-side plugin (filter, enricher or redactor) and its own configuration."""
 
@@ -376,6 +383,11 @@ with warnings.catch_warnings():
         ring: RingSettings = Field(default_factory=RingSettings)
         #: At least one sink.
         sinks: tuple[SinkSettings, ...] = Field(default_factory=_default_sinks, min_length=1)
+        #: Where the events of a sink that fails go until it recovers (it is retried after
+        #: 1 s, then less often, at least every 30 s): standard error by default; a file; or
+        #: ``{"type": "null"}`` to drop them (counted). The switch and the recovery are
+        #: reported once each on standard error.
+        fallback: FallbackSettings = Field(default_factory=StderrSink)
         filters: tuple[PluginRef, ...] = ()
         enrichers: tuple[PluginRef, ...] = ()
         redactors: tuple[PluginRef, ...] = ()

@@ -64,6 +64,11 @@ def _native_stacks(pid: int) -> str:
 class GatedFileSink:
     """Appends batches to a file; in the parent, holds every batch until `gate` is set."""
 
+    # Stall the whole pipeline while gated (a Python sink is otherwise isolated: its own
+    # queue overflows to the fallback sink), and never count as hung.
+    backpressure = True
+    timeout = 300.0
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.parent = os.getpid()

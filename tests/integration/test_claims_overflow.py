@@ -21,6 +21,11 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -
 class GatedSink:
     """A Python sink that holds its first batch until `gate` is set; counts what it got."""
 
+    # Stall the whole pipeline while gated (a Python sink is otherwise isolated: its own
+    # queue overflows to the fallback sink), and never count as hung.
+    backpressure = True
+    timeout = 300.0
+
     def __init__(self) -> None:
         self.gate = threading.Event()
         self.entered = threading.Event()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ferrolog import Logger, Pipeline
 from ferrolog._native import Ready
+from ferrolog._sinks import QUEUE_BATCHES
 
 #: Longest any test waits for a condition it expects; a failure, never a pace.
 DEADLINE = 30.0
@@ -15,6 +16,11 @@ DEADLINE = 30.0
 
 class GateSink:
     """Blocks in `write_batch` until `release()`; records what it wrote and its lifecycle."""
+
+    # Stall the whole pipeline while gated (a Python sink is otherwise isolated: its own
+    # queue overflows to the fallback sink), and never count as hung.
+    backpressure = True
+    timeout = 300.0
 
     def __init__(self) -> None:
         self.open = threading.Event()
@@ -45,9 +51,11 @@ def wait_for(cond: Callable[[], bool], what: str) -> None:
         time.sleep(0.001)
 
 
-#: Batches the writer takes before a stalled Python sink stops it: the runner holds one, the
-#: channel queues four (PY_SINK_BATCHES in rust/py/src/pipeline.rs), the writer holds one.
-STALLED_BATCHES = 6
+#: Batches the writer takes before a stalled Python sink (with backpressure) stops it: the
+#: sink's worker holds one and queues QUEUE_BATCHES, the runner holds one while it waits for
+#: room, the channel queues four (PY_SINK_BATCHES in rust/py/src/channel.rs), the writer
+#: holds one.
+STALLED_BATCHES = 1 + QUEUE_BATCHES + 1 + 4 + 1
 
 
 def fill_ring(pipeline: Pipeline, log: Logger) -> int:

@@ -95,11 +95,11 @@ def test_a_failing_python_sink_counts_errors_and_drops() -> None:
 
 
 def test_close_stops_the_runner_thread() -> None:
-    """After close() no runner thread is left behind."""
+    """After close() no runner or sink worker thread is left behind."""
     before = threading.active_count()
-    p = Pipeline(sinks=[Memory()])
+    p = Pipeline(sinks=[Memory(), Memory()])
     p.logger("x").info("one")
-    assert threading.active_count() == before + 1
+    assert threading.active_count() == before + 3  # the runner, one worker per sink
     p.close(5.0)
     assert threading.active_count() == before
 

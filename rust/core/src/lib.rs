@@ -4,6 +4,7 @@
 //! AddressSanitizer and ThreadSanitizer (`make test-sanitize`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod fallback;
 mod fdio;
 pub mod file;
 mod flock;
@@ -18,6 +19,7 @@ pub mod tz;
 pub mod wake;
 pub mod writer;
 
+pub use fallback::SinkHealth;
 pub use file::{FileConfig, FileSink};
 pub use ring::{PushError, Ring, MAX_CAPACITY_BYTES};
 pub use rotation::{Clock, RotateEvery, SystemClock};

@@ -23,6 +23,9 @@ pub struct StatsSnapshot {
     pub errors: u64,
     /// Payload bytes of the written records.
     pub bytes: u64,
+    /// Written records that a failed sink handed to the fallback sink (counted in `written`
+    /// too: they were delivered, to the fallback).
+    pub rerouted: u64,
     /// Batches handed to the sinks.
     pub batches: u64,
     /// The ring's high-water mark in bytes.
@@ -38,11 +41,12 @@ pub(crate) struct Counters {
     pub(crate) errors: AtomicU64,
     pub(crate) bytes: AtomicU64,
     pub(crate) batches: AtomicU64,
+    pub(crate) rerouted: AtomicU64,
 }
 
 impl Counters {
     /// Count something that orders nothing: `emitted` (made visible to the settling thread by
-    /// the ring's tickets and publications), `errors`, `bytes`, `batches`.
+    /// the ring's tickets and publications), `errors`, `bytes`, `batches`, `rerouted`.
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -64,6 +68,7 @@ impl Counters {
         let errors = self.errors.load(Ordering::Relaxed);
         let bytes = self.bytes.load(Ordering::Relaxed);
         let batches = self.batches.load(Ordering::Relaxed);
+        let rerouted = self.rerouted.load(Ordering::Relaxed);
         let emitted = self.emitted.load(Ordering::Relaxed);
         StatsSnapshot {
             emitted,
@@ -71,6 +76,7 @@ impl Counters {
             dropped,
             errors,
             bytes,
+            rerouted,
             batches,
             high_water,
         }
@@ -84,6 +90,7 @@ impl Counters {
             &self.errors,
             &self.bytes,
             &self.batches,
+            &self.rerouted,
         ] {
             c.store(0, Ordering::Relaxed);
         }

@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::fallback::{Fallback, Guarded, Outcome, SinkHealth, SinkStats};
 use crate::ring::{PushError, Refused, Ring};
 use crate::sink::Sink;
 use crate::stats::{Counters, StatsSnapshot};
@@ -101,6 +102,9 @@ pub struct Batch {
     /// Participants (the native sinks as one, the channel as another) still working on it.
     pending: AtomicUsize,
     failed: AtomicBool,
+    /// The native side already handed the batch to the fallback sink (a native sink failed):
+    /// a failing Python sink's share needs no second copy there.
+    rerouted: AtomicBool,
     channel_done: AtomicBool,
     pipeline: Weak<Pipeline>,
 }
@@ -116,8 +120,10 @@ impl Batch {
         self.records
     }
 
-    /// Report that the channel's consumer finished this batch; `ok == false` drops its
-    /// records (counted, with one error). Only the first call counts.
+    /// Report that the channel's consumer finished this batch. `ok == false` (one error)
+    /// hands the batch to the pipeline's fallback sink, or drops its records (counted) when
+    /// there is none or it fails too. Only the first call counts. It may write to the
+    /// fallback: call it without the GIL.
     pub fn settle(&self, ok: bool) {
         self.settle_channel_share(ok, !ok);
     }
@@ -127,8 +133,10 @@ impl Batch {
             return;
         }
         if let Some(p) = self.pipeline.upgrade() {
+            let mut ok = ok;
             if count_error {
                 Counters::add(&p.counters.errors, 1);
+                ok = self.rerouted.load(Ordering::Acquire) || p.reroute(&self.data, self.records);
             }
             p.finish(self, ok);
         }
@@ -142,6 +150,7 @@ impl Batch {
             end_pos,
             pending: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
+            rerouted: AtomicBool::new(false),
             channel_done: AtomicBool::new(true),
             pipeline: Weak::new(),
         }
@@ -161,6 +170,8 @@ struct Slow {
     channel_cv: Condvar,
     /// Batches handed to the channel and not yet settled, oldest first.
     inflight: Mutex<VecDeque<Arc<Batch>>>,
+    /// Where a failed sink's batches go; shared with the channel's consumer.
+    fallback: Mutex<Option<Fallback>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -211,7 +222,13 @@ pub struct Pipeline {
     /// Threads waiting in the slow-path room.
     waiters: Waiters,
     slow: AtomicPtr<Slow>,
-    sinks: WriterOwned<Vec<Box<dyn Sink>>>,
+    sinks: WriterOwned<Vec<Guarded>>,
+    /// Each native sink's health, in the order of the sinks.
+    sink_stats: Vec<Arc<SinkStats>>,
+    /// The fallback sink's name, for reports.
+    fallback_name: String,
+    /// Whether a fallback sink was configured (it may be gone in a forked child).
+    has_fallback: bool,
     /// The process that runs the current writer thread, to recognise a forked child.
     pid: AtomicU32,
     /// Naps the writer took waiting for a producer between reservation and publication.
@@ -246,7 +263,30 @@ impl Pipeline {
     /// [`MAX_CAPACITY_BYTES`](crate::ring::MAX_CAPACITY_BYTES), `OutOfMemory` if the ring
     /// cannot be allocated (both name the capacity), or the error of spawning the thread.
     pub fn start(config: PipelineConfig, sinks: Vec<Box<dyn Sink>>) -> io::Result<Arc<Pipeline>> {
+        Self::start_with_fallback(config, sinks, None)
+    }
+
+    /// Like [`start`](Self::start), with a `fallback` sink that takes the batches of a sink
+    /// whose write fails (see [`crate::fallback`]); without one they are dropped and counted.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_with_fallback(
+        config: PipelineConfig,
+        sinks: Vec<Box<dyn Sink>>,
+        fallback: Option<Box<dyn Sink>>,
+    ) -> io::Result<Arc<Pipeline>> {
         let ring = Ring::with_capacity(config.capacity_bytes)?;
+        let sinks: Vec<Guarded> = sinks.into_iter().map(Guarded::new).collect();
+        let sink_stats = sinks.iter().map(|g| Arc::clone(&g.stats)).collect();
+        let has_fallback = fallback.is_some();
+        let fallback_name = fallback
+            .as_ref()
+            .map_or_else(String::new, |f| f.name().to_owned());
+        let slow = Box::new(Slow {
+            fallback: Mutex::new(fallback.map(Fallback::new)),
+            ..Slow::default()
+        });
         let pipeline = Arc::new(Pipeline {
             ring,
             counters: Counters::default(),
@@ -263,8 +303,11 @@ impl Pipeline {
             settled_pos: AtomicU64::new(0),
             space_epoch: AtomicU64::new(0),
             waiters: Waiters::new(),
-            slow: AtomicPtr::new(Box::into_raw(Box::default())),
+            slow: AtomicPtr::new(Box::into_raw(slow)),
             sinks: WriterOwned(UnsafeCell::new(sinks)),
+            sink_stats,
+            fallback_name,
+            has_fallback,
             pid: AtomicU32::new(std::process::id()),
             stall_naps: AtomicU64::new(0),
         });
@@ -500,6 +543,12 @@ impl Pipeline {
             }
             self.slow().channel_cv.notify_all();
         }
+        // Last, because the channel's consumer may have handed it failed batches until now.
+        if let Some(fallback) = lock(&self.slow().fallback).as_mut() {
+            if fallback.close().is_err() {
+                Counters::add(&self.counters.errors, 1);
+            }
+        }
         quiet && settled
     }
 
@@ -553,6 +602,31 @@ impl Pipeline {
     /// The counters now.
     pub fn stats(&self) -> StatsSnapshot {
         self.counters.snapshot(self.ring.high_water_bytes() as u64)
+    }
+
+    /// Each native sink's health now, in the order the sinks were given.
+    pub fn sink_health(&self) -> Vec<SinkHealth> {
+        self.sink_stats.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// The fallback sink's name, or `None` without one.
+    pub fn fallback_name(&self) -> Option<&str> {
+        lock(&self.slow().fallback).as_ref()?;
+        Some(&self.fallback_name)
+    }
+
+    /// Hand `data` (whole lines: `records` records a sink failed to write) to the fallback
+    /// sink. `true` if it took them (counted as `rerouted`).
+    fn reroute(&self, data: &[u8], records: u64) -> bool {
+        let mut fallback = lock(&self.slow().fallback);
+        let Some(fallback) = fallback.as_mut() else {
+            return false;
+        };
+        let ok = fallback.write(data);
+        if ok {
+            Counters::add(&self.counters.rerouted, records);
+        }
+        ok
     }
 
     /// Block until the writer frees ring space (or the ring is at most half full, or the
@@ -611,10 +685,22 @@ impl Pipeline {
         // SAFETY: the caller guarantees no other thread uses the ring.
         unsafe { self.ring.reset() };
         self.counters.reset();
+        for s in &self.sink_stats {
+            s.reset();
+        }
         // The parent's locks may be held by threads that do not exist here; leak them (and
         // the parent's writer handle with them: it names a thread the child does not have).
-        self.slow
-            .store(Box::into_raw(Box::default()), Ordering::SeqCst);
+        // The fallback sink comes along unless a parent thread was using it at the fork: then
+        // its state is unknown, and the child has none (failed batches are dropped, counted).
+        let fallback = match self.slow().fallback.try_lock() {
+            Ok(mut f) => f.take(),
+            Err(_) => None,
+        };
+        let slow = Box::new(Slow {
+            fallback: Mutex::new(fallback),
+            ..Slow::default()
+        });
+        self.slow.store(Box::into_raw(slow), Ordering::SeqCst);
         for a in [
             &self.flush_req,
             &self.flush_done,
@@ -759,9 +845,12 @@ impl Pipeline {
             if target.is_some() || draining {
                 let flushed = target.is_none_or(|t| self.ring.consumed_pos() >= t);
                 if let (Some(req), true) = (flush, flushed) {
-                    for sink in sinks.iter_mut() {
-                        self.guard_sink(|| sink.flush());
+                    for slot in sinks.iter_mut().filter(|s| !s.is_failing()) {
+                        if !self.guard_sink(|| slot.sink.flush()) {
+                            slot.stats.count_error();
+                        }
                     }
+                    self.flush_fallback();
                     wake::flush::complete(&self.flush_done, req);
                     self.notify();
                 }
@@ -800,8 +889,10 @@ impl Pipeline {
                     || wake::flush::pending(&self.flush_req, &self.flush_done).is_some()
             });
         }
-        for sink in sinks.iter_mut() {
-            self.guard_sink(|| sink.close());
+        for slot in sinks.iter_mut() {
+            if !self.guard_sink(|| slot.sink.close()) {
+                slot.stats.count_error();
+            }
         }
         drop(exit);
     }
@@ -810,7 +901,7 @@ impl Pipeline {
     fn write_ready(
         &self,
         weak: &Weak<Pipeline>,
-        sinks: &mut [Box<dyn Sink>],
+        sinks: &mut [Guarded],
         buf: &mut Vec<u8>,
     ) -> (u64, usize) {
         let (mut records, mut bytes) = (0, 0);
@@ -833,9 +924,29 @@ impl Pipeline {
                 self.advance_settled(end_pos);
                 continue;
             }
+            let fallback = self.has_fallback.then_some(self.fallback_name.as_str());
             let mut ok = true;
-            for sink in sinks.iter_mut() {
-                ok &= self.guard_sink(|| sink.write_batch(buf));
+            let mut rerouted = false;
+            let mut failed = false;
+            for slot in sinks.iter_mut() {
+                match slot.write(buf, fallback) {
+                    Outcome::Written => {}
+                    Outcome::Failed => {
+                        Counters::add(&self.counters.errors, 1);
+                        failed = true;
+                    }
+                    Outcome::Skipped => failed = true,
+                }
+            }
+            if failed {
+                // One copy to the fallback, however many sinks failed.
+                ok = self.reroute(buf, n);
+                rerouted = ok;
+                if ok {
+                    for slot in sinks.iter().filter(|s| s.is_failing()) {
+                        slot.stats.count_rerouted(n);
+                    }
+                }
             }
             Counters::add(&self.counters.batches, 1);
             records += n;
@@ -851,6 +962,7 @@ impl Pipeline {
                     end_pos,
                     pending: AtomicUsize::new(2),
                     failed: AtomicBool::new(false),
+                    rerouted: AtomicBool::new(rerouted),
                     channel_done: AtomicBool::new(false),
                     pipeline: weak.clone(),
                 });
@@ -902,6 +1014,15 @@ impl Pipeline {
             self.ring.consumed_pos()
         };
         self.advance_settled(pos);
+    }
+
+    /// Flush the fallback sink.
+    fn flush_fallback(&self) {
+        if let Some(fallback) = lock(&self.slow().fallback).as_mut() {
+            if fallback.flush().is_err() {
+                Counters::add(&self.counters.errors, 1);
+            }
+        }
     }
 
     /// Run one sink call; an error or a panic counts one error. `true` on success.

@@ -172,6 +172,127 @@ fn a_failing_sink_counts_errors_and_drops_and_the_writer_keeps_going() {
     assert!(p.close(SECOND));
 }
 
+/// A failing sink's batches go to the fallback sink: nothing is lost, the other sink keeps
+/// receiving everything, and the failed sink is offered a batch again after its probe wait.
+#[test]
+fn a_failing_sinks_batches_go_to_the_fallback_until_it_recovers() {
+    let (bad, good, fallback) = (Probe::default(), Probe::default(), Probe::default());
+    let p = Pipeline::start_with_fallback(
+        config(0),
+        vec![Box::new(bad.clone()), Box::new(good.clone())],
+        Some(Box::new(fallback.clone())),
+    )
+    .unwrap();
+    assert_eq!(p.fallback_name(), Some("probe"));
+    bad.fail.store(true, Ordering::SeqCst);
+    for i in 0..10 {
+        p.push(format!("{i}\n").as_bytes());
+        assert!(p.flush(SECOND));
+    }
+    let s = p.stats();
+    assert_eq!(
+        (s.emitted, s.written, s.dropped, s.rerouted),
+        (10, 10, 0, 10)
+    );
+    assert_eq!(
+        s.errors, 1,
+        "skipped while failing: one failed write, not one per batch"
+    );
+    assert_eq!(
+        fallback.lines(),
+        (0..10).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+    assert_eq!(good.lines().len(), 10, "the healthy sink got everything");
+    assert!(bad.lines().is_empty());
+    assert_eq!(
+        bad.batches.load(Ordering::SeqCst),
+        1,
+        "not offered again before the probe"
+    );
+    let health = p.sink_health();
+    assert_eq!(health.len(), 2);
+    assert!(health[0].failing && !health[1].failing, "{health:?}");
+    assert_eq!(
+        (health[0].errors, health[0].rerouted, health[0].failovers),
+        (1, 10, 1)
+    );
+    assert_eq!((health[1].errors, health[1].rerouted), (0, 0));
+
+    // Recovered: the probe after PROBE_FIRST finds it working and it takes batches again.
+    bad.fail.store(false, Ordering::SeqCst);
+    thread::sleep(ferrolog_core::fallback::PROBE_FIRST + Duration::from_millis(50));
+    p.push(b"back\n");
+    assert!(p.flush(SECOND));
+    assert_eq!(bad.lines(), ["back"]);
+    assert_eq!(fallback.lines().len(), 10);
+    assert!(!p.sink_health()[0].failing);
+    let s = p.stats();
+    assert_eq!(
+        (s.emitted, s.written, s.dropped, s.rerouted),
+        (11, 11, 0, 10)
+    );
+    assert!(p.close(SECOND));
+    assert!(
+        fallback.closed.load(Ordering::SeqCst),
+        "close closes the fallback too"
+    );
+}
+
+/// When the fallback fails too, the records are dropped and counted.
+#[test]
+fn a_failing_fallback_drops_and_counts() {
+    let (bad, fallback) = (Probe::default(), Probe::default());
+    let p = Pipeline::start_with_fallback(
+        config(0),
+        vec![Box::new(bad.clone())],
+        Some(Box::new(fallback.clone())),
+    )
+    .unwrap();
+    bad.fail.store(true, Ordering::SeqCst);
+    fallback.fail.store(true, Ordering::SeqCst);
+    for _ in 0..5 {
+        p.push(b"x\n");
+    }
+    assert!(p.flush(SECOND));
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped, s.rerouted), (5, 0, 5, 0));
+    fallback.fail.store(false, Ordering::SeqCst);
+    p.push(b"y\n");
+    assert!(p.flush(SECOND));
+    assert_eq!(fallback.lines(), ["y"], "the fallback works again");
+    assert!(settled(&p.stats()));
+    assert!(p.close(SECOND));
+}
+
+/// A channel batch its consumer failed goes to the fallback (once, even when a native sink
+/// failed it too).
+#[test]
+fn a_failed_channel_batch_goes_to_the_fallback_once() {
+    let (bad, fallback) = (Probe::default(), Probe::default());
+    let p = Pipeline::start_with_fallback(
+        channel_config(2),
+        vec![Box::new(bad.clone())],
+        Some(Box::new(fallback.clone())),
+    )
+    .unwrap();
+    p.push(b"a\n");
+    let batch = p.take_batch(SECOND).unwrap();
+    batch.settle(false);
+    assert!(p.flush(SECOND));
+    assert_eq!(fallback.lines(), ["a"]);
+    assert_eq!(bad.lines(), ["a"]);
+    bad.fail.store(true, Ordering::SeqCst);
+    p.push(b"b\n");
+    let batch = p.take_batch(SECOND).unwrap();
+    batch.settle(false);
+    assert!(p.flush(SECOND));
+    assert_eq!(fallback.lines(), ["a", "b"], "one copy of b");
+    let s = p.stats();
+    assert_eq!((s.emitted, s.written, s.dropped, s.rerouted), (2, 2, 0, 2));
+    assert_eq!(s.errors, 3);
+    assert!(p.close(SECOND));
+}
+
 #[test]
 fn close_is_idempotent_closes_sinks_and_counts_later_pushes_as_dropped() {
     let probe = Probe::default();

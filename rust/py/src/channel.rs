@@ -32,9 +32,11 @@ impl PyBatch {
         self.batch.records()
     }
 
-    /// Report whether every Python sink wrote the batch; only the first report counts.
-    fn settle(&self, ok: bool) {
-        self.batch.settle(ok);
+    /// Report whether every Python sink wrote the batch; only the first report counts. A
+    /// failed batch goes to the pipeline's fallback sink (written without the GIL).
+    fn settle(&self, py: Python<'_>, ok: bool) {
+        let batch = &self.batch;
+        py.detach(|| batch.settle(ok));
     }
 }
 

@@ -8,11 +8,11 @@ use crate::logger::Logger;
 use crate::process;
 use crate::schema::Schema;
 use crate::shared::{timeout_of, Shared, MAX_TIMEOUT};
-use crate::sink_spec::{parse_sink, setting_text};
+use crate::sink_spec::{parse_sink, parse_sink_at, setting_text};
 use ferrolog_core::{Overflow, PipelineConfig, Sink};
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ impl Pipeline {
     /// 64 KiB (or what a smaller ring can hold).
     #[pyo3(signature = (*, sinks, capacity_bytes = None, overflow = "drop", block_timeout = 1.0,
                         batch_bytes = None, linger = 0.001, max_event_bytes = None,
-                        schema = "default", levels = None))]
+                        schema = "default", levels = None, fallback = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -43,6 +43,7 @@ impl Pipeline {
         max_event_bytes: Option<Bound<'_, PyAny>>,
         schema: &str,
         levels: Option<Bound<'_, PyDict>>,
+        fallback: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let schema = Schema::parse(schema).ok_or_else(|| {
             PyValueError::new_err(format!(
@@ -110,6 +111,11 @@ impl Pipeline {
                 native.push(parse_sink(i, &spec)?);
             }
         }
+        // Where a failing sink's batches go; a "null" fallback means none: dropped, counted.
+        let fallback = match fallback.filter(|f| !f.is_none()) {
+            None => None,
+            Some(spec) => Some(parse_sink_at("fallback", &spec)?).filter(|s| s.name() != "null"),
+        };
         if native.is_empty() && py_sinks.is_empty() {
             return Err(PyValueError::new_err(
                 "sinks is empty: a pipeline needs at least one sink, e.g. [{'type': 'stdout'}]",
@@ -126,16 +132,18 @@ impl Pipeline {
                 PY_SINK_BATCHES
             },
         };
-        let core = ferrolog_core::Pipeline::start(config, native).map_err(|e| match e.kind() {
-            // The ring could not be allocated: the setting is what to change.
-            std::io::ErrorKind::OutOfMemory | std::io::ErrorKind::InvalidInput => {
-                PyValueError::new_err(format!(
-                    "capacity_bytes={capacity_bytes}: the ring cannot be allocated ({e}); \
+        let core = ferrolog_core::Pipeline::start_with_fallback(config, native, fallback).map_err(
+            |e| match e.kind() {
+                // The ring could not be allocated: the setting is what to change.
+                std::io::ErrorKind::OutOfMemory | std::io::ErrorKind::InvalidInput => {
+                    PyValueError::new_err(format!(
+                        "capacity_bytes={capacity_bytes}: the ring cannot be allocated ({e}); \
                      choose a smaller capacity"
-                ))
-            }
-            _ => PyOSError::new_err(format!("cannot start the writer thread: {e}")),
-        })?;
+                    ))
+                }
+                _ => PyOSError::new_err(format!("cannot start the writer thread: {e}")),
+            },
+        )?;
         // By default an event may take 64 KiB, or what a small ring can hold.
         let max_event_bytes = max_event_bytes.unwrap_or(core.max_record_len().min(64 << 10));
         if max_event_bytes > core.max_record_len() {
@@ -235,9 +243,47 @@ impl Pipeline {
         self.shared.schema.name()
     }
 
-    /// Counters: emitted, written, dropped, errors, bytes, batches, high_water, capacity.
+    /// Counters: emitted, written, dropped, errors, bytes, rerouted, batches, high_water,
+    /// capacity.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.shared.stats(py)
+    }
+
+    /// Each sink's health: the native sinks in order (dicts with `name`, `kind` "native",
+    /// `failing` (its batches go to the fallback now), `errors`, `rerouted` (its records the
+    /// fallback took) and `failovers` (switches to the fallback)), then the Python sinks (see
+    /// `ferrolog._sinks.Runner.sink_health`).
+    fn sink_health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for h in self.shared.core.sink_health() {
+            let d = PyDict::new(py);
+            d.set_item("name", h.name)?;
+            d.set_item("failing", h.failing)?;
+            d.set_item("errors", h.errors)?;
+            d.set_item("rerouted", h.rerouted)?;
+            d.set_item("failovers", h.failovers)?;
+            d.set_item("kind", "native")?;
+            list.append(d)?;
+        }
+        let runner = self
+            .shared
+            .runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|r| r.clone_ref(py));
+        if let Some(runner) = runner {
+            for h in runner.bind(py).call_method0("sink_health")?.try_iter()? {
+                list.append(h?)?;
+            }
+        }
+        Ok(list)
+    }
+
+    /// The fallback sink's name (e.g. `"stderr"`), or None without one.
+    #[getter]
+    fn fallback(&self) -> Option<String> {
+        self.shared.core.fallback_name().map(str::to_owned)
     }
 
     fn __repr__(&self) -> String {

@@ -62,6 +62,7 @@ impl Shared {
         d.set_item("dropped", s.dropped)?;
         d.set_item("errors", s.errors)?;
         d.set_item("bytes", s.bytes)?;
+        d.set_item("rerouted", s.rerouted)?;
         d.set_item("batches", s.batches)?;
         d.set_item("high_water", s.high_water)?;
         d.set_item("capacity", self.core.capacity())?;

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 
 /// Build a native sink from its dict spec; errors name the sink's position and field.
 pub fn parse_sink(index: usize, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Sink>> {
-    let where_ = format!("sinks[{index}]");
+    parse_sink_at(&format!("sinks[{index}]"), spec)
+}
+
+/// Build a native sink from its dict spec; errors name it as `where_` (e.g. `"fallback"`).
+pub fn parse_sink_at(where_: &str, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn Sink>> {
     let spec = spec.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(
             "{where_}: a sink is a dict with a 'type', got {}",
