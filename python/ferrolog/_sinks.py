@@ -39,8 +39,9 @@ __all__ = ["Runner", "start_runner"]
 
 #: How long a runner waits for a batch before looking at its workers again.
 _POLL_SECONDS = 0.05
-#: Batches one Python sink may have waiting; more are its overflow.
-QUEUE_BATCHES = 64
+#: Bytes of batches one Python sink may have waiting, unless the sink sets ``queue_bytes``;
+#: a batch that does not fit is its overflow (a batch always fits an empty queue).
+QUEUE_BYTES = 4 << 20
 #: How long a sink call may take, unless the sink sets ``timeout`` (seconds).
 DEFAULT_TIMEOUT = 10.0
 #: Failed batches in a row that disable a sink, and how long it stays disabled before a probe.
@@ -54,6 +55,13 @@ def sink_name(sink: object) -> str:
     """A sink's name for reports: its ``name`` attribute when that is a str, else its class."""
     name = getattr(sink, "name", None)
     return name if isinstance(name, str) and name else type(sink).__name__
+
+
+def _sink_queue_bytes(sink: object) -> int:
+    value = getattr(sink, "queue_bytes", None)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return QUEUE_BYTES
 
 
 def _sink_timeout(sink: object) -> float:
@@ -150,6 +158,7 @@ class _Worker:
     def __init__(
         self,
         sink: PythonSink,
+        index: int,
         diagnostics: Diagnostics,
         app_loop: asyncio.AbstractEventLoop | None,
     ) -> None:
@@ -159,6 +168,8 @@ class _Worker:
         self._diagnostics = diagnostics
         self._caller = _Caller(app_loop if getattr(sink, "use_app_loop", False) else None)
         self._backpressure = getattr(sink, "backpressure", False) is True
+        self._limit = _sink_queue_bytes(sink)
+        self._queued = 0  # bytes of the batches in the queue
         self._cv = threading.Condition()
         self._queue: deque[object] = deque()
         # (monotonic start, share or None) of the call in progress; `_given_up` once the
@@ -175,7 +186,7 @@ class _Worker:
         )
         self.batches = self.failures = self.overflow = self.timeouts = self.missed = 0
         self.thread = threading.Thread(
-            target=self._run, name=f"ferrolog-sink-{self.name}", daemon=True
+            target=self._run, name=f"ferrolog-sink-{index}-{self.name}", daemon=True
         )
 
     # -- runner side -----------------------------------------------------------------------
@@ -188,14 +199,15 @@ class _Worker:
         is full the runner waits for it (so the ring fills, and the pipeline's overflow policy
         applies to the callers), unless it hangs past its timeout."""
         with self._cv:
-            while self._backpressure and len(self._queue) >= QUEUE_BATCHES:
+            while self._backpressure and not self._fits(share):
                 if self.start_failed or self._hung(time.monotonic()):
                     break
                 if not self.thread.is_alive():
                     break
                 self._cv.wait(_POLL_SECONDS)
-            refused = self._refusal()
+            refused = self._refusal(share)
             if refused is None:
+                self._queued += len(share.view)
                 self._queue.append(share)
                 self._cv.notify()
                 return
@@ -204,17 +216,24 @@ class _Worker:
                 self.overflow += 1
         share.done(False)
 
-    def _refusal(self) -> str | None:
+    def _refusal(self, share: _Share) -> str | None:
         if self.start_failed:
             return "not started"
         if self._hung(time.monotonic()):
             return "hung"
         if self.breaker.state is CircuitState.OPEN:
             return "disabled"
-        if len(self._queue) >= QUEUE_BATCHES:
-            self._report("overflow", f"its queue of {QUEUE_BATCHES} batches is full")
+        if not self._fits(share):
+            self._report(
+                "overflow",
+                f"its queue of {self._limit} bytes is full; what does not fit goes to the "
+                "fallback sink (counted in its overflow)",
+            )
             return "overflow"
         return None
+
+    def _fits(self, share: _Share) -> bool:
+        return self._queued == 0 or self._queued + len(share.view) <= self._limit
 
     def _hung(self, now: float) -> bool:
         return self._busy is not None and now - self._busy[0] > self.timeout
@@ -263,6 +282,7 @@ class _Worker:
         with self._cv:
             left = [item for item in self._queue if isinstance(item, _Share)]
             self._queue.clear()
+            self._queued = 0
             busy = self._busy[1] if self._busy is not None and not self._given_up else None
             self._given_up = True
         if busy is not None:
@@ -290,7 +310,7 @@ class _Worker:
                 "timeouts": self.timeouts,
                 "overflow": self.overflow,
                 "missed": self.missed,
-                "queued": sum(1 for item in self._queue if isinstance(item, _Share)),
+                "queued_bytes": self._queued,
             }
 
     def _report(self, what: str, message: str) -> None:
@@ -324,8 +344,10 @@ class _Worker:
                     if not self._queue:
                         self._cv.wait(_POLL_SECONDS)
                     item = self._queue.popleft() if self._queue else None
-                    if item is not None and self._backpressure:
-                        self._cv.notify_all()
+                    if isinstance(item, _Share):
+                        self._queued -= len(item.view)
+                        if self._backpressure:
+                            self._cv.notify_all()
                 if item is None:
                     if dirty and not self.start_failed:
                         dirty = False
@@ -399,7 +421,9 @@ class Runner:
     ) -> None:
         self._channel = channel
         self.diagnostics = Diagnostics(interval=REPORT_INTERVAL)
-        self.workers = [_Worker(sink, self.diagnostics, app_loop) for sink in sinks]
+        self.workers = [
+            _Worker(sink, index, self.diagnostics, app_loop) for index, sink in enumerate(sinks)
+        ]
         names = "+".join(w.name for w in self.workers)
         self._thread = threading.Thread(
             target=self._run, name=f"ferrolog-sinks-{names}", daemon=True

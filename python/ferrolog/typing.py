@@ -32,13 +32,26 @@ SettingsSource: TypeAlias = Union["Settings", Mapping[str, Any], str, "os.PathLi
 
 
 class PythonSink(Protocol):
-    """A sink written in Python: receives whole NDJSON lines, one batch per call, on a runner
-    thread of its pipeline.
+    """A sink written in Python: receives whole NDJSON lines, one batch per call, on its own
+    worker thread, fed through its own bounded queue.
 
-    Optional methods, each a plain or a coroutine function, called on the same thread:
-    ``start()`` before the first batch, ``flush()`` when the pipeline is flushed (and when
-    idle after writing), ``stop()`` when it closes. A sink whose ``start()`` raises gets no
-    batches, and each batch it misses is counted dropped.
+    Optional methods, each a plain or a coroutine function, called on that thread (coroutines
+    on the thread's own event loop): ``start()`` before the first batch, ``flush()`` when the
+    pipeline is flushed (and when idle after writing), ``stop()`` when it closes.
+
+    Isolation: a sink whose ``start()`` raises gets no batches; a call that raises or takes
+    longer than its timeout fails its batch; after 3 failed batches in a row the sink is
+    disabled for 30 s, then probed with one batch. Every batch a sink does not write goes to
+    the pipeline's fallback sink (``Settings.fallback``; dropped and counted without one), and
+    the failure is reported on standard error, rate-limited, with the sink's name.
+
+    Optional class attributes: ``name`` (str, for reports and ``sink_health()``; default the
+    class name), ``timeout`` (seconds a call may take, default 10), ``queue_bytes`` (bytes of
+    batches that may wait for it, default 4 MiB; what does not fit is its overflow, counted
+    and rerouted), ``backpressure`` (True: when its queue is full the pipeline waits for it
+    instead, so the ring fills and the overflow policy applies to the callers) and
+    ``use_app_loop`` (True: coroutines run on the event loop that was running when the
+    pipeline was created, for clients bound to that loop).
     """
 
     def write_batch(self, batch: memoryview, /) -> object:

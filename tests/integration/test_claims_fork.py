@@ -68,6 +68,7 @@ class GatedFileSink:
     # queue overflows to the fallback sink), and never count as hung.
     backpressure = True
     timeout = 300.0
+    queue_bytes = 0  # one batch at a time
 
     def __init__(self, path: Path) -> None:
         self.path = path

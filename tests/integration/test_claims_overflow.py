@@ -25,6 +25,7 @@ class GatedSink:
     # queue overflows to the fallback sink), and never count as hung.
     backpressure = True
     timeout = 300.0
+    queue_bytes = 0  # one batch at a time
 
     def __init__(self) -> None:
         self.gate = threading.Event()

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from ferrolog import Logger, Pipeline
 from ferrolog._native import Ready
-from ferrolog._sinks import QUEUE_BATCHES
 
 #: Longest any test waits for a condition it expects; a failure, never a pace.
 DEADLINE = 30.0
@@ -21,6 +20,7 @@ class GateSink:
     # queue overflows to the fallback sink), and never count as hung.
     backpressure = True
     timeout = 300.0
+    queue_bytes = 0  # one batch at a time
 
     def __init__(self) -> None:
         self.open = threading.Event()
@@ -51,11 +51,11 @@ def wait_for(cond: Callable[[], bool], what: str) -> None:
         time.sleep(0.001)
 
 
-#: Batches the writer takes before a stalled Python sink (with backpressure) stops it: the
-#: sink's worker holds one and queues QUEUE_BATCHES, the runner holds one while it waits for
-#: room, the channel queues four (PY_SINK_BATCHES in rust/py/src/channel.rs), the writer
-#: holds one.
-STALLED_BATCHES = 1 + QUEUE_BATCHES + 1 + 4 + 1
+#: Batches the writer takes before a stalled Python sink (with backpressure and a one-batch
+#: queue) stops it: the sink's worker holds one and queues one, the runner holds one while it
+#: waits for room, the channel queues four (PY_SINK_BATCHES in rust/py/src/channel.rs), the
+#: writer holds one.
+STALLED_BATCHES = 1 + 1 + 1 + 4 + 1
 
 
 def fill_ring(pipeline: Pipeline, log: Logger) -> int:

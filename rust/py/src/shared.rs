@@ -32,7 +32,14 @@ impl Shared {
     pub fn close(&self, py: Python<'_>, deadline: Instant) -> PyResult<bool> {
         let core = self.core.clone();
         let ok = py.detach(move || core.close(deadline.saturating_duration_since(Instant::now())));
-        let runner = self.runner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Kept (not taken): its sinks' health stays readable after close; joining a finished
+        // runner again returns at once.
+        let runner = self
+            .runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|r| r.clone_ref(py));
         if let Some(runner) = runner {
             let left = deadline
                 .saturating_duration_since(Instant::now())
