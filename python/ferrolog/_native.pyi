@@ -1,6 +1,6 @@
 """Type stubs for ferrolog._native, the Rust extension behind ferrolog's hot path."""
 
-from collections.abc import Awaitable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, Final, Literal, final
 
@@ -158,6 +158,7 @@ class Pipeline:
         schema: str = "default",
         levels: Mapping[int, str] | None = None,
         fallback: Mapping[str, Any] | None = None,
+        processors: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
     ) -> Pipeline: ...
     def logger(self, name: str | None = None, level: _LevelLike | None = None) -> Logger: ...
     def level_number(self, level: _LevelLike) -> int: ...

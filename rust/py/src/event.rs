@@ -103,7 +103,11 @@ impl Logger {
             self.name_text(&mut enc);
         }
         // The fields: context, then bound, then the call's own; later ones win on a clash.
-        let ctx = context::current(py);
+        let ctx = if specials.no_context {
+            None
+        } else {
+            context::current(py)
+        };
         let ctx_fields = ctx
             .as_ref()
             .map(|c| &c.get().fields)

@@ -16,6 +16,7 @@ mod methods;
 mod pending;
 mod pipeline;
 mod process;
+mod processors;
 mod schema;
 mod shared;
 mod sink_spec;

@@ -6,12 +6,14 @@ use crate::keys;
 use crate::levels::{CRITICAL, DEBUG, ERROR, INFO, TRACE, WARNING};
 use crate::logger::{import_attr, Logger, Outcome};
 use crate::pending::PendingRecord;
+use crate::processors::{self, Processed};
 use crate::specials::{scan_specials, Specials};
 use crate::timestamp::SecondCache;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
 use std::cell::RefCell;
 use std::os::raw::c_int;
 
@@ -198,11 +200,76 @@ unsafe fn dispatch_inner(
         unsafe { scan_specials(kwnames, kwvalues, nkw, call.exc_default) }
     };
     specials.level_text = unknown_level;
+    // Caller-side plugins, when configured: the event as they made it replaces the call's.
+    let mut bare: Option<Logger> = None;
+    // The message, the field names, the field values (owned here: the pointers below borrow
+    // them for the call) and their pointers.
+    type Fields<'py> = (
+        Bound<'py, PyAny>,
+        Bound<'py, PyTuple>,
+        Vec<Bound<'py, PyAny>>,
+        Vec<*mut ffi::PyObject>,
+    );
+    let mut processed: Option<Fields<'_>> = None;
+    if let Some(chain) = &logger.shared.processors {
+        // SAFETY: per this function's contract.
+        match unsafe {
+            processors::apply(
+                py,
+                logger,
+                chain.bind(py),
+                level,
+                msg,
+                kwnames,
+                kwvalues,
+                nkw,
+            )
+        } {
+            Processed::Filtered => {
+                return if call.is_async {
+                    ready(py)
+                } else {
+                    // SAFETY: the GIL is held.
+                    unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+                };
+            }
+            Processed::Event {
+                msg: new_msg,
+                names,
+                values,
+            } => {
+                // The fields hold the context and bound ones now: encode them as the call's
+                // only fields, with a logger that has none bound.
+                bare = Some(Logger::create(
+                    py,
+                    logger.shared.clone(),
+                    logger.name.bind(py).clone(),
+                    logger.level,
+                    pyo3::types::PyDict::new(py),
+                ));
+                specials.no_context = true;
+                let ptrs = values.iter().map(Bound::as_ptr).collect();
+                processed = Some((new_msg, names, values, ptrs));
+            }
+            Processed::Unchanged => {}
+        }
+    }
+    let (enc_logger, msg, kwnames, kwvalues, nkw, keys) = match (&bare, &processed) {
+        (Some(bare), Some((m, names, _, ptrs))) => (
+            bare,
+            m.as_ptr(),
+            names.as_ptr(),
+            ptrs.as_ptr(),
+            ptrs.len() as ffi::Py_ssize_t,
+            None,
+        ),
+        _ => (logger, msg, kwnames, kwvalues, nkw, keys),
+    };
     let encode_and_push = |buf: &mut Vec<u8>, second: &mut SecondCache| {
         let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: per this function's contract.
             unsafe {
-                logger.encode(
+                enc_logger.encode(
                     py,
                     buf,
                     second,

@@ -30,7 +30,8 @@ impl Pipeline {
     /// 64 KiB (or what a smaller ring can hold).
     #[pyo3(signature = (*, sinks, capacity_bytes = None, overflow = "drop", block_timeout = 1.0,
                         batch_bytes = None, linger = 0.001, max_event_bytes = None,
-                        schema = "default", levels = None, fallback = None))]
+                        schema = "default", levels = None, fallback = None,
+                        processors = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -44,7 +45,16 @@ impl Pipeline {
         schema: &str,
         levels: Option<Bound<'_, PyDict>>,
         fallback: Option<Bound<'_, PyAny>>,
+        processors: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        if let Some(p) = processors.as_ref().filter(|p| !p.is_none()) {
+            if !p.is_callable() {
+                return Err(PyTypeError::new_err(format!(
+                    "processors must be a callable (event dict -> dict or None), got {}",
+                    p.get_type().name()?
+                )));
+            }
+        }
         let schema = Schema::parse(schema).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "schema must be 'default', 'ecs' or 'otel', got {schema:?}"
@@ -163,6 +173,8 @@ impl Pipeline {
             py_sinks,
             runner: Mutex::new(None),
             flusher: Flusher::default(),
+            processors: processors.filter(|p| !p.is_none()).map(Bound::unbind),
+            filtered: Default::default(),
         });
         start_runner(py, &shared)?;
         process::register(py, &shared);

@@ -7,6 +7,7 @@ use crate::schema::Schema;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,9 +25,18 @@ pub struct Shared {
     pub(crate) py_flush: Option<Arc<PySinkFlush>>,
     /// The thread that waits for async flushes.
     pub(crate) flusher: Flusher,
+    /// Caller-side plugins (`ferrolog._processors.ProcessorChain`), when configured.
+    pub(crate) processors: Option<Py<PyAny>>,
+    /// Events the processor chain dropped.
+    pub(crate) filtered: AtomicU64,
 }
 
 impl Shared {
+    /// Count an event the processor chain dropped.
+    pub(crate) fn count_filtered(&self) {
+        self.filtered.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Close by `deadline`: the core first (its writer drains and closes the native sinks),
     /// then the Python sinks' runner, which stops once the channel is empty.
     pub fn close(&self, py: Python<'_>, deadline: Instant) -> PyResult<bool> {
@@ -70,6 +80,7 @@ impl Shared {
         d.set_item("errors", s.errors)?;
         d.set_item("bytes", s.bytes)?;
         d.set_item("rerouted", s.rerouted)?;
+        d.set_item("filtered", self.filtered.load(Ordering::Relaxed))?;
         d.set_item("batches", s.batches)?;
         d.set_item("high_water", s.high_water)?;
         d.set_item("capacity", self.core.capacity())?;

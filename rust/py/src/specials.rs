@@ -12,6 +12,9 @@ pub struct Specials {
     pub count: usize,
     /// The level's name (not yet JSON) when `log()` was given one the pipeline does not know.
     pub level_text: Option<Vec<u8>>,
+    /// The call's fields already hold the context fields (a processor chain merged them), so
+    /// the encoder must not add them again.
+    pub no_context: bool,
 }
 
 /// Find `exc_info`, `stack_info` and `stacklevel` among the keywords.
