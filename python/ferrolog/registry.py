@@ -364,7 +364,7 @@ class PluginRegistry:
         declaration = self.load(name)
         if not declaration.compatible_with(PLUGIN_API_VERSION):
             raise PluginIncompatibleError(
-                f"plugin {name!r} {declaration.version} needs plugin API "
+                f"plugin {name!r} {declaration.version} needs API version "
                 f"{declaration.api_version!r}, but this ferrolog provides "
                 f"{PLUGIN_API_VERSION}; install a version of the plugin made for "
                 f"plugin API {PLUGIN_API_VERSION}",
