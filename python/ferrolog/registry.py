@@ -167,7 +167,7 @@ class _Managed:
     name: str
     instance: object
     requires: tuple[str, ...]
-    state: Literal["created", "started", "failed"] = "created"
+    state: Literal["created", "starting", "started", "failed"] = "created"
 
 
 @dataclass
@@ -609,9 +609,21 @@ class PluginRegistry:
         """
         with self._lock:
             records = list(self._managed)
-        ordered = self._order(records)
+            # Claimed under the lock: concurrent start() calls never start one twice.
+            claimed = {id(r) for r in records if r.state == "created"}
+            for record in records:
+                if id(record) in claimed:
+                    record.state = "starting"
+        try:
+            ordered = self._order(records)
+        except PluginDependencyError:
+            with self._lock:
+                for record in records:
+                    if id(record) in claimed:
+                        record.state = "created"
+            raise
         for record in ordered:
-            if record.state != "created":
+            if id(record) not in claimed:
                 continue
             missing = [
                 name

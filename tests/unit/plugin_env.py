@@ -50,6 +50,7 @@ def plugin_source(
     }.get(kind, "pass")
     template = textwrap.dedent(
         """\
+        import asyncio
         import pydantic
 
         EVENTS = []
@@ -164,9 +165,9 @@ class PluginEnv:
             sys.modules.pop(name, None)
 
 
-@pytest.fixture
-def plugin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginEnv]:
-    """A `PluginEnv` whose modules are forgotten after the test."""
+def plugin_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginEnv]:
+    """A `PluginEnv` whose modules are forgotten after the test (a test module's fixture:
+    ``yield from plugin_environment(tmp_path, monkeypatch)``)."""
     env = PluginEnv(tmp_path, monkeypatch)
     yield env
     env.cleanup()

@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugin_env import PluginEnv
+from plugin_env import PluginEnv, plugin_environment
 
 from ferrolog._marketplace import parse_index, read_index
 from ferrolog.cli import main
 from ferrolog.registry import PluginIndexError
+
+
+@pytest.fixture
+def plugin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginEnv]:
+    """Real test plugins installed on a temporary sys.path entry (see plugin_env.py)."""
+    yield from plugin_environment(tmp_path, monkeypatch)
 
 
 def _entry(**overrides: Any) -> dict[str, Any]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pickle
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from plugin_env import PluginEnv, plugin_source
+from plugin_env import PluginEnv, plugin_environment, plugin_source
 
 import ferrolog
 from ferrolog import PLUGIN_API_VERSION, PluginRegistry
@@ -23,6 +24,12 @@ from ferrolog.registry import (
     PluginNotAllowedError,
     PluginNotFoundError,
 )
+
+
+@pytest.fixture
+def plugin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginEnv]:
+    """Real test plugins installed on a temporary sys.path entry (see plugin_env.py)."""
+    yield from plugin_environment(tmp_path, monkeypatch)
 
 
 def test_the_plugin_api_version_is_exported() -> None:

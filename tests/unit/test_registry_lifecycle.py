@@ -3,20 +3,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import io
 import json
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from plugin_env import PluginEnv
+from plugin_env import PluginEnv, plugin_environment
 
 from ferrolog import Container, Logger, PluginRegistry, SettingsError, build_pipeline
 from ferrolog.config import Settings
 from ferrolog.errors import Diagnostics, ErrorCategory
 from ferrolog.registry import PluginDependencyError, PluginSettingsError
+
+
+@pytest.fixture
+def plugin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginEnv]:
+    """Real test plugins installed on a temporary sys.path entry (see plugin_env.py)."""
+    yield from plugin_environment(tmp_path, monkeypatch)
 
 
 async def test_start_follows_requires_and_stop_reverses_it(plugin_env: PluginEnv) -> None:
@@ -251,3 +259,15 @@ async def test_load_start_stop_cycles_leave_no_instance_alive(plugin_env: Plugin
     assert len(instances) == 1005
     assert all(ref() is None for ref in instances)
     assert len(plugin_env.events) == 2 * 2 * 1000 + 2 * 5
+
+
+async def test_concurrent_starts_start_each_plugin_once(plugin_env: PluginEnv) -> None:
+    """Two start() calls at once (async start methods interleave) start each plugin once."""
+    plugin_env.plugin("slow", kind="filter", asynchronous=True, start="await asyncio.sleep(0.01)")
+    plugin_env.plugin("after", kind="filter", requires=("slow",), asynchronous=True)
+    registry = PluginRegistry(allow=["slow", "after"])
+    registry.create("filter", "slow")
+    registry.create("filter", "after")
+    await asyncio.gather(registry.start(), registry.start())
+    assert plugin_env.events == [("start", "slow"), ("start", "after")]
+    await registry.stop()
