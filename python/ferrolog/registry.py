@@ -511,14 +511,21 @@ class PluginRegistry:
         return instance
 
     def sink_plugins(self, settings: Settings) -> dict[int, SinkPlugin]:
-        """A new instance for every plugin sink of ``settings``, by its index in ``sinks``.
+        """A new instance for every plugin sink of ``settings``, by its index in ``sinks``,
+        ready to hand to a pipeline.
 
-        Their lifecycle is their pipeline's (``managed=False``).
+        Their lifecycle is their pipeline's (``managed=False``): its sink runner calls
+        ``start``, ``flush`` and ``stop``. Each instance is wrapped so that a failure of
+        those is also reported, with the plugin's name, through this registry's diagnostics.
         """
         from ferrolog.config import PluginSink
 
         return {
-            index: self.create("sink", sink.name, sink.config, managed=False)
+            index: _DiagnosedSink(
+                self.create("sink", sink.name, sink.config, managed=False),
+                sink.name,
+                self._diagnostics,
+            )
             for index, sink in enumerate(settings.sinks)
             if isinstance(sink, PluginSink)
         }
@@ -677,6 +684,64 @@ class PluginRegistry:
     def __repr__(self) -> str:
         allowed = ", ".join(sorted(self._allow))
         return f"<ferrolog.PluginRegistry allow=[{allowed}] instances={len(self._managed)}>"
+
+
+class _DiagnosedSink:
+    """A plugin sink as its pipeline's sink runner sees it: the same calls, and a failing
+    ``start``/``flush``/``stop`` is also reported through the container's diagnostics.
+
+    The runner still sees the exception, so it excludes a sink that failed to start (its
+    missed batches are counted dropped) and keeps the other sinks running.
+    """
+
+    __slots__ = ("_diagnostics", "_name", "plugin")
+
+    def __init__(self, plugin: SinkPlugin, name: str, diagnostics: Diagnostics) -> None:
+        self.plugin = plugin
+        self._name = name
+        self._diagnostics = diagnostics
+
+    def write_batch(self, batch: memoryview, /) -> object:
+        return self.plugin.write_batch(batch)
+
+    def start(self) -> object:
+        return self._guarded("start")
+
+    def flush(self) -> object:
+        return self._guarded("flush")
+
+    def stop(self) -> object:
+        return self._guarded("stop")
+
+    def _guarded(self, method: str) -> object:
+        function = getattr(self.plugin, method, None)
+        if function is None:
+            return None
+        try:
+            result = function()
+        except Exception as exc:
+            self._report(method, exc)
+            raise
+        if inspect.isawaitable(result):
+            return self._awaited(method, result)
+        return result
+
+    async def _awaited(self, method: str, awaitable: Any) -> object:
+        try:
+            return await awaitable
+        except Exception as exc:
+            self._report(method, exc)
+            raise
+
+    def _report(self, method: str, exc: Exception) -> None:
+        consequence = "; it gets no batches (each is counted dropped)" if method == "start" else ""
+        self._diagnostics.report(
+            f"plugin:{self._name}:{method}",
+            f"plugin sink {self._name!r} failed to {method}: {exc!r}{consequence}",
+        )
+
+    def __repr__(self) -> str:
+        return f"<plugin sink {self._name!r}: {self.plugin!r}>"
 
 
 async def _call(method: object, timeout: float) -> None:

@@ -257,3 +257,27 @@ def test_the_registry_is_thread_safe(plugin_env: PluginEnv) -> None:
     assert len({id(declaration) for declaration in declarations}) == 1
     instances = [ref() for ref in sys.modules[module].INSTANCES]  # type: ignore[attr-defined]
     assert len({id(instance) for instance in instances if instance is not None}) == 400
+
+
+def test_a_package_directory_in_plugin_paths_is_a_plugin(tmp_path: Path) -> None:
+    """A NAME/ package (with __init__.py) in plugins.paths is the plugin NAME too."""
+    package = tmp_path / "plugins" / "pkg_filter"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(plugin_source("pkg_filter", kind="filter"), "utf-8")
+    registry = PluginRegistry(allow=["pkg_filter"], paths=[tmp_path / "plugins"])
+    assert [p.name for p in registry.discover() if p.origin == "directory"] == ["pkg_filter"]
+    accepted = registry.create("filter", "pkg_filter")
+    assert accepted.accept({"level": "info"}) is True
+    assert accepted.accept({"level": "debug"}) is False
+
+
+def test_a_missing_plugin_directory_is_reported_not_fatal(tmp_path: Path) -> None:
+    """A plugins.paths entry that cannot be listed is reported through diagnostics."""
+    import io
+
+    from ferrolog.errors import Diagnostics
+
+    stream = io.StringIO()
+    registry = PluginRegistry(paths=[tmp_path / "missing"], diagnostics=Diagnostics(stream))
+    assert [p for p in registry.discover() if p.origin == "directory"] == []
+    assert f"plugins.paths: cannot list {tmp_path / 'missing'}" in stream.getvalue()

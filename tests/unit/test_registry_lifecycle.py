@@ -271,3 +271,32 @@ async def test_concurrent_starts_start_each_plugin_once(plugin_env: PluginEnv) -
     await asyncio.gather(registry.start(), registry.start())
     assert plugin_env.events == [("start", "slow"), ("start", "after")]
     await registry.stop()
+
+
+async def test_a_plugin_sink_failing_to_start_is_reported_and_the_others_keep_writing(
+    plugin_env: PluginEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plugin sink whose start() raises is reported on the container's diagnostics, gets
+    no batches (counted dropped), and the other plugin sink still gets every line."""
+    plugin_env.plugin("bad-sink", start="raise RuntimeError('no disk')", asynchronous=True)
+    plugin_env.plugin("good-sink")
+    settings = {
+        "sinks": [
+            {"type": "plugin", "name": "bad-sink"},
+            {"type": "plugin", "name": "good-sink", "config": {"path": str(tmp_path / "g.log")}},
+        ],
+        "plugins": {"allow": ["bad-sink", "good-sink"]},
+    }
+    async with Container.create(settings) as container:
+        log = await container.get(Logger)
+        log.info("still written")
+        await log.flush()
+        assert container.diagnostics.written >= 1
+        stats = log.stats()
+    err = capsys.readouterr().err
+    assert "plugin sink 'bad-sink' failed to start: RuntimeError('no disk')" in err
+    assert [
+        json.loads(line)["message"] for line in (tmp_path / "g.log").read_text().splitlines()
+    ] == ["still written"]
+    assert stats["dropped"] == 1
+    assert plugin_env.events == [("start", "good-sink"), ("stop", "good-sink")]
