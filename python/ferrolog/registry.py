@@ -701,6 +701,13 @@ class _DiagnosedSink:
         self._name = name
         self._diagnostics = diagnostics
 
+    def __getattr__(self, attribute: str) -> Any:
+        # The runner reads optional attributes (name, timeout, ...) from the sink: the
+        # plugin's own, so wrapping it changes nothing but the reporting.
+        if attribute == "plugin":
+            raise AttributeError(attribute)
+        return getattr(self.plugin, attribute)
+
     def write_batch(self, batch: memoryview, /) -> object:
         return self.plugin.write_batch(batch)
 

@@ -281,3 +281,24 @@ def test_a_missing_plugin_directory_is_reported_not_fatal(tmp_path: Path) -> Non
     registry = PluginRegistry(paths=[tmp_path / "missing"], diagnostics=Diagnostics(stream))
     assert [p for p in registry.discover() if p.origin == "directory"] == []
     assert f"plugins.paths: cannot list {tmp_path / 'missing'}" in stream.getvalue()
+
+
+def test_plugin_sinks_for_a_pipeline_keep_the_plugins_attributes(plugin_env: PluginEnv) -> None:
+    """What the pipeline's runner gets for a plugin sink shows the plugin's own attributes
+    (name, version, its config) and writes through to it."""
+    from ferrolog.config import Settings
+
+    plugin_env.plugin("alpha")
+    settings = Settings.from_mapping(
+        {
+            "sinks": [{"type": "null"}, {"type": "plugin", "name": "alpha"}],
+            "plugins": {"allow": ["alpha"]},
+        }
+    )
+    sinks = PluginRegistry.from_settings(settings).sink_plugins(settings)
+    assert list(sinks) == [1]
+    sink = sinks[1]
+    assert (sink.name, sink.version, sink.config.batch_size) == ("alpha", "1.2.3", 10)  # type: ignore[attr-defined]
+    sink.write_batch(memoryview(b"{}\n"))
+    assert sink.lines == ["{}"]  # type: ignore[attr-defined]
+    assert getattr(sink, "no_such_attribute", None) is None
