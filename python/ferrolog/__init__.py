@@ -44,6 +44,8 @@ from ferrolog.errors import (
     safe_execute,
 )
 from ferrolog.levels import CRITICAL, DEBUG, ERROR, INFO, NOTSET, TRACE, WARNING
+from ferrolog.plugins import PLUGIN_API_VERSION
+from ferrolog.registry import PluginRegistry
 
 # Process-wide hooks over the native weak set of live pipelines: a forked child gets fresh
 # writer threads and none of the parent's backlog (the registry is held across the fork, so
@@ -64,6 +66,7 @@ __all__ = [
     "ERROR",
     "INFO",
     "NOTSET",
+    "PLUGIN_API_VERSION",
     "TRACE",
     "WARNING",
     "AuditTrail",
@@ -79,6 +82,7 @@ __all__ = [
     "Logger",
     "PendingContainer",
     "Pipeline",
+    "PluginRegistry",
     "RegistrationError",
     "ResolutionError",
     "RetryExhaustedError",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from ferrolog._hierarchy import SinkError
@@ -23,6 +23,7 @@ from ferrolog.config import (
     SettingsError,
     UnsupportedSettingError,
 )
+from ferrolog.registry import PluginRegistry
 from ferrolog.typing import PythonSink
 
 __all__ = [
@@ -53,22 +54,6 @@ class PipelineOptions(TypedDict):
 def unsupported_settings(settings: Settings) -> list[str]:
     """Return one line per setting this build validates but cannot honour yet."""
     reasons: list[str] = []
-    for index, sink in enumerate(settings.sinks):
-        if isinstance(sink, PluginSink):
-            reasons.append(
-                f"sinks.{index}: plugin sink {sink.name!r} needs the plugin registry, "
-                "which is not available yet; use a stdout, stderr, file or null sink"
-            )
-    if settings.plugins.allow:
-        names = ", ".join(repr(name) for name in settings.plugins.allow)
-        reasons.append(
-            f"plugins.allow: the plugin registry ({names}) is not available yet; "
-            "remove plugins.allow"
-        )
-    if settings.plugins.index is not None:
-        reasons.append(
-            "plugins.index: the plugin marketplace index is not available yet; remove plugins.index"
-        )
     for field in ("filters", "enrichers", "redactors"):
         refs = getattr(settings, field)
         if refs:
@@ -157,18 +142,35 @@ def check_sinks(settings: Settings) -> None:
 
 
 def pipeline_options(
-    settings: Settings, *, sinks: Sequence[PythonSink] | None = None
+    settings: Settings,
+    *,
+    sinks: Sequence[PythonSink] | None = None,
+    plugins: Mapping[int, PythonSink] | None = None,
 ) -> PipelineOptions:
     """Return the native pipeline's keyword arguments for ``settings``.
 
     ``sinks``, when given, replaces the configured sinks with Python sink objects.
+    ``plugins`` maps the index of each ``type="plugin"`` sink to its plugin instance (a
+    Python sink object, run beside the native sinks by the pipeline's sink runner);
+    without it, the instances are created by a `PluginRegistry` of ``settings``.
     """
     check_supported(settings)
     native_sinks: list[Any]
     if sinks is not None:
         native_sinks = list(sinks)
     else:
-        native_sinks = [_native_spec(sink) for sink in settings.sinks]
+        if plugins is None and any(isinstance(sink, PluginSink) for sink in settings.sinks):
+            registry = PluginRegistry.from_settings(settings)
+            registry.check_settings(settings)
+            plugins = registry.sink_plugins(settings)
+        native_sinks = []
+        for index, sink in enumerate(settings.sinks):
+            if isinstance(sink, PluginSink):
+                if plugins is None or index not in plugins:
+                    raise ValueError(f"sinks.{index}: no instance of plugin sink {sink.name!r}")
+                native_sinks.append(plugins[index])
+            else:
+                native_sinks.append(_native_spec(sink))
     return PipelineOptions(
         sinks=native_sinks,
         capacity_bytes=settings.ring.capacity_bytes,
@@ -199,13 +201,19 @@ def _native_spec(sink: Any) -> dict[str, Any]:
     return {"type": sink.type}
 
 
-def build_pipeline(settings: Settings, *, sinks: Sequence[PythonSink] | None = None) -> Pipeline:
+def build_pipeline(
+    settings: Settings,
+    *,
+    sinks: Sequence[PythonSink] | None = None,
+    plugins: Mapping[int, PythonSink] | None = None,
+) -> Pipeline:
     """Start a native pipeline configured by ``settings`` (its writer thread starts now).
 
     ``sinks`` replaces the configured sinks with Python sink objects, e.g. an in-memory sink
     in a test: ``container.register(Pipeline, ...)`` with a factory that calls this.
+    ``plugins`` gives the instances of the plugin sinks (see `pipeline_options`).
     """
-    options = pipeline_options(settings, sinks=sinks)
+    options = pipeline_options(settings, sinks=sinks, plugins=plugins)
     try:
         return Pipeline(**options)
     except ValueError as exc:  # the native side refused a size, or could not allocate the ring

@@ -301,9 +301,18 @@ class PluginRef(_Model):
 
 
 class PluginsSettings(_Model):
-    """Which plugins may load, and where the marketplace index lives."""
+    """Which plugins may load, where local plugin modules live, and the marketplace index.
+
+    ``allow``: plugin names that may be imported (entry points of the ``ferrolog.plugins``
+    group and modules in ``paths``); nothing else is ever imported, except explicit
+    ``"module:Class"`` references in the settings. ``paths``: directories whose ``NAME.py``
+    modules (or ``NAME/`` packages) each provide the plugin ``NAME`` as their ``Plugin``
+    class. ``index``: the marketplace index (a JSON file or an http(s) URL) that the
+    ``ferrolog plugins`` commands read by default.
+    """
 
     allow: tuple[str, ...] = ()
+    paths: tuple[Path, ...] = ()
     index: str | None = None
 
 

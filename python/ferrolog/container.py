@@ -61,6 +61,7 @@ from ferrolog._pipeline import build_pipeline, check_sinks, check_supported
 from ferrolog._sync import SyncContainer
 from ferrolog.audit import AuditTrail, error_record
 from ferrolog.config import Settings
+from ferrolog.registry import PluginRegistry
 from ferrolog.typing import Factory, Finalizer, Scope, SettingsSource
 
 __all__ = [
@@ -154,6 +155,12 @@ class Container:
         self._registrations[Logger] = _Registration(_logger_factory, "singleton", no_close)
         if settings.audit.path is not None:
             self._registrations[AuditTrail] = _Registration(_audit_factory, "singleton", no_close)
+        # This container's own plugin registry: started at create(), stopped at aclose()
+        # (after the pipeline, whose sink runner owns the plugin sinks' start and stop).
+        self._plugins = PluginRegistry.from_settings(settings, diagnostics=self._diagnostics)
+        self._registrations[PluginRegistry] = _Registration(
+            _registry_factory, "singleton", _close_registry
+        )
 
     @staticmethod
     def create(settings: SettingsSource = None) -> PendingContainer:
@@ -165,8 +172,10 @@ class Container:
         ``FERROLOG_*`` environment (see `Settings`).
 
         Starting raises `SettingsError` for invalid settings or a sink that cannot start (a
-        missing or unwritable log directory, a directory or symlink as the log file), and
-        `UnsupportedSettingError` for settings this build cannot honour yet.
+        missing or unwritable log directory, a directory or symlink as the log file),
+        `PluginSettingsError` (a `SettingsError` of category ``plugin``) for a plugin the
+        settings use that cannot load (not allowed, not found, incompatible, invalid
+        config), and `UnsupportedSettingError` for settings this build cannot honour yet.
         """
         return PendingContainer(settings)
 
@@ -600,7 +609,22 @@ async def _settings_factory(container: Container) -> Settings:
 
 
 async def _pipeline_factory(container: Container) -> Pipeline:
-    return build_pipeline(await container.get(Settings))
+    settings = await container.get(Settings)
+    registry = await container.get(PluginRegistry)
+    return build_pipeline(settings, plugins=registry.sink_plugins(settings))
+
+
+async def _registry_factory(container: Container) -> PluginRegistry:
+    registry = container._plugins
+    await registry.start()
+    return registry
+
+
+async def _close_registry(registry: PluginRegistry, timeout: float | None) -> None:
+    if timeout is None:
+        await registry.stop()
+    else:
+        await registry.stop(timeout=timeout)
 
 
 async def _audit_factory(container: Container) -> AuditTrail:
@@ -647,6 +671,9 @@ async def _start_container(source: SettingsSource) -> Container:
     settings = await _load_settings(source)
     container = Container(settings)
     await in_thread(lambda _timeout: check_sinks(settings), 0.0)
+    # Imports the plugins the settings use (only those): a plugin that cannot load fails here.
+    await in_thread(lambda _timeout: container._plugins.check_settings(settings), 0.0)
+    await container.get(PluginRegistry)
     if settings.audit.path is not None:
         # Open it now: a bad audit.path fails here, and the start is recorded.
         await container.get(AuditTrail)

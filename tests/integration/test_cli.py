@@ -69,7 +69,7 @@ def test_config_check_reports_environment_typos_and_sinks(tmp_path: Path) -> Non
     result = _run([str(_SCRIPT)], "config", "check", FERROLOG_SINKS=sinks)
     assert result.returncode == 1
     assert "sinks.0.path: directory" in result.stderr
-    result = _run([str(_SCRIPT)], "config", "check", FERROLOG_PLUGINS__INDEX="idx.json")
+    result = _run([str(_SCRIPT)], "config", "check", FERROLOG_PLUGINS__INDEX="ftp://x/i.json")
     assert result.returncode == 1
     assert "plugins.index" in result.stderr
 
@@ -92,6 +92,6 @@ def test_config_schema_prints_the_settings_json_schema() -> None:
 
 def test_an_unknown_command_is_a_usage_error() -> None:
     """An unknown subcommand exits with argparse's usage status 2."""
-    result = _run([str(_SCRIPT)], "plugins", "list")
+    result = _run([str(_SCRIPT)], "nosuch")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr

@@ -443,7 +443,6 @@ async def test_closing_while_a_factory_runs_closes_its_result() -> None:
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        ({"sinks": [{"type": "plugin", "name": "kafka"}]}, r"sinks\.0: plugin sink 'kafka'"),
         ({"filters": [{"name": "sampler"}]}, r"filters: caller-side plugins \('sampler'\)"),
         ({"enrichers": [{"name": "host"}]}, "enrichers: caller-side plugins"),
         ({"redactors": [{"name": "pii"}]}, "redactors: caller-side plugins"),

@@ -17,7 +17,6 @@ from ferrolog import (
     Logger,
     Pipeline,
     SettingsError,
-    UnsupportedSettingError,
     build_pipeline,
 )
 from ferrolog.container import DEFAULT_CLOSE_TIMEOUT
@@ -281,19 +280,19 @@ async def test_a_result_failing_its_type_check_is_closed() -> None:
         assert wrong.closed
 
 
-@pytest.mark.parametrize(
-    ("plugins", "message"),
-    [
-        ({"allow": ["hostname"]}, r"plugins\.allow: the plugin registry \('hostname'\)"),
-        ({"index": "plugins.json"}, r"plugins\.index: the plugin marketplace index"),
-    ],
-)
-async def test_plugin_policy_settings_are_refused_by_name(
-    plugins: dict[str, object], message: str
-) -> None:
-    """plugins.allow and plugins.index are refused until the registry honours them."""
-    with pytest.raises(UnsupportedSettingError, match=message):
-        await Container.create({**NULL, "plugins": plugins})
+async def test_plugin_policy_settings_are_honoured() -> None:
+    """plugins.allow and plugins.index are accepted; allowing a plugin imports nothing."""
+    container = await Container.create(
+        {**NULL, "plugins": {"allow": ["hostname"], "index": "plugins.json"}}
+    )
+    async with container:
+        assert container.settings.plugins.allow == ("hostname",)
+
+
+async def test_a_plugin_index_url_of_another_scheme_fails_create() -> None:
+    """plugins.index must be a file or an http(s) URL: another scheme fails create, by name."""
+    with pytest.raises(SettingsError, match=r"plugins\.index: .*only http and https"):
+        await Container.create({**NULL, "plugins": {"index": "ftp://example.invalid/i.json"}})
 
 
 async def test_a_missing_log_directory_fails_create(tmp_path: Path) -> None:
