@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from ferrolog._hierarchy import SinkError
 from ferrolog._native import Pipeline
+from ferrolog._processors import ProcessorChain
 from ferrolog.config import (
     ComplianceSettings,
     FileSink,
@@ -49,18 +50,12 @@ class PipelineOptions(TypedDict):
     schema: str
     levels: dict[int, str]
     fallback: dict[str, Any]
+    processors: ProcessorChain | None
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
     """Return one line per setting this build validates but cannot honour yet."""
     reasons: list[str] = []
-    for field in ("filters", "enrichers", "redactors"):
-        refs = getattr(settings, field)
-        if refs:
-            names = ", ".join(repr(ref.name) for ref in refs)
-            reasons.append(
-                f"{field}: caller-side plugins ({names}) are not available yet; remove them"
-            )
     if settings.redaction != RedactionSettings():
         reasons.append("redaction: redaction is not available yet; remove the redaction table")
     if settings.compliance != ComplianceSettings():
@@ -146,6 +141,7 @@ def pipeline_options(
     *,
     sinks: Sequence[PythonSink] | None = None,
     plugins: Mapping[int, PythonSink] | None = None,
+    processors: ProcessorChain | None = None,
 ) -> PipelineOptions:
     """Return the native pipeline's keyword arguments for ``settings``.
 
@@ -153,8 +149,15 @@ def pipeline_options(
     ``plugins`` maps the index of each ``type="plugin"`` sink to its plugin instance (a
     Python sink object, run beside the native sinks by the pipeline's sink runner);
     without it, the instances are created by a `PluginRegistry` of ``settings``.
+    ``processors`` is the `ProcessorChain` of the settings' filters, enrichers and redactors
+    (`PluginRegistry.caller_plugins`); it is required when there are any.
     """
     check_supported(settings)
+    if processors is None and (settings.filters or settings.enrichers or settings.redactors):
+        raise ValueError(
+            "filters, enrichers and redactors run under a container (which starts and stops "
+            "them): use Container.create(settings), or pass processors= (a ProcessorChain)"
+        )
     native_sinks: list[Any]
     if sinks is not None:
         native_sinks = list(sinks)
@@ -182,6 +185,7 @@ def pipeline_options(
         schema=settings.schema,
         levels={number: name for name, number in settings.levels.items()},
         fallback=_native_spec(settings.fallback),
+        processors=processors,
     )
 
 
@@ -206,14 +210,16 @@ def build_pipeline(
     *,
     sinks: Sequence[PythonSink] | None = None,
     plugins: Mapping[int, PythonSink] | None = None,
+    processors: ProcessorChain | None = None,
 ) -> Pipeline:
     """Start a native pipeline configured by ``settings`` (its writer thread starts now).
 
     ``sinks`` replaces the configured sinks with Python sink objects, e.g. an in-memory sink
     in a test: ``container.register(Pipeline, ...)`` with a factory that calls this.
-    ``plugins`` gives the instances of the plugin sinks (see `pipeline_options`).
+    ``plugins`` gives the instances of the plugin sinks, ``processors`` the chain of the
+    caller-side plugins (see `pipeline_options`).
     """
-    options = pipeline_options(settings, sinks=sinks, plugins=plugins)
+    options = pipeline_options(settings, sinks=sinks, plugins=plugins, processors=processors)
     try:
         return Pipeline(**options)
     except ValueError as exc:  # the native side refused a size, or could not allocate the ring

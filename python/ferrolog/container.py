@@ -611,7 +611,10 @@ async def _settings_factory(container: Container) -> Settings:
 async def _pipeline_factory(container: Container) -> Pipeline:
     settings = await container.get(Settings)
     registry = await container.get(PluginRegistry)
-    return build_pipeline(settings, plugins=registry.sink_plugins(settings))
+    processors = None
+    if settings.filters or settings.enrichers or settings.redactors:
+        processors = await registry.caller_plugins(settings)
+    return build_pipeline(settings, plugins=registry.sink_plugins(settings), processors=processors)
 
 
 async def _registry_factory(container: Container) -> PluginRegistry:

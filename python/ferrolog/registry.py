@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from ferrolog._diagnostics import Diagnostics
 from ferrolog._frozen import thaw
+from ferrolog._hierarchy import PluginError
 from ferrolog._plugin_errors import (
     PluginConfigError,
     PluginDeclarationError,
@@ -47,6 +48,7 @@ from ferrolog._plugin_errors import (
     PluginSettingsError,
     SpecifierError,
 )
+from ferrolog._processors import ProcessorChain
 from ferrolog.plugins import (
     PLUGIN_API_VERSION,
     EnricherPlugin,
@@ -526,6 +528,36 @@ class PluginRegistry:
             if isinstance(sink, PluginSink)
         }
 
+    async def caller_plugins(self, settings: Settings) -> ProcessorChain:
+        """The filters, enrichers and redactors of ``settings`` as a `ProcessorChain`: new
+        instances, managed by this registry (started now, in dependency order, and stopped
+        with it). A filter or enricher that fails to start is excluded (and reported); a
+        redactor that fails to start stays in the chain as one that always fails, so its
+        events are logged without their fields rather than unredacted.
+        """
+        created = {
+            field: [(ref.name, self.create(kind, ref.name, ref.config)) for ref in refs]
+            for field, kind in _CALLER_SIDE
+            if (refs := getattr(settings, field))
+        }
+        await self.start()
+        with self._lock:
+            started = {id(r.instance) for r in self._managed if r.state == "started"}
+        chosen: dict[str, list[object]] = {}
+        for setting, plugins in created.items():
+            chosen[setting] = []
+            for name, plugin in plugins:
+                if id(plugin) in started:
+                    chosen[setting].append(plugin)
+                elif setting == "redactors":
+                    chosen[setting].append(_UnstartedRedactor(name))
+        return ProcessorChain(
+            chosen.get("filters", ()),
+            chosen.get("enrichers", ()),
+            chosen.get("redactors", ()),
+            diagnostics=self._diagnostics,
+        )
+
     def settings_problems(self, settings: Settings) -> list[tuple[str, Exception]]:
         """Every plugin ``settings`` use that cannot load, as ``(setting path, error)``."""
         from ferrolog.config import PluginSink
@@ -544,6 +576,19 @@ class PluginRegistry:
                 ) as exc:
                     where = "config" if isinstance(exc, PluginConfigError) else "name"
                     problems.append((f"sinks.{index}.{where}", exc))
+        for setting, kind in _CALLER_SIDE:
+            for index, ref in enumerate(getattr(settings, setting)):
+                try:
+                    self.validate(kind, ref.name, ref.config)
+                except (PluginNotFoundError, PluginNotAllowedError, PluginKindError) as exc:
+                    problems.append((f"{setting}.{index}.name", exc))
+                except (
+                    PluginDeclarationError,
+                    PluginIncompatibleError,
+                    PluginConfigError,
+                ) as exc:
+                    where = "config" if isinstance(exc, PluginConfigError) else "name"
+                    problems.append((f"{setting}.{index}.{where}", exc))
         index_location = settings.plugins.index
         if index_location is not None:
             from ferrolog._marketplace import location_problem
@@ -680,6 +725,25 @@ class PluginRegistry:
     def __repr__(self) -> str:
         allowed = ", ".join(sorted(self._allow))
         return f"<ferrolog.PluginRegistry allow=[{allowed}] instances={len(self._managed)}>"
+
+
+#: The settings fields that name caller-side plugins, and their kind.
+_CALLER_SIDE: tuple[tuple[str, PluginKind], ...] = (
+    ("filters", "filter"),
+    ("enrichers", "enricher"),
+    ("redactors", "redactor"),
+)
+
+
+class _UnstartedRedactor:
+    """Stands in for a redactor whose ``start()`` failed: every call fails, so the chain logs
+    its events without their fields instead of unredacted."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def redact(self, event: dict[str, Any]) -> dict[str, Any]:
+        raise PluginError(f"redactor {self.name!r} did not start", plugin=self.name)
 
 
 async def _call(method: object, timeout: float) -> None:

@@ -443,9 +443,6 @@ async def test_closing_while_a_factory_runs_closes_its_result() -> None:
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        ({"filters": [{"name": "sampler"}]}, r"filters: caller-side plugins \('sampler'\)"),
-        ({"enrichers": [{"name": "host"}]}, "enrichers: caller-side plugins"),
-        ({"redactors": [{"name": "pii"}]}, "redactors: caller-side plugins"),
         ({"redaction": {"presets": ["pci"]}}, "redaction: redaction is not available yet"),
         ({"compliance": {"profiles": ["gdpr"]}}, "compliance: compliance profiles"),
     ],
