@@ -33,6 +33,7 @@ from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar, cast, final
 
+from ferrolog._capture import CAPTURE
 from ferrolog._container_errors import (
     ContainerClosedError,
     ContainerCloseError,
@@ -131,6 +132,8 @@ class Container:
         """
         check_supported(settings)
         self._settings = settings
+        # Created inside ferrolog.testing.capture_logs(): log there instead.
+        self._capture = CAPTURE.get()
         self._id = uuid.uuid4().hex[:12]
         self._diagnostics = Diagnostics()
         # Opened at first need (`Container.create` asks for it at once) when ``audit.path``
@@ -614,6 +617,8 @@ async def _pipeline_factory(container: Container) -> Pipeline:
     processors = None
     if settings.filters or settings.enrichers or settings.redactors:
         processors = await registry.caller_plugins(settings)
+    if container._capture is not None:
+        return build_pipeline(settings, sinks=[container._capture], processors=processors)
     return build_pipeline(settings, plugins=registry.sink_plugins(settings), processors=processors)
 
 

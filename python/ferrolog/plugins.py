@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
@@ -39,6 +39,7 @@ __all__ = [
     "RedactorPlugin",
     "SinkPlugin",
     "check_plugin_class",
+    "lines",
     "protocol_for",
 ]
 
@@ -230,3 +231,17 @@ def check_plugin_class(value: object, *, loaded_as: str) -> PluginDeclaration:
         config_model=config_model,
         cls=cls,
     )
+
+
+_LINE = re.compile(rb"[^\n]*\n")
+
+
+def lines(batch: memoryview) -> Iterator[memoryview]:
+    """The lines of a sink's batch, each a slice of ``batch`` with its ``\n`` (no copy).
+
+    Like ``batch`` itself, the slices are only valid during the ``write_batch`` call: copy
+    (``bytes(line)``) what must outlive it. A batch holds complete lines only; anything
+    after the last ``\n`` (never there in a batch from ferrolog) is not yielded.
+    """
+    for match in _LINE.finditer(batch):
+        yield batch[match.start() : match.end()]

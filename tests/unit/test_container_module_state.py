@@ -51,6 +51,8 @@ def _is_allowed(value: object) -> bool:
         _is_immutable(value)
         or isinstance(value, allowed_types)
         or type(value).__module__ in {"typing", "typing_extensions"}
+        # A pytest fixture (ferrolog.testing's `logs`): a function wrapped by pytest.
+        or type(value).__module__.startswith("_pytest.")
     )
 
 

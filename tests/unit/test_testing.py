@@ -1,0 +1,108 @@
+"""`ferrolog.testing`: capture_logs(), the pytest fixture `logs`, MemorySink, and the
+`ferrolog.plugins.lines` helper for sink authors."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import ferrolog
+from ferrolog import Container, Logger, build_pipeline
+from ferrolog.config import Settings
+from ferrolog.plugins import lines
+from ferrolog.testing import MemorySink, capture_logs
+
+
+async def test_capture_logs_collects_the_events_of_containers_created_inside() -> None:
+    with capture_logs() as logs:
+        async with Container.create({"level": "debug"}) as container:
+            log = await container.get(Logger)
+            with ferrolog.bound_contextvars(request_id="r-1"):
+                log.debug("hello", user=7)
+            await log.flush()
+            assert [e["message"] for e in logs] == ["hello"], "visible after a flush"
+            log.warning("bye")
+    assert [(e["level"], e["message"]) for e in logs] == [("debug", "hello"), ("warning", "bye")]
+    assert logs[0]["user"] == 7
+    assert logs[0]["request_id"] == "r-1"
+
+
+async def test_containers_created_outside_or_after_are_not_captured(
+    capfd: Any,
+) -> None:
+    outside = await Container.create({"sinks": [{"type": "null"}]})
+    with capture_logs() as logs:
+        (await outside.get(Logger)).info("not captured")
+        await outside.aclose()
+    async with Container.create({"sinks": [{"type": "null"}]}) as after:
+        (await after.get(Logger)).info("not captured either")
+    assert logs == []
+
+
+async def test_two_concurrent_captures_see_only_their_own_events() -> None:
+    async def one(name: str) -> list[dict[str, Any]]:
+        with capture_logs() as logs:
+            async with Container.create() as container:
+                log = await container.get(Logger)
+                for i in range(50):
+                    log.info(name, i=i)
+                    await asyncio.sleep(0)
+        return logs
+
+    a, b = await asyncio.gather(one("a"), one("b"))
+    assert [e["message"] for e in a] == ["a"] * 50
+    assert [e["message"] for e in b] == ["b"] * 50
+
+
+def test_memory_sink_in_a_pipeline_keeps_every_event() -> None:
+    sink = MemorySink()
+    p = build_pipeline(Settings(), sinks=[sink])
+    log = p.logger("m")
+    for i in range(5000):
+        log.info("e", i=i)
+    assert p.close(30.0)
+    assert [e["i"] for e in sink.events] == list(range(5000))
+
+
+def test_the_logs_fixture_is_registered_for_pytest(tmp_path: Path) -> None:
+    test = tmp_path / "test_uses_logs.py"
+    test.write_text(
+        textwrap.dedent(
+            """
+            from ferrolog import Container, Logger
+
+            async def _run():
+                async with Container.create() as container:
+                    (await container.get(Logger)).info("from a user's test", n=1)
+
+            def test_it(logs):
+                import asyncio
+                asyncio.run(_run())
+                assert [(e["message"], e["n"]) for e in logs] == [("from a user's test", 1)]
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+def test_lines_slices_a_batch_without_copying() -> None:
+    data = b'{"a":1}\n{"b":2}\n\n{"c":3}\n'
+    view = memoryview(data)
+    got = list(lines(view))
+    assert [bytes(line) for line in got] == [b'{"a":1}\n', b'{"b":2}\n', b"\n", b'{"c":3}\n']
+    assert all(isinstance(line, memoryview) and line.obj is data for line in got)
+    assert list(lines(memoryview(b""))) == []
+    assert [bytes(x) for x in lines(memoryview(b"x\ny"))] == [b"x\n"]
