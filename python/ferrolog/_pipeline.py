@@ -51,6 +51,8 @@ class PipelineOptions(TypedDict):
     levels: dict[int, str]
     fallback: dict[str, Any]
     processors: ProcessorChain | None
+    logger_levels: dict[str, int | str]
+    rules: list[dict[str, Any]]
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
@@ -186,6 +188,9 @@ def pipeline_options(
         levels={number: name for name, number in settings.levels.items()},
         fallback=_native_spec(settings.fallback),
         processors=processors,
+        logger_levels=dict(settings.logger_levels),
+        rules=[{"kind": "sample", **rule.model_dump()} for rule in settings.sampling]
+        + [{"kind": "limit", **rule.model_dump()} for rule in settings.rate_limits],
     )
 
 

@@ -281,6 +281,43 @@ SinkSettings = Annotated[
 ]
 
 
+#: A level: a stdlib number or a level name (standard or one of the container's ``levels``).
+LevelSetting = Annotated[Union[int, str], Field(union_mode="left_to_right")]  # noqa: UP007
+
+#: Levels by logger name prefix, frozen after validation.
+FrozenLoggerLevels = Annotated[
+    Mapping[str, LevelSetting],
+    AfterValidator(freeze),
+    PlainSerializer(thaw, return_type=dict[str, Any]),
+]
+
+
+class SamplingRule(_Model):
+    """Keep the first of every ``every`` events per key, from the loggers named ``logger`` or
+    below it (``""``: all), at or below ``level``; the others are counted (``sampled_out``)."""
+
+    logger: str = ""
+    level: LevelSetting = "info"
+    every: int = Field(ge=1, le=10**12)
+    #: What counts as "the same event": its message text, or its logger.
+    by: Literal["message", "logger"] = "message"
+
+
+class RateLimitRule(_Model):
+    """At most ``burst`` events at once and ``per_second`` on average per key, from the
+    loggers named ``logger`` or below it, at or below ``level``. What is suppressed is
+    counted (``suppressed``) and summarised in one event ("rate limit: N event(s) like this
+    were suppressed", fields ``suppressed`` and ``suppressed_key``) logged when the key is
+    let through again, and at close."""
+
+    logger: str = ""
+    level: LevelSetting = "info"
+    per_second: float = Field(gt=0, le=1e9)
+    #: Default: ``per_second`` (at least 1).
+    burst: int | None = Field(default=None, ge=1, le=10**9)
+    by: Literal["message", "logger"] = "message"
+
+
 #: Where a failing sink's events go: a native sink, or ``null`` for none (dropped, counted).
 FallbackSettings = Annotated[
     Union[StderrSink, StdoutSink, FileSink, NullSink],  # noqa: UP007
@@ -397,6 +434,12 @@ with warnings.catch_warnings():
         #: ``{"type": "null"}`` to drop them (counted). The switch and the recovery are
         #: reported once each on standard error.
         fallback: FallbackSettings = Field(default_factory=StderrSink)
+        #: The level of loggers by name: ``{"sqlalchemy": "warning", "app.db": "debug"}``
+        #: applies to loggers named so or below (``app.db.pool``); the longest prefix wins.
+        #: Decided when a logger is made (``container.get(Logger)``, ``log.child(...)``).
+        logger_levels: FrozenLoggerLevels = Field(default_factory=_empty_mapping)
+        sampling: tuple[SamplingRule, ...] = ()
+        rate_limits: tuple[RateLimitRule, ...] = ()
         filters: tuple[PluginRef, ...] = ()
         enrichers: tuple[PluginRef, ...] = ()
         redactors: tuple[PluginRef, ...] = ()
@@ -441,6 +484,21 @@ with warnings.catch_warnings():
         @classmethod
         def _normalize_level(cls, value: object) -> int:
             return parse_level(value)
+
+        @model_validator(mode="after")
+        def _policy_levels_exist(self) -> Settings:
+            custom = {name.lower() for name in self.levels}
+            where = [(f"logger_levels.{k}", v) for k, v in self.logger_levels.items()]
+            where += [(f"sampling.{i}.level", r.level) for i, r in enumerate(self.sampling)]
+            where += [(f"rate_limits.{i}.level", r.level) for i, r in enumerate(self.rate_limits)]
+            for path, level in where:
+                if isinstance(level, str) and level.strip().lower() in custom:
+                    continue
+                try:
+                    parse_level(level)
+                except ValueError as exc:
+                    raise ValueError(f"{path}: {exc}") from None
+            return self
 
         @field_validator("levels")
         @classmethod

@@ -654,6 +654,10 @@ def _scoped(closer: Closer, container_id: str, key: object) -> Closer:
 async def _logger_factory(container: Container) -> Logger:
     pipeline = await container.get(Pipeline)
     settings = await container.get(Settings)
+    # `logger_levels` may name the root logger ("app", or "" for every logger): the
+    # pipeline applies it; otherwise the root logger has the container's level.
+    if any(prefix in ("", "app") for prefix in settings.logger_levels):
+        return pipeline.logger("app")
     return pipeline.logger("app", settings.level)
 
 

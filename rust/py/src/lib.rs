@@ -15,6 +15,7 @@ mod logger;
 mod methods;
 mod pending;
 mod pipeline;
+mod policy;
 mod process;
 mod processors;
 mod schema;

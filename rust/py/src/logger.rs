@@ -16,6 +16,8 @@ pub struct Logger {
     pub(crate) name_json: Box<[u8]>,
     pub(crate) level: i32,
     pub(crate) bound: EncodedFields,
+    /// The policy rules (sampling, rate limits) that select this logger; empty for most.
+    pub(crate) rules: Box<[u16]>,
 }
 
 impl Logger {
@@ -31,12 +33,14 @@ impl Logger {
         let nb = unsafe { key_bytes(name.as_ptr()) };
         crate::escape::write_str(&mut name_json, &nb);
         let bound = EncodedFields::encode(py, bound, Some(shared.schema), shared.max_event_bytes);
+        let rules = shared.policies.rules_for(&name.to_string_lossy());
         Self {
             shared,
             name: name.unbind(),
             name_json: name_json.into_boxed_slice(),
             level,
             bound,
+            rules,
         }
     }
 
@@ -48,6 +52,7 @@ impl Logger {
             name_json: self.name_json.clone(),
             level: self.level,
             bound,
+            rules: self.rules.clone(),
         }
     }
 
@@ -137,7 +142,9 @@ impl Logger {
                 .cast_into::<PyString>()?
         };
         let d = self.bound.dict.bind(py).copy()?;
-        Ok(self.derive(py, Some(full), None, d))
+        // A level configured for the child's name (`logger_levels`) wins over the parent's.
+        let level = self.shared.policies.level_for(&full.to_string_lossy());
+        Ok(self.derive(py, Some(full), level, d))
     }
 
     /// The same logger with a different minimum level (a number or a level name).

@@ -6,6 +6,7 @@ use crate::keys;
 use crate::levels::{CRITICAL, DEBUG, ERROR, INFO, TRACE, WARNING};
 use crate::logger::{import_attr, Logger, Outcome};
 use crate::pending::PendingRecord;
+use crate::policy::{Admit, Summary};
 use crate::processors::{self, Processed};
 use crate::specials::{scan_specials, Specials};
 use crate::timestamp::SecondCache;
@@ -179,6 +180,34 @@ unsafe fn dispatch_inner(
             )),
         );
     }
+    // Sampling and rate limits, for the loggers a rule selects (decided when the logger was
+    // made: none for most, and then this is one empty-slice test).
+    if !logger.rules.is_empty() && !IN_SUMMARY.get() {
+        // SAFETY: nargs == msg_index + 1, so the message is there and live for the call.
+        let msg = unsafe { *args.offset(msg_index) };
+        // SAFETY: the GIL is held; `msg` is live.
+        match unsafe {
+            logger
+                .shared
+                .policies
+                .admit(&logger.rules, logger.name.bind(py), level, msg)
+        } {
+            Admit::Drop => {
+                return if call.is_async {
+                    ready(py)
+                } else {
+                    // SAFETY: the GIL is held.
+                    unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+                };
+            }
+            Admit::PassAfter(summaries) => {
+                for s in summaries {
+                    emit_summary(&this, &s);
+                }
+            }
+            Admit::Pass => {}
+        }
+    }
     // SAFETY: per this function's contract: `nargs` positionals then the keyword values.
     let (msg, kwvalues, nkw) = unsafe {
         let nkw = if kwnames.is_null() {
@@ -327,6 +356,67 @@ unsafe fn dispatch_inner(
                     raise(py, e)
                 }
             }
+        }
+    }
+}
+
+thread_local! {
+    /// Set while this thread logs a rate-limit summary, which no policy applies to.
+    static IN_SUMMARY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Log one rate-limit summary through `logger` (its level, its name).
+fn emit_summary(logger: &Bound<'_, PyAny>, s: &Summary) {
+    let py = logger.py();
+    let kwargs = pyo3::types::PyDict::new(py);
+    let result = kwargs
+        .set_item("suppressed", s.suppressed)
+        .and_then(|()| kwargs.set_item("suppressed_key", &s.key))
+        .and_then(|()| {
+            IN_SUMMARY.set(true);
+            let r = logger.call_method(
+                "log",
+                (
+                    s.level,
+                    format!(
+                        "rate limit: {} event(s) like this were suppressed",
+                        s.suppressed
+                    ),
+                ),
+                Some(&kwargs),
+            );
+            IN_SUMMARY.set(false);
+            r
+        });
+    if result.is_err() {
+        if let Ok(l) = logger.cast::<Logger>() {
+            l.get().shared.core.count_error();
+        }
+    }
+}
+
+/// Log the summaries the rate limits still owe (at close), each through a logger named like
+/// its rule's prefix (`ferrolog` for a rule over every logger).
+pub(crate) fn emit_pending_summaries(
+    py: Python<'_>,
+    shared: &std::sync::Arc<crate::shared::Shared>,
+) {
+    for (prefix, s) in shared.policies.drain_summaries() {
+        let name = if prefix.is_empty() {
+            "ferrolog"
+        } else {
+            &prefix
+        };
+        let logger = Logger::create(
+            py,
+            shared.clone(),
+            pyo3::types::PyString::new(py, name),
+            s.level,
+            pyo3::types::PyDict::new(py),
+        );
+        match Bound::new(py, logger) {
+            Ok(l) => emit_summary(l.as_any(), &s),
+            Err(_) => shared.core.count_error(),
         }
     }
 }

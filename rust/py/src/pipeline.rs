@@ -5,6 +5,7 @@ use crate::channel::{start_runner, PY_SINK_BATCHES};
 use crate::flush::{FlushTicket, Flusher};
 use crate::levels::{LevelTable, INFO};
 use crate::logger::Logger;
+use crate::policy::Policies;
 use crate::process;
 use crate::schema::Schema;
 use crate::shared::{timeout_of, Shared, MAX_TIMEOUT};
@@ -31,7 +32,7 @@ impl Pipeline {
     #[pyo3(signature = (*, sinks, capacity_bytes = None, overflow = "drop", block_timeout = 1.0,
                         batch_bytes = None, linger = 0.001, max_event_bytes = None,
                         schema = "default", levels = None, fallback = None,
-                        processors = None))]
+                        processors = None, logger_levels = None, rules = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -46,6 +47,8 @@ impl Pipeline {
         levels: Option<Bound<'_, PyDict>>,
         fallback: Option<Bound<'_, PyAny>>,
         processors: Option<Bound<'_, PyAny>>,
+        logger_levels: Option<Bound<'_, PyDict>>,
+        rules: Option<Bound<'_, PyList>>,
     ) -> PyResult<Self> {
         if let Some(p) = processors.as_ref().filter(|p| !p.is_none()) {
             if !p.is_callable() {
@@ -97,6 +100,7 @@ impl Pipeline {
             }
         }
         let levels = LevelTable::new(schema, &custom)?;
+        let policies = Policies::new(&levels, logger_levels.as_ref(), rules.as_ref())?;
         let mut native: Vec<Box<dyn Sink>> = Vec::new();
         let mut py_sinks = Vec::new();
         if sinks.is_instance_of::<PyString>()
@@ -175,6 +179,7 @@ impl Pipeline {
             flusher: Flusher::default(),
             processors: processors.filter(|p| !p.is_none()).map(Bound::unbind),
             filtered: Default::default(),
+            policies,
         });
         start_runner(py, &shared)?;
         process::register(py, &shared);
@@ -193,7 +198,11 @@ impl Pipeline {
         let this = slf.get();
         let level = match level {
             Some(l) => this.shared.levels.parse(&l)?,
-            None => INFO,
+            None => this
+                .shared
+                .policies
+                .level_for(&name.to_string_lossy())
+                .unwrap_or(INFO),
         };
         Ok(Logger::create(
             py,
@@ -240,6 +249,10 @@ impl Pipeline {
     #[pyo3(signature = (timeout = None))]
     fn close(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
         let deadline = Instant::now() + timeout_of(timeout)?;
+        if !slf.get().shared.core.is_closed() {
+            // What rate limits suppressed since their last summary, said before the end.
+            crate::methods::emit_pending_summaries(slf.py(), &slf.get().shared);
+        }
         slf.get().shared.close(slf.py(), deadline)
     }
 

@@ -3,6 +3,7 @@
 
 use crate::flush::{FlushTarget, FlushTicket, Flusher, PySinkFlush};
 use crate::levels::LevelTable;
+use crate::policy::Policies;
 use crate::schema::Schema;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -29,6 +30,8 @@ pub struct Shared {
     pub(crate) processors: Option<Py<PyAny>>,
     /// Events the processor chain dropped.
     pub(crate) filtered: AtomicU64,
+    /// Levels per logger name, sampling and rate limits.
+    pub(crate) policies: Policies,
 }
 
 impl Shared {
@@ -81,6 +84,14 @@ impl Shared {
         d.set_item("bytes", s.bytes)?;
         d.set_item("rerouted", s.rerouted)?;
         d.set_item("filtered", self.filtered.load(Ordering::Relaxed))?;
+        d.set_item(
+            "sampled_out",
+            self.policies.sampled_out.load(Ordering::Relaxed),
+        )?;
+        d.set_item(
+            "suppressed",
+            self.policies.suppressed.load(Ordering::Relaxed),
+        )?;
         d.set_item("batches", s.batches)?;
         d.set_item("high_water", s.high_water)?;
         d.set_item("capacity", self.core.capacity())?;
