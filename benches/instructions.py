@@ -1,6 +1,6 @@
 """Instructions per log call, counted by valgrind's callgrind: repeatable on a noisy machine.
 
-    python benches/instructions.py .venv/bin/python [/path/to/baseline/.venv/bin/python ...]
+    python benches/instructions.py [--cases plain,bound,...] .venv/bin/python [/baseline/python ...]
 
 For each interpreter (a venv whose ferrolog is the build to measure) and each call shape, the
 program runs twice under callgrind, with N1 and N2 calls against a null sink; the difference
@@ -18,7 +18,9 @@ import sys
 import tempfile
 
 N1, N2 = 2_000, 12_000
+#: The default cases run on any build; the others need this build's features.
 CASES = ("plain", "bound", "ctx")
+EXTRA_CASES = ("enricher", "policy")
 
 _CHILD = r"""
 import sys
@@ -26,7 +28,22 @@ import ferrolog
 from ferrolog import _native
 
 n, case = int(sys.argv[1]), sys.argv[2]
-p = _native.Pipeline(sinks=[{"type": "null"}], capacity_bytes=16 << 20, overflow="block")
+options = {}
+if case == "enricher":
+    # One Python enricher on the caller's thread (a ProcessorChain).
+    from ferrolog._processors import ProcessorChain
+
+    class Host:
+        def enrich(self, event):
+            return {"host": "web-1"}
+
+    options["processors"] = ProcessorChain(enrichers=[Host()])
+if case == "policy":
+    # A logger that a rate-limit rule selects (generous: every call passes).
+    options["rules"] = [{"kind": "limit", "per_second": 1e9, "burst": 1e9}]
+p = _native.Pipeline(
+    sinks=[{"type": "null"}], capacity_bytes=16 << 20, overflow="block", **options
+)
 log = p.logger("bench", "info")
 info = log.info
 if case == "bound":
@@ -59,16 +76,25 @@ def _total(python: str, n: int, case: str) -> int:
     return int(found.group(1))
 
 
-def main(pythons: list[str]) -> int:
+def main(args: list[str]) -> int:
+    cases = CASES
+    if args[:1] == ["--cases"] and len(args) >= 2:
+        cases = tuple(args[1].split(","))
+        unknown = set(cases) - set(CASES) - set(EXTRA_CASES)
+        if unknown:
+            print(f"instructions: unknown case(s) {sorted(unknown)}; known: {CASES + EXTRA_CASES}")
+            return 2
+        args = args[2:]
+    pythons = args
     if not pythons:
         print(__doc__)
         return 2
     if shutil.which("valgrind") is None:
         print("instructions: valgrind not found (apt-get install valgrind)")
         return 1
-    print(f"{'build':<50} " + " ".join(f"{c:>8}" for c in CASES) + "   (instructions per call)")
+    print(f"{'build':<50} " + " ".join(f"{c:>8}" for c in cases) + "   (instructions per call)")
     for python in pythons:
-        per_call = [(_total(python, N2, c) - _total(python, N1, c)) / (N2 - N1) for c in CASES]
+        per_call = [(_total(python, N2, c) - _total(python, N1, c)) / (N2 - N1) for c in cases]
         print(f"{python:<50} " + " ".join(f"{v:>8.0f}" for v in per_call))
     return 0
 

@@ -16,6 +16,7 @@ __all__ = [
     "PendingRecord",
     "Pipeline",
     "Ready",
+    "Router",
     "SinkChannel",
     "_PanicOnEncode",
     "__version__",
@@ -176,6 +177,12 @@ class Pipeline:
     @property
     def fallback(self) -> str | None: ...
     def _start_flush(self, timeout: float | None = None) -> FlushTicket: ...
+
+@final
+class Router:
+    """The route of a Python sink: which lines of a batch it takes."""
+
+    def select(self, batch: bytes) -> bytes: ...
 
 def encode(value: object, *, max_bytes: int = 65536) -> bytes:
     """The JSON bytes a log call would write for `value`."""

@@ -173,7 +173,11 @@ def pipeline_options(
             if isinstance(sink, PluginSink):
                 if plugins is None or index not in plugins:
                     raise ValueError(f"sinks.{index}: no instance of plugin sink {sink.name!r}")
-                native_sinks.append(plugins[index])
+                route = sink.route()
+                if route:
+                    native_sinks.append({"type": "python", "sink": plugins[index], **route})
+                else:
+                    native_sinks.append(plugins[index])
             else:
                 native_sinks.append(_native_spec(sink))
     return PipelineOptions(
@@ -198,6 +202,7 @@ def _native_spec(sink: Any) -> dict[str, Any]:
     """The native pipeline's dict for a native sink's settings."""
     if isinstance(sink, FileSink):
         return {
+            **sink.route(),
             "type": "file",
             "path": str(sink.path),
             "max_bytes": sink.max_bytes,
@@ -207,7 +212,7 @@ def _native_spec(sink: Any) -> dict[str, Any]:
             "mode": sink.mode,
             "utc": sink.utc,
         }
-    return {"type": sink.type}
+    return {"type": sink.type, **sink.route()}
 
 
 def build_pipeline(

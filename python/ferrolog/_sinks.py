@@ -32,7 +32,7 @@ from typing import Any
 
 from ferrolog._circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from ferrolog._diagnostics import Diagnostics
-from ferrolog._native import Batch, SinkChannel
+from ferrolog._native import Batch, Router, SinkChannel
 from ferrolog.typing import PythonSink
 
 __all__ = ["Runner", "start_runner"]
@@ -161,8 +161,10 @@ class _Worker:
         index: int,
         diagnostics: Diagnostics,
         app_loop: asyncio.AbstractEventLoop | None,
+        route: Router | None = None,
     ) -> None:
         self.sink = sink
+        self._route = route
         self.name = sink_name(sink)
         self.timeout = _sink_timeout(sink)
         self._diagnostics = diagnostics
@@ -376,10 +378,18 @@ class _Worker:
                 self.missed += share.records
             share.done(False)
             return
+        view = share.view
+        if self._route is not None:
+            # Only the lines this sink's route takes (`min_level`, `max_level`, `loggers`).
+            selected = self._route.select(view.obj)  # type: ignore[arg-type]
+            if not selected:
+                share.done(True)
+                return
+            view = memoryview(selected)
         ok = False
         try:
             with self.breaker:
-                self._call("write_batch", share, share.view)
+                self._call("write_batch", share, view)
                 with self._cv:
                     if self._given_up:  # it returned, but after its timeout
                         raise TimeoutError(f"write_batch took more than {self.timeout:g} s")
@@ -418,11 +428,14 @@ class Runner:
         channel: SinkChannel,
         sinks: list[PythonSink],
         app_loop: asyncio.AbstractEventLoop | None,
+        routes: list[Router | None] | None = None,
     ) -> None:
         self._channel = channel
         self.diagnostics = Diagnostics(interval=REPORT_INTERVAL)
+        routes = routes if routes is not None else [None] * len(sinks)
         self.workers = [
-            _Worker(sink, index, self.diagnostics, app_loop) for index, sink in enumerate(sinks)
+            _Worker(sink, index, self.diagnostics, app_loop, route)
+            for index, (sink, route) in enumerate(zip(sinks, routes, strict=True))
         ]
         names = "+".join(w.name for w in self.workers)
         self._thread = threading.Thread(
@@ -501,7 +514,9 @@ class Runner:
                 )
 
 
-def start_runner(channel: SinkChannel, sinks: list[PythonSink]) -> Runner:
+def start_runner(
+    channel: SinkChannel, sinks: list[PythonSink], routes: list[Router | None] | None = None
+) -> Runner:
     """Start the threads that hand each batch from `channel` to the Python `sinks`.
 
     Called by the native pipeline as it starts. The event loop running then, if any, is the
@@ -511,6 +526,6 @@ def start_runner(channel: SinkChannel, sinks: list[PythonSink]) -> Runner:
         app_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:
         app_loop = None
-    runner = Runner(channel, list(sinks), app_loop)
+    runner = Runner(channel, list(sinks), app_loop, routes)
     runner.start()
     return runner

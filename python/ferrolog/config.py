@@ -210,25 +210,49 @@ class RingSettings(_Model):
         return value
 
 
-class StdoutSink(_Model):
+#: A level: a stdlib number or a level name (standard or one of the container's ``levels``).
+LevelSetting = Annotated[Union[int, str], Field(union_mode="left_to_right")]  # noqa: UP007
+
+
+class _Routed(_Model):
+    """Routing, common to every sink: which events it takes. By default all of them."""
+
+    #: Only events at this level or above (a number or a name).
+    min_level: LevelSetting | None = None
+    #: Only events at this level or below, e.g. ``max_level = "info"`` for a sink of the
+    #: routine events while errors go elsewhere.
+    max_level: LevelSetting | None = None
+    #: Only events of loggers named so or below (``"app.db"``: ``app.db``, ``app.db.pool``).
+    loggers: tuple[str, ...] | None = None
+
+    def route(self) -> dict[str, Any]:
+        """The routing keys of the native sink spec (empty without routing)."""
+        keys = {"min_level": self.min_level, "max_level": self.max_level}
+        out: dict[str, Any] = {k: v for k, v in keys.items() if v is not None}
+        if self.loggers is not None:
+            out["loggers"] = list(self.loggers)
+        return out
+
+
+class StdoutSink(_Routed):
     """JSON lines to standard output."""
 
     type: Literal["stdout"] = "stdout"
 
 
-class StderrSink(_Model):
+class StderrSink(_Routed):
     """JSON lines to standard error."""
 
     type: Literal["stderr"] = "stderr"
 
 
-class NullSink(_Model):
+class NullSink(_Routed):
     """Counts and discards every line (benchmarks, tests)."""
 
     type: Literal["null"] = "null"
 
 
-class FileSink(_Model):
+class FileSink(_Routed):
     """JSON lines appended to a file, with optional size/time rotation.
 
     The file's directory must exist and be writable: `Container.create` checks it.
@@ -258,7 +282,7 @@ class FileSink(_Model):
     utc: bool = True
 
 
-class PluginSink(_Model):
+class PluginSink(_Routed):
     """A sink provided by a plugin: an allowed plugin's name or ``"module:Class"``."""
 
     type: Literal["plugin"] = "plugin"
@@ -280,9 +304,6 @@ SinkSettings = Annotated[
     Field(discriminator="type"),
 ]
 
-
-#: A level: a stdlib number or a level name (standard or one of the container's ``levels``).
-LevelSetting = Annotated[Union[int, str], Field(union_mode="left_to_right")]  # noqa: UP007
 
 #: Levels by logger name prefix, frozen after validation.
 FrozenLoggerLevels = Annotated[
@@ -491,6 +512,13 @@ with warnings.catch_warnings():
             where = [(f"logger_levels.{k}", v) for k, v in self.logger_levels.items()]
             where += [(f"sampling.{i}.level", r.level) for i, r in enumerate(self.sampling)]
             where += [(f"rate_limits.{i}.level", r.level) for i, r in enumerate(self.rate_limits)]
+            for i, sink in enumerate(self.sinks):
+                where += [(f"sinks.{i}.{k}", v) for k, v in sink.route().items() if k != "loggers"]
+            if self.fallback.route():
+                raise ValueError(
+                    "fallback: min_level, max_level and loggers do not apply to the fallback "
+                    "sink (it takes whatever a failing sink could not write); remove them"
+                )
             for path, level in where:
                 if isinstance(level, str) and level.strip().lower() in custom:
                     continue

@@ -17,6 +17,7 @@ mod pending;
 mod pipeline;
 mod policy;
 mod process;
+mod routing;
 mod processors;
 mod schema;
 mod shared;
@@ -58,6 +59,8 @@ mod _native {
     use crate::pipeline::Pipeline;
     #[pymodule_export]
     use crate::process::{_after_fork_child, _after_fork_parent, _before_fork, _close_all};
+    #[pymodule_export]
+    use crate::routing::Router;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -7,6 +7,7 @@ use crate::levels::{LevelTable, INFO};
 use crate::logger::Logger;
 use crate::policy::Policies;
 use crate::process;
+use crate::routing::{route_of, routed, Router};
 use crate::schema::Schema;
 use crate::shared::{timeout_of, Shared, MAX_TIMEOUT};
 use crate::sink_spec::{parse_sink, parse_sink_at, setting_text};
@@ -117,12 +118,42 @@ impl Pipeline {
                 "sinks must be a list of sinks (dicts with a 'type', or objects with write_batch)",
             )
         })?;
+        let mut py_routes = Vec::new();
         for (i, spec) in sinks.enumerate() {
             let spec = spec?;
             if !spec.is_instance_of::<PyDict>() && spec.hasattr("write_batch")? {
                 py_sinks.push(spec.clone().unbind());
-            } else {
-                native.push(parse_sink(i, &spec)?);
+                py_routes.push(None);
+                continue;
+            }
+            let route = match spec.cast::<PyDict>() {
+                Ok(d) => route_of(&format!("sinks[{i}]"), d, &levels, schema)?,
+                Err(_) => None,
+            };
+            // `{"type": "python", "sink": obj, ...routing}`: a Python sink with a route.
+            let python = match spec.cast::<PyDict>() {
+                Ok(d) => d
+                    .get_item("type")?
+                    .is_some_and(|t| t.eq("python").unwrap_or(false))
+                    .then(|| d.get_item("sink"))
+                    .transpose()?
+                    .map(|s| {
+                        s.filter(|s| s.hasattr("write_batch").unwrap_or(false))
+                            .ok_or_else(|| {
+                                PyTypeError::new_err(format!(
+                                    "sinks[{i}].sink must be an object with write_batch"
+                                ))
+                            })
+                    })
+                    .transpose()?,
+                Err(_) => None,
+            };
+            match python {
+                Some(sink) => {
+                    py_sinks.push(sink.unbind());
+                    py_routes.push(route.map(|r| Py::new(py, Router::new(r))).transpose()?);
+                }
+                None => native.push(routed(parse_sink(i, &spec)?, route)),
             }
         }
         // Where a failing sink's batches go; a "null" fallback means none: dropped, counted.
@@ -175,6 +206,7 @@ impl Pipeline {
             levels,
             py_flush: (!py_sinks.is_empty()).then(Arc::default),
             py_sinks,
+            py_routes,
             runner: Mutex::new(None),
             flusher: Flusher::default(),
             processors: processors.filter(|p| !p.is_none()).map(Bound::unbind),

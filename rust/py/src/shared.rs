@@ -20,6 +20,8 @@ pub struct Shared {
     pub levels: LevelTable,
     /// Sinks written in Python; one runner thread hands them each batch.
     pub(crate) py_sinks: Vec<Py<PyAny>>,
+    /// Each Python sink's route (`ferrolog._native.Router`), if it has one.
+    pub(crate) py_routes: Vec<Option<Py<crate::routing::Router>>>,
     /// The runner thread (`threading.Thread`), when there are Python sinks.
     pub(crate) runner: Mutex<Option<Py<PyAny>>>,
     /// Flush requests to the runner, when there are Python sinks.
