@@ -61,10 +61,10 @@ pub fn start_runner(py: Python<'_>, shared: &Arc<Shared>) -> PyResult<()> {
     let sinks = PyList::new(py, shared.py_sinks.iter().map(|s| s.bind(py)))?;
     let routes = PyList::new(
         py,
-        shared
-            .py_routes
-            .iter()
-            .map(|r| r.as_ref().map_or_else(|| py.None(), |r| r.clone_ref(py).into_any())),
+        shared.py_routes.iter().map(|r| {
+            r.as_ref()
+                .map_or_else(|| py.None(), |r| r.clone_ref(py).into_any())
+        }),
     )?;
     let thread = start.call1((channel, sinks, routes))?;
     *shared.runner.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread.unbind());

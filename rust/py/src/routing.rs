@@ -82,7 +82,13 @@ pub fn route_of(
             }
         }
     };
-    Ok(Some(Route::new(layout, allowed, known, max.is_none(), prefixes)))
+    Ok(Some(Route::new(
+        layout,
+        allowed,
+        known,
+        max.is_none(),
+        prefixes,
+    )))
 }
 
 /// Wrap a native sink in its route, if its spec has one.
