@@ -18,11 +18,11 @@ from ferrolog.config import (
     ComplianceSettings,
     FileSink,
     PluginSink,
-    RedactionSettings,
     Settings,
     SettingsError,
     UnsupportedSettingError,
 )
+from ferrolog.redaction import native_table
 from ferrolog.typing import PythonSink
 
 __all__ = [
@@ -47,6 +47,7 @@ class PipelineOptions(TypedDict):
     max_event_bytes: int | None
     schema: str
     levels: dict[int, str]
+    redaction: dict[str, Any]
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
@@ -75,8 +76,6 @@ def unsupported_settings(settings: Settings) -> list[str]:
             reasons.append(
                 f"{field}: caller-side plugins ({names}) are not available yet; remove them"
             )
-    if settings.redaction != RedactionSettings():
-        reasons.append("redaction: redaction is not available yet; remove the redaction table")
     if settings.compliance != ComplianceSettings():
         reasons.append(
             "compliance: compliance profiles are not available yet; remove compliance.profiles"
@@ -193,6 +192,13 @@ def pipeline_options(
         max_event_bytes=settings.ring.max_event_bytes,
         schema=settings.schema,
         levels={number: name for name, number in settings.levels.items()},
+        redaction=native_table(
+            enabled=settings.redaction.enabled,
+            presets=settings.redaction.presets,
+            fields=settings.redaction.fields,
+            patterns=settings.redaction.patterns,
+            replacement=settings.redaction.replacement,
+        ),
     )
 
 

@@ -30,7 +30,13 @@ impl Logger {
         // SAFETY: `name` is a live str and the GIL is held.
         let nb = unsafe { key_bytes(name.as_ptr()) };
         crate::escape::write_str(&mut name_json, &nb);
-        let bound = EncodedFields::encode(py, bound, Some(shared.schema), shared.max_event_bytes);
+        let bound = EncodedFields::encode(
+            py,
+            bound,
+            Some(shared.schema),
+            shared.max_event_bytes,
+            &shared.redact,
+        );
         Self {
             shared,
             name: name.unbind(),
@@ -92,13 +98,18 @@ impl Logger {
     #[pyo3(signature = (**fields))]
     fn bind(&self, py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> PyResult<Self> {
         let Some(fields) = fields else {
-            return Ok(self.with_bound(py, self.bound.extend(py, &PyDict::new(py), None, 0)?));
+            return Ok(self.with_bound(
+                py,
+                self.bound
+                    .extend(py, &PyDict::new(py), None, 0, &self.shared.redact)?,
+            ));
         };
         let bound = self.bound.extend(
             py,
             &fields,
             Some(self.shared.schema),
             self.shared.max_event_bytes,
+            &self.shared.redact,
         )?;
         Ok(self.with_bound(py, bound))
     }

@@ -16,6 +16,8 @@ pub struct Shared {
     pub schema: Schema,
     pub max_event_bytes: usize,
     pub levels: LevelTable,
+    /// What the encoder masks (field names, value patterns).
+    pub redact: Arc<crate::redact::Redactor>,
     /// Sinks written in Python; one runner thread hands them each batch.
     pub(crate) py_sinks: Vec<Py<PyAny>>,
     /// The runner thread (`threading.Thread`), when there are Python sinks.
