@@ -101,9 +101,10 @@ def _raise_listing(error: type[SettingsError], header: str, lines: list[str]) ->
 def sink_problems(settings: Settings) -> list[str]:
     """Return one line per configured sink that cannot start, without creating any file.
 
-    A file sink needs an existing, writable directory; an existing target must be a
-    writable file that is not a symbolic link (the writer opens it with ``O_NOFOLLOW``).
-    This does blocking file-system calls: run it off the event loop.
+    A file sink needs an existing, writable directory that not everyone may write to (unless
+    it has the sticky bit, like ``/tmp``: otherwise anyone could replace the log file); an
+    existing target must be a writable file that is not a symbolic link (the writer opens it
+    with ``O_NOFOLLOW``). This does blocking file-system calls: run it off the event loop.
     """
     problems: list[str] = []
     for index, sink in enumerate(settings.sinks):
@@ -111,6 +112,14 @@ def sink_problems(settings: Settings) -> list[str]:
             continue
         where = f"sinks.{index}.path"
         path = os.path.abspath(sink.path)
+        unsafe_dir = _world_writable_dir(os.path.dirname(path))
+        if unsafe_dir is not None:
+            problems.append(
+                f"{where}: refusing to log to {path}: its directory {unsafe_dir} is writable by "
+                f"everyone and has no sticky bit, so anyone could replace the log file; "
+                f"chmod o-w {unsafe_dir} (or chmod +t), or log to another directory"
+            )
+            continue
         try:
             info = os.lstat(path)
         except FileNotFoundError:
@@ -146,6 +155,17 @@ def sink_problems(settings: Settings) -> list[str]:
         else:
             os.close(fd)
     return problems
+
+
+def _world_writable_dir(directory: str) -> str | None:
+    """``directory`` when everyone may write to it and it has no sticky bit, else None."""
+    try:
+        mode = os.stat(directory).st_mode
+    except OSError:
+        return None  # a missing directory is reported on its own
+    if stat.S_ISDIR(mode) and mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        return directory
+    return None
 
 
 def check_sinks(settings: Settings) -> None:
