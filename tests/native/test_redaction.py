@@ -286,3 +286,10 @@ def test_the_public_logger_redacts_by_default(tmp_path: Path) -> None:
         container.get_sync(Logger).info("login", user="ann", password="hunter2")
         assert container.get_sync(Pipeline).flush(10.0)
     assert json.loads(path.read_text())["password"] == R
+
+
+def test_a_loggers_repr_masks_denied_bound_fields(file_log: FileLog) -> None:
+    """repr(logger) shows denied bound fields masked: it may itself be logged."""
+    log = file_log.logger.bind(password="hunter2", user="ann")
+    assert "hunter2" not in repr(log)
+    assert "ann" in repr(log)

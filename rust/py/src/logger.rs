@@ -179,11 +179,23 @@ impl Logger {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        // Denied fields are masked here too: a logger's repr may itself end up in a log.
+        let shown = self.bound.dict.bind(py).copy()?;
+        for key in self.bound.keys.iter() {
+            // SAFETY: `key` is a live str and the GIL is held.
+            if self
+                .shared
+                .redact
+                .denies(&unsafe { key_bytes(key.as_ptr()) })
+            {
+                shown.set_item(key.bind(py), self.shared.redact.replacement())?;
+            }
+        }
         Ok(format!(
             "<ferrolog.Logger name={} level={} bound={}>",
             self.name.bind(py).repr()?,
             self.shared.levels.name_of(self.level),
-            self.bound.dict.bind(py).repr()?
+            shown.repr()?
         ))
     }
 }

@@ -211,6 +211,11 @@ impl Redactor {
         !self.rules.is_empty()
     }
 
+    /// The replacement text.
+    pub fn replacement(&self) -> &str {
+        std::str::from_utf8(&self.replacement).unwrap_or(DEFAULT_REPLACEMENT)
+    }
+
     /// The replacement value, as a JSON string.
     #[inline]
     pub fn replacement_json(&self) -> &[u8] {
