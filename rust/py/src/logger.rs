@@ -183,11 +183,8 @@ impl Logger {
         let shown = self.bound.dict.bind(py).copy()?;
         for key in self.bound.keys.iter() {
             // SAFETY: `key` is a live str and the GIL is held.
-            if self
-                .shared
-                .redact
-                .denies(&unsafe { key_bytes(key.as_ptr()) })
-            {
+            let name = unsafe { key_bytes(key.as_ptr()) };
+            if self.shared.redact.denies(&name) {
                 shown.set_item(key.bind(py), self.shared.redact.replacement())?;
             }
         }

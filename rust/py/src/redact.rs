@@ -40,35 +40,76 @@ pub const DEFAULT_FIELDS: &[&str] = &[
 
 pub const DEFAULT_REPLACEMENT: &str = "[REDACTED]";
 
-/// The value patterns built in, by the name the settings use.
-const BUILTIN: &[(&str, &str)] = &[
-    // Whole matches of 13 to 19 digits, with optional single spaces or dashes between digits;
-    // only those passing the Luhn check are masked.
-    ("card", r"\b(?:\d[ \-]?){12,18}\d\b"),
+/// The value patterns built in, by the name the settings use, each with the cheap test a
+/// string must pass before the regex runs (most strings fail it: no `@`, too few digits).
+/// They run in this order: URL credentials before e-mail addresses (`user:pw@host.tld` looks
+/// like one), tokens before card numbers.
+const BUILTIN: &[(&str, Gate, &str)] = &[
+    // Only the user:password part of scheme://user:password@host is masked.
     (
-        "email",
-        r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
+        "url_credentials",
+        Gate::Byte(b'@'),
+        r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]*@",
     ),
-    ("bearer", r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"),
+    (
+        "bearer",
+        Gate::Word(b"bearer"),
+        r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*",
+    ),
     (
         "jwt",
+        Gate::Word(b"eyj"),
         r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*",
     ),
     (
         "aws_access_key",
+        Gate::MinLen(20),
         r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16}\b",
     ),
-    // Only the user:password part of scheme://user:password@host is masked.
     (
-        "url_credentials",
-        r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]*@",
+        "email",
+        Gate::Byte(b'@'),
+        r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
     ),
-    ("ssn", r"\b\d{3}-\d{2}-\d{4}\b"),
+    // Whole matches of 13 to 19 digits, with optional single spaces or dashes between digits;
+    // only those passing the Luhn check are masked.
+    ("card", Gate::Digits(13), r"\b(?:\d[ \-]?){12,18}\d\b"),
+    ("ssn", Gate::Digits(9), r"\b\d{3}-\d{2}-\d{4}\b"),
 ];
+
+/// A necessary condition for a pattern to match, much cheaper than running it.
+#[derive(Clone, Copy)]
+enum Gate {
+    /// Any string may match (user patterns).
+    Any,
+    /// The string holds this byte.
+    Byte(u8),
+    /// The string holds at least this many ASCII digits.
+    Digits(usize),
+    /// The string holds this word (lowercase ASCII), in any case.
+    Word(&'static [u8]),
+    /// The string is at least this long.
+    MinLen(usize),
+}
+
+impl Gate {
+    #[inline]
+    fn admits(self, text: &[u8]) -> bool {
+        match self {
+            Gate::Any => true,
+            Gate::Byte(b) => text.contains(&b),
+            Gate::Digits(n) => {
+                text.len() >= n && text.iter().filter(|b| b.is_ascii_digit()).count() >= n
+            }
+            Gate::Word(w) => text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)),
+            Gate::MinLen(n) => text.len() >= n,
+        }
+    }
+}
 
 /// The names of the built-in value patterns.
 pub fn builtin_names() -> impl ExactSizeIterator<Item = &'static str> {
-    BUILTIN.iter().map(|(name, _)| *name)
+    BUILTIN.iter().map(|(name, _, _)| *name)
 }
 
 /// Why a user pattern cannot be used, or None when it compiles.
@@ -79,7 +120,7 @@ pub fn pattern_error(pattern: &str) -> Option<String> {
 /// How one compiled pattern rewrites its matches.
 enum Rule {
     /// Every match becomes the replacement.
-    Whole(Regex),
+    Whole(Gate, Regex),
     /// Matches of 13–19 digits passing the Luhn check become the replacement.
     Card(Regex),
     /// The `scheme` group is kept, the credentials become the replacement.
@@ -132,21 +173,21 @@ impl Redactor {
             }
         }
         let mut rules = Vec::new();
-        let mut whole = Vec::new();
         for name in builtin {
-            let Some((_, source)) = BUILTIN.iter().find(|(n, _)| n == name) else {
+            let Some((_, gate, source)) = BUILTIN.iter().find(|(n, _, _)| n == name) else {
                 let known: Vec<_> = builtin_names().collect();
                 return Err(RedactionError(format!(
                     "unknown built-in pattern {name:?}; known: {}",
                     known.join(", ")
                 )));
             };
-            match name.as_str() {
-                "card" => rules.push(Rule::Card(compile(source))),
-                "url_credentials" => rules.push(Rule::UrlCredentials(compile(source))),
-                _ => whole.push(format!("(?:{source})")),
-            }
+            rules.push(match name.as_str() {
+                "card" => Rule::Card(compile(source)),
+                "url_credentials" => Rule::UrlCredentials(compile(source)),
+                _ => Rule::Whole(*gate, compile(source)),
+            });
         }
+        let mut whole = Vec::new();
         for (i, pattern) in patterns.iter().enumerate() {
             if let Some(e) = pattern_error(pattern) {
                 return Err(RedactionError(format!(
@@ -156,12 +197,12 @@ impl Redactor {
             whole.push(format!("(?:{pattern})"));
         }
         if !whole.is_empty() {
-            // One scan for all whole-match patterns.
+            // One scan for all user patterns.
             let joined = whole.join("|");
             let re = Regex::new(&joined).map_err(|e| {
                 RedactionError(format!("redaction.patterns: cannot be combined: {e}"))
             })?;
-            rules.push(Rule::Whole(re));
+            rules.push(Rule::Whole(Gate::Any, re));
         }
         let mut replacement_json = Vec::new();
         crate::escape::write_str(&mut replacement_json, replacement.as_bytes());
@@ -256,9 +297,14 @@ impl Redactor {
         let mut changed = false;
         for rule in &self.rules {
             let next = match rule {
-                Rule::Whole(re) => re.replace_all(&current, &*self.replacement),
+                Rule::Whole(gate, re) => {
+                    if !gate.admits(&current) {
+                        continue;
+                    }
+                    re.replace_all(&current, &*self.replacement)
+                }
                 Rule::Card(re) => {
-                    if !re.is_match(&current) {
+                    if !Gate::Digits(13).admits(&current) || !re.is_match(&current) {
                         continue;
                     }
                     re.replace_all(&current, |c: &Captures<'_>| -> Vec<u8> {
@@ -270,12 +316,17 @@ impl Redactor {
                         }
                     })
                 }
-                Rule::UrlCredentials(re) => re.replace_all(&current, |c: &Captures<'_>| {
-                    let mut out = c["scheme"].to_vec();
-                    out.extend_from_slice(&self.replacement);
-                    out.push(b'@');
-                    out
-                }),
+                Rule::UrlCredentials(re) => {
+                    if !Gate::Byte(b'@').admits(&current) {
+                        continue;
+                    }
+                    re.replace_all(&current, |c: &Captures<'_>| {
+                        let mut out = c["scheme"].to_vec();
+                        out.extend_from_slice(&self.replacement);
+                        out.push(b'@');
+                        out
+                    })
+                }
             };
             if let Cow::Owned(v) = next {
                 if *v != *current {
@@ -383,6 +434,11 @@ mod tests {
             "db postgres://[X]@db:5432/x"
         );
         assert_eq!(scanned(&r, "ssn 123-45-6789"), "ssn [X]");
+        // With e-mail addresses masked too, the URL's user name is masked as well.
+        assert_eq!(
+            scanned(&r, "https://bob:pw@example.com/x"),
+            "https://[X]@example.com/x"
+        );
         assert!(r.scan(b"nothing to see here, user 42").is_none());
     }
 
