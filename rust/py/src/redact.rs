@@ -48,7 +48,7 @@ const BUILTIN: &[(&str, Gate, &str)] = &[
     // Only the user:password part of scheme://user:password@host is masked.
     (
         "url_credentials",
-        Gate::Byte(b'@'),
+        Gate::At,
         r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]*@",
     ),
     (
@@ -68,7 +68,7 @@ const BUILTIN: &[(&str, Gate, &str)] = &[
     ),
     (
         "email",
-        Gate::Byte(b'@'),
+        Gate::At,
         r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
     ),
     // Whole matches of 13 to 19 digits, with optional single spaces or dashes between digits;
@@ -82,8 +82,8 @@ const BUILTIN: &[(&str, Gate, &str)] = &[
 enum Gate {
     /// Any string may match (user patterns).
     Any,
-    /// The string holds this byte.
-    Byte(u8),
+    /// The string holds an `@`.
+    At,
     /// The string holds at least this many ASCII digits.
     Digits(usize),
     /// The string holds this word (lowercase ASCII), in any case.
@@ -94,17 +94,48 @@ enum Gate {
 
 impl Gate {
     #[inline]
-    fn admits(self, text: &[u8]) -> bool {
+    fn admits(self, text: &[u8], seen: &Seen) -> bool {
         match self {
             Gate::Any => true,
-            Gate::Byte(b) => text.contains(&b),
-            Gate::Digits(n) => {
-                text.len() >= n && text.iter().filter(|b| b.is_ascii_digit()).count() >= n
-            }
-            Gate::Word(w) => text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)),
+            Gate::At => seen.at,
+            Gate::Digits(n) => seen.digits >= n,
+            Gate::Word(w) => contains_word(text, w),
             Gate::MinLen(n) => text.len() >= n,
         }
     }
+}
+
+/// What one pass over a string found, for the gates.
+struct Seen {
+    at: bool,
+    digits: usize,
+}
+
+impl Seen {
+    /// One pass, no calls: the strings this runs on are mostly short.
+    #[inline]
+    fn of(text: &[u8]) -> Seen {
+        let mut seen = Seen {
+            at: false,
+            digits: 0,
+        };
+        for &b in text {
+            seen.at |= b == b'@';
+            seen.digits += usize::from(b.is_ascii_digit());
+        }
+        seen
+    }
+}
+
+/// Whether `text` holds `word` (lowercase ASCII) in any case.
+#[inline]
+fn contains_word(text: &[u8], word: &[u8]) -> bool {
+    let (lower, upper) = (word[0], word[0].to_ascii_uppercase());
+    let last = text.len().saturating_sub(word.len() - 1);
+    (0..last).any(|i| {
+        let c = text[i];
+        (c == lower || c == upper) && text[i..i + word.len()].eq_ignore_ascii_case(word)
+    })
 }
 
 /// The names of the built-in value patterns.
@@ -293,18 +324,20 @@ impl Redactor {
 
     /// `text` with every pattern match replaced, or None when nothing matched.
     pub fn scan(&self, text: &[u8]) -> Option<Vec<u8>> {
+        let seen = Seen::of(text);
         let mut current: Cow<'_, [u8]> = Cow::Borrowed(text);
         let mut changed = false;
         for rule in &self.rules {
             let next = match rule {
                 Rule::Whole(gate, re) => {
-                    if !gate.admits(&current) {
+                    // After a replacement the gates may err on the side of scanning.
+                    if !changed && !gate.admits(&current, &seen) {
                         continue;
                     }
                     re.replace_all(&current, &*self.replacement)
                 }
                 Rule::Card(re) => {
-                    if !Gate::Digits(13).admits(&current) || !re.is_match(&current) {
+                    if (!changed && seen.digits < 13) || !re.is_match(&current) {
                         continue;
                     }
                     re.replace_all(&current, |c: &Captures<'_>| -> Vec<u8> {
@@ -317,7 +350,7 @@ impl Redactor {
                     })
                 }
                 Rule::UrlCredentials(re) => {
-                    if !Gate::Byte(b'@').admits(&current) {
+                    if !changed && !seen.at {
                         continue;
                     }
                     re.replace_all(&current, |c: &Captures<'_>| {
