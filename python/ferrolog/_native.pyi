@@ -8,6 +8,8 @@ from ferrolog.typing import PythonSink as _PythonSink
 
 __version__: Final[str]
 __all__ = [
+    "DEFAULT_REDACTED_FIELDS",
+    "REDACTION_PATTERNS",
     "STANDARD_LEVELS",
     "Batch",
     "ContextFields",
@@ -28,10 +30,17 @@ __all__ = [
     "bound_contextvars",
     "context_var",
     "encode",
+    "redaction_pattern_error",
 ]
 
 #: Every standard level name (lowercase, aliases included) to its number: the one level table.
 STANDARD_LEVELS: Final[Mapping[str, int]]
+
+#: Field names the encoder masks with zero configuration.
+DEFAULT_REDACTED_FIELDS: Final[tuple[str, ...]]
+
+#: The names of the built-in value patterns (``redaction={"builtin": [...]}``).
+REDACTION_PATTERNS: Final[tuple[str, ...]]
 
 #: The ContextVar holding the current request context (see ferrolog.context).
 context_var: ContextVar[ContextFields | None]
@@ -162,6 +171,7 @@ class Pipeline:
         processors: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
         logger_levels: Mapping[str, int | str] | None = None,
         rules: Sequence[Mapping[str, Any]] | None = None,
+        redaction: Mapping[str, Any] | None = None,
     ) -> Pipeline: ...
     def logger(self, name: str | None = None, level: _LevelLike | None = None) -> Logger: ...
     def level_number(self, level: _LevelLike) -> int: ...
@@ -186,6 +196,9 @@ class Router:
 
 def encode(value: object, *, max_bytes: int = 65536) -> bytes:
     """The JSON bytes a log call would write for `value`."""
+
+def redaction_pattern_error(pattern: str) -> str | None:
+    """Why `pattern` cannot be a redaction pattern, or None when it compiles."""
 
 def _before_fork() -> None: ...
 def _after_fork_parent() -> None: ...

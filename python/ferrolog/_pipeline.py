@@ -19,11 +19,11 @@ from ferrolog.config import (
     ComplianceSettings,
     FileSink,
     PluginSink,
-    RedactionSettings,
     Settings,
     SettingsError,
     UnsupportedSettingError,
 )
+from ferrolog.redaction import native_table
 from ferrolog.registry import PluginRegistry
 from ferrolog.typing import PythonSink
 
@@ -53,13 +53,12 @@ class PipelineOptions(TypedDict):
     processors: ProcessorChain | None
     logger_levels: dict[str, int | str]
     rules: list[dict[str, Any]]
+    redaction: dict[str, Any]
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
     """Return one line per setting this build validates but cannot honour yet."""
     reasons: list[str] = []
-    if settings.redaction != RedactionSettings():
-        reasons.append("redaction: redaction is not available yet; remove the redaction table")
     if settings.compliance != ComplianceSettings():
         reasons.append(
             "compliance: compliance profiles are not available yet; remove compliance.profiles"
@@ -85,9 +84,10 @@ def _raise_listing(error: type[SettingsError], header: str, lines: list[str]) ->
 def sink_problems(settings: Settings) -> list[str]:
     """Return one line per configured sink that cannot start, without creating any file.
 
-    A file sink needs an existing, writable directory; an existing target must be a
-    writable file that is not a symbolic link (the writer opens it with ``O_NOFOLLOW``).
-    This does blocking file-system calls: run it off the event loop.
+    A file sink needs an existing, writable directory that not everyone may write to (unless
+    it has the sticky bit, like ``/tmp``: otherwise anyone could replace the log file); an
+    existing target must be a writable file that is not a symbolic link (the writer opens it
+    with ``O_NOFOLLOW``). This does blocking file-system calls: run it off the event loop.
     """
     problems: list[str] = []
     named = [(f"sinks.{index}", sink) for index, sink in enumerate(settings.sinks)]
@@ -96,6 +96,14 @@ def sink_problems(settings: Settings) -> list[str]:
             continue
         where = f"{name}.path"
         path = os.path.abspath(sink.path)
+        unsafe_dir = _world_writable_dir(os.path.dirname(path))
+        if unsafe_dir is not None:
+            problems.append(
+                f"{where}: refusing to log to {path}: its directory {unsafe_dir} is writable by "
+                f"everyone and has no sticky bit, so anyone could replace the log file; "
+                f"chmod o-w {unsafe_dir} (or chmod +t), or log to another directory"
+            )
+            continue
         try:
             info = os.lstat(path)
         except FileNotFoundError:
@@ -131,6 +139,17 @@ def sink_problems(settings: Settings) -> list[str]:
         else:
             os.close(fd)
     return problems
+
+
+def _world_writable_dir(directory: str) -> str | None:
+    """``directory`` when everyone may write to it and it has no sticky bit, else None."""
+    try:
+        mode = os.stat(directory).st_mode
+    except OSError:
+        return None  # a missing directory is reported on its own
+    if stat.S_ISDIR(mode) and mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        return directory
+    return None
 
 
 def check_sinks(settings: Settings) -> None:
@@ -195,6 +214,13 @@ def pipeline_options(
         logger_levels=dict(settings.logger_levels),
         rules=[{"kind": "sample", **rule.model_dump()} for rule in settings.sampling]
         + [{"kind": "limit", **rule.model_dump()} for rule in settings.rate_limits],
+        redaction=native_table(
+            enabled=settings.redaction.enabled,
+            presets=settings.redaction.presets,
+            fields=settings.redaction.fields,
+            patterns=settings.redaction.patterns,
+            replacement=settings.redaction.replacement,
+        ),
     )
 
 

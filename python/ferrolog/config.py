@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ferrolog._frozen import FrozenMap, freeze, thaw
-from ferrolog._native import STANDARD_LEVELS
+from ferrolog._native import STANDARD_LEVELS, redaction_pattern_error
 from ferrolog._settings_sources import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -375,9 +375,29 @@ class PluginsSettings(_Model):
 
 
 class RedactionSettings(_Model):
-    """Fields and patterns masked before an event is encoded."""
+    """What the native encoder masks before an event reaches the ring: safe by default.
 
-    presets: tuple[str, ...] = ()
+    - ``enabled`` (default true): field-name redaction of the default deny-list
+      (`ferrolog.redaction.DEFAULT_FIELDS`: password, passwd, secret, token, api_key, apikey,
+      authorization, cookie, set-cookie, session, private_key, credit_card, card_number, cvv,
+      ssn) is on with zero configuration. A field with a denied name — compared
+      case-insensitively, at any depth: nested dict keys too — keeps its key and gets
+      ``replacement`` as its value. ``enabled = false`` turns all redaction off (then
+      ``presets``, ``fields`` and ``patterns`` must be empty).
+    - ``presets``: named sets of field names and value patterns, ``credentials``, ``pci``,
+      ``phi``, ``pii`` (listed in `ferrolog.redaction.PRESETS`).
+    - ``fields``: more field names to mask.
+    - ``patterns``: regexes (Rust ``regex`` syntax: no look-around or back-references);
+      every match in a string value, the message and exception text is replaced.
+    - ``replacement``: the text written instead (default ``"[REDACTED]"``).
+
+    Value patterns (from ``presets`` or ``patterns``) are opt-in: they scan every string
+    written, which costs more than the field-name check. `pydantic.SecretStr` and
+    ``SecretBytes`` values are always masked, without reading the secret.
+    """
+
+    enabled: bool = True
+    presets: tuple[Literal["credentials", "pci", "phi", "pii"], ...] = ()
     fields: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
     replacement: str = "[REDACTED]"
@@ -385,12 +405,22 @@ class RedactionSettings(_Model):
     @field_validator("patterns")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern {pattern!r} is not a valid regex: {exc}") from None
+        for index, pattern in enumerate(value):
+            problem = redaction_pattern_error(pattern)
+            if problem is not None:
+                raise ValueError(
+                    f"redaction.patterns[{index}]: {pattern!r} is not a valid regex: {problem}"
+                )
         return value
+
+    @model_validator(mode="after")
+    def _check_enabled(self) -> RedactionSettings:
+        if not self.enabled and (self.presets or self.fields or self.patterns):
+            raise ValueError(
+                "redaction.enabled is false but presets, fields or patterns are set; "
+                "remove them or enable redaction"
+            )
+        return self
 
 
 class AuditSettings(_Model):

@@ -79,7 +79,7 @@ class Point:
 
 class User(pydantic.BaseModel):
     name: str
-    token: pydantic.SecretStr
+    credential: pydantic.SecretStr
 
 
 def test_stdlib_value_types(file_log: FileLog) -> None:
@@ -112,10 +112,10 @@ def test_stdlib_value_types(file_log: FileLog) -> None:
 
 def test_dataclasses_and_pydantic_models_become_objects(file_log: FileLog) -> None:
     """Dataclasses and pydantic models are written as JSON objects; SecretStr is masked."""
-    file_log.logger.info("m", pt=Point(1, 2.5), user=User(name="ann", token="hunter2"))
+    file_log.logger.info("m", pt=Point(1, 2.5), user=User(name="ann", credential="hunter2"))
     ev = file_log.one()
     assert ev["pt"] == {"x": 1, "y": 2.5}
-    assert ev["user"] == {"name": "ann", "token": "**********"}
+    assert ev["user"] == {"name": "ann", "credential": "**********"}
     assert "hunter2" not in file_log.path.read_text()
 
 

@@ -443,7 +443,6 @@ async def test_closing_while_a_factory_runs_closes_its_result() -> None:
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        ({"redaction": {"presets": ["pci"]}}, "redaction: redaction is not available yet"),
         ({"compliance": {"profiles": ["gdpr"]}}, "compliance: compliance profiles"),
     ],
 )

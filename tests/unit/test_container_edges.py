@@ -322,6 +322,29 @@ async def test_a_symlinked_log_file_fails_create(tmp_path: Path) -> None:
         await Container.create({"sinks": [{"type": "file", "path": str(link)}]})
 
 
+async def test_a_world_writable_log_directory_fails_create(tmp_path: Path) -> None:
+    """A directory everyone may write to, without the sticky bit, fails Container.create."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(SettingsError, match=r"sinks\.0\.path: .*writable by everyone.*sticky"):
+        await Container.create({"sinks": [{"type": "file", "path": str(shared / "app.log")}]})
+    shared.chmod(0o1777)  # like /tmp: accepted
+    async with Container.create(
+        {"sinks": [{"type": "file", "path": str(shared / "app.log")}]}
+    ) as container:
+        assert container is not None
+
+
+def test_the_native_sink_refuses_a_world_writable_directory(tmp_path: Path) -> None:
+    """The writer refuses it too (the directory may change after the settings were checked)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(OSError, match=r"writable by everyone.*sticky bit"):
+        Pipeline(sinks=[{"type": "file", "path": str(shared / "app.log")}])
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write any file")
 async def test_an_unwritable_log_file_fails_create(tmp_path: Path) -> None:
     """An existing log file without write permission fails Container.create."""

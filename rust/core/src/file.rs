@@ -37,11 +37,12 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::fdio::{fd_kind, write_all_counted, write_lines_atomic, FdKind, PIPE_BUF};
 use crate::flock::{lock_path_for, open_lock_file, Exclusive};
 use crate::rotation::{
-    next_rollover, parent_dir, shift_backups, Clock, CompressJob, Compressor, RotateEvery,
+    next_rollover, parent_dir, shift_backups, Clock, CompressJob, Compressor, LogDir, RotateEvery,
     SystemClock,
 };
 use crate::sink::Sink;
 use crate::tz::TimeZone;
+use std::sync::Arc;
 
 /// How long a failed rotation waits before it is tried again; batches keep going to the
 /// unrotated file meanwhile, because losing lines is worse than an oversized file.
@@ -97,6 +98,8 @@ pub struct FileSink {
     kind: FdKind,
     /// The sidecar lock file; present exactly when rotation is configured.
     lock: Option<File>,
+    /// The log directory, opened once, that rotation renames in; present with `lock`.
+    dir: Option<Arc<LogDir>>,
     clock: Box<dyn Clock>,
     /// The local zone for time rotation with `utc: false`, loaded at open on the configuring
     /// thread: the writer thread never calls libc's time-zone functions (see `tz.rs`).
@@ -145,6 +148,7 @@ impl FileSink {
                 format!("log file {path}: max_bytes must be greater than 0"),
             ));
         }
+        check_directory(&cfg.path)?;
         let file = open_log(&cfg.path, cfg.mode)?;
         let meta = file
             .metadata()
@@ -162,6 +166,13 @@ impl FileSink {
         } else {
             None
         };
+        let dir = match cfg.rotates() {
+            true => Some(Arc::new(LogDir::open(&cfg.path).map_err(|e| {
+                let d = parent_dir(&cfg.path).display();
+                context(e, format!("opening directory {d} of log file {path}"))
+            })?)),
+            false => None,
+        };
         let zone = (cfg.rotate_every.is_some() && !cfg.utc).then(TimeZone::local);
         // A non-empty file left by an earlier run belongs to the period of its last write, so a
         // file from yesterday is rotated out by the first batch of today. An mtime ahead of the
@@ -175,8 +186,9 @@ impl FileSink {
             };
             next_rollover(since, every, zone.as_ref())
         });
-        let compressor = (cfg.compress && cfg.rotates()).then(|| {
+        let compressor = dir.as_ref().filter(|_| cfg.compress).map(|dir| {
             Compressor::start(
+                Arc::clone(dir),
                 cfg.path.clone(),
                 lock_path_for(&cfg.path),
                 cfg.mode,
@@ -189,6 +201,7 @@ impl FileSink {
             kind: fd_kind(file.as_raw_fd()),
             file: Some(file),
             lock,
+            dir,
             clock,
             zone,
             next_rollover,
@@ -315,17 +328,17 @@ impl FileSink {
     }
 
     fn rotate(&mut self) -> io::Result<()> {
-        let kept = shift_backups(&self.cfg.path, self.cfg.backups)?;
+        let Some(dir) = self.dir.as_ref() else {
+            return self.reopen().map(drop);
+        };
+        let kept = shift_backups(dir, &self.cfg.path, self.cfg.backups)?;
         if let (Some(first), Some(compressor)) = (kept, self.compressor.as_mut()) {
             // Opened under the lock, before anyone can shift it again: the handle pins the inode.
-            match OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&first)
-            {
+            match dir.open_at(&first, libc::O_RDONLY, 0) {
                 Ok(file) => compressor.submit(CompressJob { file }),
                 Err(e) => {
-                    let e = context(e, format!("opening {} to compress it", first.display()));
+                    let p = self.cfg.path.with_file_name(&first);
+                    let e = context(e, format!("opening {} to compress it", p.display()));
                     self.deferred.get_or_insert(e);
                 }
             }
@@ -454,6 +467,28 @@ fn append_whole(fd: RawFd, batch: &[u8]) -> io::Result<()> {
 }
 
 /// Open the log file, turning the common failures into errors that say what to do.
+/// Refuse a log file whose directory anyone may write to without the sticky bit: anyone could
+/// then replace the file, or plant a link where a backup goes.
+fn check_directory(path: &Path) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let Ok(meta) = fs::metadata(dir) else {
+        return Ok(()); // a missing directory gets its own error from the open
+    };
+    let mode = meta.mode();
+    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        let (p, d) = (path.display(), dir.display());
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "refusing to open log file {p}: its directory {d} is writable by everyone \
+                 and has no sticky bit, so anyone could replace the log file; \
+                 `chmod o-w {d}` (or `chmod +t {d}`), or log to another directory"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn open_log(path: &Path, mode: u32) -> io::Result<File> {
     let result = OpenOptions::new()
         .append(true)

@@ -5,12 +5,20 @@
 //! Everything that renames or deletes files here runs under the sidecar `flock` held by the
 //! caller (see `file.rs`), so several processes sharing one log never rotate twice or race a
 //! rename against a compression.
+//!
+//! Every rename, deletion and creation is made relative to the log directory's descriptor
+//! ([`LogDir`], opened once with the sink): `renameat`, `unlinkat`, `openat` with
+//! `O_NOFOLLOW`. A directory component swapped for a symbolic link after the sink opened cannot
+//! redirect them, and a symbolic link planted where a backup goes is replaced or deleted as a
+//! name, never followed.
 
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -82,7 +90,117 @@ fn align_after(secs: i64, period: i64, offset: i64) -> i64 {
         .saturating_sub(offset)
 }
 
+/// A log file's directory, opened once: the files in it are named relative to this descriptor.
+#[derive(Debug)]
+pub(crate) struct LogDir {
+    fd: OwnedFd,
+    /// For messages and listing.
+    path: PathBuf,
+}
+
+impl LogDir {
+    /// Open the directory holding `log_path`.
+    pub(crate) fn open(log_path: &Path) -> io::Result<LogDir> {
+        let dir = parent_dir(log_path);
+        let c = c_name(dir.as_os_str())?;
+        // SAFETY: `c` is a NUL-terminated path; the result is a new descriptor or -1.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(LogDir {
+            // SAFETY: `fd` is a descriptor we just opened and own.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            path: dir.to_path_buf(),
+        })
+    }
+
+    /// `renameat(dir, from, dir, to)`: replaces `to` (a symbolic link there included, as a name).
+    pub(crate) fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        let (f, t) = (c_name(from)?, c_name(to)?);
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: both names are NUL-terminated; `fd` is our open directory.
+        check(unsafe { libc::renameat(fd, f.as_ptr(), fd, t.as_ptr()) })
+    }
+
+    /// `unlinkat(dir, name, 0)`: removes the name (a symbolic link itself, never its target).
+    pub(crate) fn unlink(&self, name: &OsStr) -> io::Result<()> {
+        let n = c_name(name)?;
+        // SAFETY: `n` is NUL-terminated; `fd` is our open directory.
+        check(unsafe { libc::unlinkat(self.fd.as_raw_fd(), n.as_ptr(), 0) })
+    }
+
+    /// (dev, inode) of `name` itself, without following a symbolic link.
+    pub(crate) fn ident(&self, name: &OsStr) -> io::Result<(u64, u64)> {
+        let n = c_name(name)?;
+        let mut st = MaybeUninit::<libc::stat>::zeroed();
+        // SAFETY: `n` is NUL-terminated, `st` is storage for one stat; `fd` is our directory.
+        check(unsafe {
+            libc::fstatat(
+                self.fd.as_raw_fd(),
+                n.as_ptr(),
+                st.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        })?;
+        // SAFETY: fstatat succeeded and filled `st`.
+        let st = unsafe { st.assume_init() };
+        // The widths of st_dev and st_ino differ between platforms.
+        #[allow(clippy::unnecessary_cast)]
+        Ok((st.st_dev as u64, st.st_ino as u64))
+    }
+
+    /// Open `name` in this directory with `flags` (`O_NOFOLLOW|O_CLOEXEC` added), `mode` for
+    /// a file it creates.
+    pub(crate) fn open_at(&self, name: &OsStr, flags: libc::c_int, mode: u32) -> io::Result<File> {
+        let n = c_name(name)?;
+        let flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+        // SAFETY: `n` is NUL-terminated; `fd` is our directory; the mode is passed as the
+        // variadic `mode_t` argument openat reads when O_CREAT is set.
+        let fd =
+            unsafe { libc::openat(self.fd.as_raw_fd(), n.as_ptr(), flags, mode as libc::c_uint) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a descriptor we just opened and own.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+}
+
+fn c_name(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a file name contains a NUL byte",
+        )
+    })
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The file name of `path` + `.N` (+ `.gz`): `app.log` + 3 + gz → `app.log.3.gz`.
+pub(crate) fn backup_name(path: &Path, n: usize, gz: bool) -> OsString {
+    let mut name = OsString::from(path.file_name().unwrap_or_default());
+    name.push(format!(".{n}"));
+    if gz {
+        name.push(".gz");
+    }
+    name
+}
+
 /// `app.log` + 3 + gz → `app.log.3.gz`.
+#[cfg(test)]
 pub(crate) fn backup_path(path: &Path, n: usize, gz: bool) -> PathBuf {
     let mut name = OsString::from(path.as_os_str());
     name.push(format!(".{n}"));
@@ -94,8 +212,8 @@ pub(crate) fn backup_path(path: &Path, n: usize, gz: bool) -> PathBuf {
 
 /// The existing backups of `path` as `(index, gzipped)`, highest index first. Only canonical
 /// names count (`app.log.7`, `app.log.7.gz`), so temporary and foreign files are left alone.
-fn list_backups(path: &Path) -> io::Result<Vec<(usize, bool)>> {
-    let dir = parent_dir(path);
+fn list_backups(dir: &LogDir, path: &Path) -> io::Result<Vec<(usize, bool)>> {
+    let dir = &dir.path;
     // Bytes, not str: a log file name need not be UTF-8.
     let mut prefix = path.file_name().unwrap_or_default().as_bytes().to_vec();
     prefix.push(b'.');
@@ -131,30 +249,35 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Shift backups up by one, drop those beyond `backups`, and move the live file to `.1`
-/// (or delete it when `backups == 0`). Returns the new `.1` path when one was kept.
-/// The caller holds the rotation lock.
-pub(crate) fn shift_backups(path: &Path, backups: usize) -> io::Result<Option<PathBuf>> {
+/// (or delete it when `backups == 0`), all by name in `dir`. Returns the new `.1` name when one
+/// was kept. The caller holds the rotation lock.
+pub(crate) fn shift_backups(
+    dir: &LogDir,
+    path: &Path,
+    backups: usize,
+) -> io::Result<Option<OsString>> {
     // Highest first, so every rename lands on a name that was already moved or deleted.
-    for (n, gz) in list_backups(path)? {
-        let from = backup_path(path, n, gz);
+    for (n, gz) in list_backups(dir, path)? {
+        let from = backup_name(path, n, gz);
         let res = if n >= backups {
-            fs::remove_file(&from)
+            dir.unlink(&from)
         } else {
-            fs::rename(&from, backup_path(path, n + 1, gz))
+            dir.rename(&from, &backup_name(path, n + 1, gz))
         };
         match res {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
     }
+    let live = path.file_name().unwrap_or_default();
     if backups == 0 {
-        match fs::remove_file(path) {
+        match dir.unlink(live) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => return Ok(None),
         }
     }
-    let first = backup_path(path, 1, false);
-    fs::rename(path, &first)?;
+    let first = backup_name(path, 1, false);
+    dir.rename(live, &first)?;
     Ok(Some(first))
 }
 
@@ -179,30 +302,36 @@ pub(crate) struct Compressor {
     error: Arc<Mutex<Option<io::Error>>>,
     /// The process these objects belong to; another pid means we are a forked child.
     pid: u32,
-    args: (PathBuf, PathBuf, u32, usize),
+    args: (Arc<LogDir>, PathBuf, PathBuf, u32, usize),
 }
 
 impl Compressor {
     /// A compressor for backups of `path`; its thread starts with the first job.
-    pub(crate) fn start(path: PathBuf, lock_path: PathBuf, mode: u32, backups: usize) -> Self {
+    pub(crate) fn start(
+        dir: Arc<LogDir>,
+        path: PathBuf,
+        lock_path: PathBuf,
+        mode: u32,
+        backups: usize,
+    ) -> Self {
         Compressor {
             tx: None,
             thread: None,
             error: Arc::new(Mutex::new(None)),
             pid: std::process::id(),
-            args: (path, lock_path, mode, backups),
+            args: (dir, path, lock_path, mode, backups),
         }
     }
 
     fn spawn(&mut self) {
         let (tx, rx) = mpsc::channel::<CompressJob>();
         let slot = Arc::clone(&self.error);
-        let (path, lock_path, mode, backups) = self.args.clone();
+        let (dir, path, lock_path, mode, backups) = self.args.clone();
         let thread = std::thread::Builder::new()
             .name("ferrolog-gzip".into())
             .spawn(move || {
                 for job in rx {
-                    if let Err(e) = compress_one(&path, &lock_path, mode, backups, job) {
+                    if let Err(e) = compress_one(&dir, &path, &lock_path, mode, backups, job) {
                         let e = io::Error::new(
                             e.kind(),
                             format!("compressing a rotated backup of {}: {e}", path.display()),
@@ -278,6 +407,7 @@ impl Drop for Compressor {
 static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn compress_one(
+    dir: &LogDir,
     path: &Path,
     lock_path: &Path,
     mode: u32,
@@ -287,21 +417,15 @@ fn compress_one(
     let meta = job.file.metadata()?;
     let (dev, ino) = (meta.dev(), meta.ino());
     // The temporary name starts with a dot, so `list_backups` never mistakes it for a backup.
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(path.file_name().unwrap_or_default());
-    tmp_name.push(format!(
+    let mut tmp = OsString::from(".");
+    tmp.push(path.file_name().unwrap_or_default());
+    tmp.push(format!(
         ".{}.{}.gz.tmp",
         std::process::id(),
         TMP_SEQ.fetch_add(1, Ordering::Relaxed)
     ));
-    let tmp = path.with_file_name(tmp_name);
     let result = (|| {
-        let out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
+        let out = dir.open_at(&tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, mode)?;
         let mut enc = GzEncoder::new(
             BufWriter::with_capacity(64 * 1024, out),
             Compression::default(),
@@ -313,18 +437,16 @@ fn compress_one(
         let _lock = Exclusive::acquire(&lock_file)?;
         // Where is our inode now? Later rotations may have shifted it, or retention deleted it.
         for n in 1..=backups {
-            let plain = backup_path(path, n, false);
-            if let Ok(m) = fs::symlink_metadata(&plain) {
-                if m.dev() == dev && m.ino() == ino {
-                    fs::rename(&tmp, backup_path(path, n, true))?;
-                    return fs::remove_file(&plain);
-                }
+            let plain = backup_name(path, n, false);
+            if dir.ident(&plain).is_ok_and(|id| id == (dev, ino)) {
+                dir.rename(&tmp, &backup_name(path, n, true))?;
+                return dir.unlink(&plain);
             }
         }
-        fs::remove_file(&tmp)
+        dir.unlink(&tmp)
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = dir.unlink(&tmp);
     }
     result
 }
@@ -342,7 +464,8 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("app.log");
-        let mut c = Compressor::start(path.clone(), dir.join(".app.log.lock"), 0o640, 3);
+        let log_dir = Arc::new(LogDir::open(&path).unwrap());
+        let mut c = Compressor::start(log_dir, path.clone(), dir.join(".app.log.lock"), 0o640, 3);
         // A job for the parent's thread, so it is running and shares the channel with us.
         fs::write(backup_path(&path, 2, false), b"{\"parent\":1}\n").unwrap();
         let job = File::open(backup_path(&path, 2, false)).unwrap();

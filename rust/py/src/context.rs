@@ -2,11 +2,13 @@
 //! is an immutable, pre-encoded [`ContextFields`]; every log call in that context adds them.
 
 use crate::fields::EncodedFields;
+use crate::redact::Redactor;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
+use std::sync::{Arc, Mutex};
 
 /// Bytes one context value may take once encoded.
 const MAX_CONTEXT_VALUE_BYTES: usize = 16 * 1024;
@@ -28,9 +30,51 @@ pub fn context_var(py: Python<'_>) -> PyResult<&Py<PyAny>> {
 }
 
 /// An immutable set of context fields, encoded once when bound.
+///
+/// Bound before any pipeline is known, they are encoded under the default redaction rules;
+/// a pipeline with other rules encodes them again under its own, once, kept in `other`.
 #[pyclass(frozen, module = "ferrolog._native")]
 pub struct ContextFields {
     pub fields: EncodedFields,
+    other: Mutex<Option<(Arc<Redactor>, Arc<EncodedFields>)>>,
+}
+
+impl ContextFields {
+    fn new_encoded(fields: EncodedFields) -> Self {
+        Self {
+            fields,
+            other: Mutex::new(None),
+        }
+    }
+
+    /// These fields encoded under `redact` (not the default rules), encoding them on first use
+    /// by that pipeline. The lock is never held while Python code runs.
+    pub fn fields_for(&self, py: Python<'_>, redact: &Arc<Redactor>) -> Arc<EncodedFields> {
+        {
+            let slot = self.other.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((rules, fields)) = slot.as_ref() {
+                if Arc::ptr_eq(rules, redact) {
+                    return Arc::clone(fields);
+                }
+            }
+        }
+        let copy = self
+            .fields
+            .dict
+            .bind(py)
+            .copy()
+            .unwrap_or_else(|_| PyDict::new(py));
+        let fields = Arc::new(EncodedFields::encode(
+            py,
+            copy,
+            None,
+            MAX_CONTEXT_VALUE_BYTES,
+            redact,
+        ));
+        let mut slot = self.other.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = Some((Arc::clone(redact), Arc::clone(&fields)));
+        fields
+    }
 }
 
 #[pymethods]
@@ -47,9 +91,13 @@ impl ContextFields {
             }
         }
         let copy = fields.copy()?;
-        Ok(Self {
-            fields: EncodedFields::encode(py, copy, None, MAX_CONTEXT_VALUE_BYTES),
-        })
+        Ok(Self::new_encoded(EncodedFields::encode(
+            py,
+            copy,
+            None,
+            MAX_CONTEXT_VALUE_BYTES,
+            Redactor::default_rules(),
+        )))
     }
 
     /// A copy of the fields as a dict.
@@ -65,14 +113,15 @@ impl ContextFields {
 /// The current context's fields plus `fields` (encoding only those).
 fn extended(py: Python<'_>, fields: &Bound<'_, PyDict>) -> PyResult<ContextFields> {
     check_keys(fields)?;
+    let rules = Redactor::default_rules();
     let fields = match current(py) {
         Some(cur) => cur
             .get()
             .fields
-            .extend(py, fields, None, MAX_CONTEXT_VALUE_BYTES)?,
-        None => EncodedFields::encode(py, fields.copy()?, None, MAX_CONTEXT_VALUE_BYTES),
+            .extend(py, fields, None, MAX_CONTEXT_VALUE_BYTES, rules)?,
+        None => EncodedFields::encode(py, fields.copy()?, None, MAX_CONTEXT_VALUE_BYTES, rules),
     };
-    Ok(ContextFields { fields })
+    Ok(ContextFields::new_encoded(fields))
 }
 
 fn check_keys(fields: &Bound<'_, PyDict>) -> PyResult<()> {

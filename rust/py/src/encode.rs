@@ -8,6 +8,7 @@
 use crate::escape::{
     any_escape, escaped_len, replace_surrogates, utf8_prefix, write_escaped, write_escaped_capped,
 };
+use crate::redact::Redactor;
 use crate::types;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -34,16 +35,19 @@ pub struct Encoder<'a> {
     /// Containers being encoded, outermost first, for cycle detection.
     stack: [std::mem::MaybeUninit<*mut ffi::PyObject>; MAX_DEPTH],
     depth: usize,
+    /// The pipeline's redaction rules: denied field names at any depth, value patterns.
+    redact: &'a Redactor,
 }
 
 impl<'a> Encoder<'a> {
-    pub fn new(out: &'a mut Vec<u8>, limit: usize) -> Self {
+    pub fn new(out: &'a mut Vec<u8>, limit: usize, redact: &'a Redactor) -> Self {
         Self {
             out,
             limit,
             truncated: false,
             stack: [const { std::mem::MaybeUninit::uninit() }; MAX_DEPTH],
             depth: 0,
+            redact,
         }
     }
 
@@ -110,10 +114,28 @@ impl<'a> Encoder<'a> {
         self.str_bytes(bytes);
     }
 
+    /// Write valid UTF-8 as a JSON string (its pattern matches replaced when value patterns
+    /// are configured), cut to the remaining budget.
+    #[inline]
+    pub fn str_bytes(&mut self, bytes: &[u8]) {
+        if self.redact.scans() {
+            return self.scanned_str(bytes);
+        }
+        self.plain_str(bytes);
+    }
+
+    #[inline(never)]
+    fn scanned_str(&mut self, bytes: &[u8]) {
+        match self.redact.scan(bytes) {
+            Some(masked) => self.plain_str(&masked),
+            None => self.plain_str(bytes),
+        }
+    }
+
     /// Write valid UTF-8 as a JSON string, cut to the remaining budget — counted in escaped
     /// bytes, so that escaping (up to six bytes per input byte) never overruns it.
     #[inline]
-    pub fn str_bytes(&mut self, bytes: &[u8]) {
+    fn plain_str(&mut self, bytes: &[u8]) {
         let room = self.limit.saturating_sub(self.out.len());
         if bytes.len() + 2 <= room {
             if !any_escape(bytes) {
@@ -152,7 +174,28 @@ impl<'a> Encoder<'a> {
         let start = self.out.len();
         self.out.push(b',');
         crate::schema::write_field_key(self.out, key, schema);
+        if self.redact.denies(key) {
+            return self.redacted_after_key(start);
+        }
         self.value_after_key(py, start, value)
+    }
+
+    /// As [`Encoder::field_with_key`] for a field whose name is denied: the key is kept, the
+    /// value is the replacement text.
+    pub fn redacted_field_with_key(&mut self, encoded_key: &[u8]) -> bool {
+        let start = self.out.len();
+        crate::escape::push_bytes(self.out, encoded_key);
+        self.redacted_after_key(start)
+    }
+
+    fn redacted_after_key(&mut self, start: usize) -> bool {
+        if self.out.len() >= self.limit {
+            self.out.truncate(start);
+            self.truncated = true;
+            return false;
+        }
+        self.out.extend_from_slice(self.redact.replacement_json());
+        true
     }
 
     /// As [`Encoder::field`], with the key already encoded as `,"key":`.
@@ -340,17 +383,22 @@ impl<'a> Encoder<'a> {
             self.out.push(b',');
         }
         *first = false;
-        self.key(py, key);
+        let denied = self.key(py, key);
         self.out.push(b':');
-        self.value(py, value);
+        if denied {
+            self.out.extend_from_slice(self.redact.replacement_json());
+        } else {
+            self.value(py, value);
+        }
     }
 
     /// A dict key: strings as they are, other scalars by their text, anything else by `str()`.
-    pub fn key(&mut self, py: Python<'_>, key: *mut ffi::PyObject) {
+    /// True when its text is a denied field name (then its value is masked).
+    pub fn key(&mut self, py: Python<'_>, key: *mut ffi::PyObject) -> bool {
         // SAFETY: `key` is live and the GIL is held.
         unsafe {
             if ffi::PyUnicode_Check(key) != 0 {
-                self.exact_str(key);
+                return self.str_key(key);
             } else if ffi::PyLong_Check(key) != 0 && ffi::PyBool_Check(key) == 0 {
                 // Digits are quoted here; a marker (an int too big for the budget) already is
                 // a JSON string. Either way the key is one string.
@@ -369,12 +417,33 @@ impl<'a> Encoder<'a> {
             } else {
                 let text = Owned::new(ffi::PyObject_Str(key));
                 match text.as_ref() {
-                    Some(t) if ffi::PyUnicode_Check(t.0) != 0 => self.exact_str(t.0),
+                    Some(t) if ffi::PyUnicode_Check(t.0) != 0 => return self.str_key(t.0),
                     _ => {
                         ffi::PyErr_Clear();
                         self.repr(py, key);
                     }
                 }
+            }
+        }
+        false
+    }
+
+    /// A str key, and whether it is a denied field name.
+    ///
+    /// # Safety
+    /// `key` is a live str and the GIL is held.
+    unsafe fn str_key(&mut self, key: *mut ffi::PyObject) -> bool {
+        // SAFETY: per this function's contract.
+        match unsafe { str_data(key) } {
+            Some(bytes) => {
+                self.str_bytes(bytes);
+                self.redact.denies(bytes)
+            }
+            None => {
+                // SAFETY: per this function's contract.
+                let fixed = unsafe { surrogatepass_utf8(key) };
+                self.str_bytes(&fixed);
+                self.redact.denies(&fixed)
             }
         }
     }
@@ -939,7 +1008,7 @@ pub fn encode<'py>(
     max_bytes: usize,
 ) -> Bound<'py, pyo3::types::PyBytes> {
     let mut out = Vec::new();
-    let mut enc = Encoder::new(&mut out, max_bytes);
+    let mut enc = Encoder::new(&mut out, max_bytes, Redactor::default_rules());
     enc.value(py, value.as_ptr());
     pyo3::types::PyBytes::new(py, &out)
 }

@@ -1,7 +1,7 @@
 //! Encoding one event: the schema's envelope, the message, then the fields — request context,
 //! bound, the call's own — each within the event's size budget.
 
-use crate::context::{self, ContextFields};
+use crate::context;
 use crate::encode::Encoder;
 use crate::escape::push_bytes;
 use crate::fields::{key_bytes, EncodedFields};
@@ -54,7 +54,7 @@ impl Logger {
         let shared = &*self.shared;
         let schema = shared.schema;
         let limit = shared.max_event_bytes.saturating_sub(CLOSING_ROOM);
-        let mut enc = Encoder::new(buf, limit);
+        let mut enc = Encoder::new(buf, limit, &shared.redact);
         let micros = now_micros();
         // The envelope.
         match schema {
@@ -108,12 +108,18 @@ impl Logger {
         } else {
             context::current(py)
         };
-        let ctx_fields = ctx
-            .as_ref()
-            .map(|c| &c.get().fields)
-            .filter(|f| !f.is_empty());
+        let redacted_ctx;
+        let ctx_fields = match ctx.as_ref().map(Bound::get) {
+            // Context fields were encoded under the default redaction rules.
+            Some(c) if !shared.redact.is_default() => {
+                redacted_ctx = c.fields_for(py, &shared.redact);
+                Some(&*redacted_ctx)
+            }
+            other => other.map(|c| &c.fields),
+        }
+        .filter(|f| !f.is_empty());
         // SAFETY: per this function's contract.
-        let clash = unsafe { self.fields_clash(ctx.as_ref().map(Bound::get), kwnames, nkw, keys) };
+        let clash = unsafe { self.fields_clash(ctx_fields, kwnames, nkw, keys) };
         let mut lifted = Vec::new();
         if clash {
             // SAFETY: per this function's contract.
@@ -132,7 +138,11 @@ impl Logger {
                     if key.is_empty() {
                         continue; // a special keyword, not a field
                     }
-                    enc.field_with_key(py, key, value)
+                    if keys.denied[i as usize] {
+                        enc.redacted_field_with_key(key)
+                    } else {
+                        enc.field_with_key(py, key, value)
+                    }
                 } else {
                     // SAFETY: per this function's contract.
                     let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
@@ -199,13 +209,12 @@ impl Logger {
     #[inline]
     unsafe fn fields_clash(
         &self,
-        ctx: Option<&ContextFields>,
+        ctx: Option<&EncodedFields>,
         kwnames: *mut ffi::PyObject,
         nkw: ffi::Py_ssize_t,
         keys: Option<&CallKeys>,
     ) -> bool {
         let schema = self.shared.schema;
-        let ctx = ctx.map(|c| &c.fields).filter(|f| !f.is_empty());
         if let Some(c) = ctx {
             if c.lossy || c.has_reserved(schema) || c.has_lifted(schema) || c.overlaps(&self.bound)
             {

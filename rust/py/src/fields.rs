@@ -1,6 +1,7 @@
 //! Pre-encoded field sets: what `bind()` and `bind_contextvars()` encode once.
 
 use crate::encode::Encoder;
+use crate::redact::Redactor;
 use crate::schema::Schema;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -30,12 +31,13 @@ fn encode_one(
     value: &Bound<'_, PyAny>,
     schema: Option<Schema>,
     max_bytes: usize,
+    redact: &Redactor,
 ) -> (bool, bool) {
     // SAFETY: `key` is a live str and the GIL is held.
     let kb = unsafe { key_bytes(key.as_ptr()) };
     let lossy = matches!(kb, std::borrow::Cow::Owned(_));
     let limit = json.len() + max_bytes;
-    let mut enc = Encoder::new(json, limit);
+    let mut enc = Encoder::new(json, limit, redact);
     enc.field(py, &kb, schema, value.as_ptr());
     (enc.truncated, lossy)
 }
@@ -77,20 +79,22 @@ impl Builder {
         self.keys.push(key);
     }
 
-    /// Encode every str-keyed item of `dict` (other keys are skipped).
+    /// Encode every str-keyed item of `dict` (other keys are skipped), denied names masked.
     fn add_dict(
         &mut self,
         py: Python<'_>,
         dict: &Bound<'_, PyDict>,
         schema: Option<Schema>,
         max_bytes: usize,
+        redact: &Redactor,
     ) {
         for (k, v) in dict.iter() {
             let Ok(k) = k.cast_into::<PyString>() else {
                 continue;
             };
             let start = self.json.len();
-            let (truncated, lossy) = encode_one(py, &mut self.json, &k, &v, schema, max_bytes);
+            let (truncated, lossy) =
+                encode_one(py, &mut self.json, &k, &v, schema, max_bytes, redact);
             self.spans.push(Span {
                 start,
                 end: self.json.len(),
@@ -132,26 +136,29 @@ pub struct EncodedFields {
 
 impl EncodedFields {
     /// Encode a dict's str-keyed items for `schema` (None: keys as they are), each value
-    /// capped to `max_bytes`.
+    /// capped to `max_bytes` and redacted by `redact`.
     pub fn encode(
         py: Python<'_>,
         dict: Bound<'_, PyDict>,
         schema: Option<Schema>,
         max_bytes: usize,
+        redact: &Redactor,
     ) -> Self {
         let mut built = Builder::with_capacity(dict.len(), 0);
-        built.add_dict(py, &dict, schema, max_bytes);
+        built.add_dict(py, &dict, schema, max_bytes, redact);
         built.finish(dict.unbind(), schema)
     }
 
     /// These fields plus `new` (which wins on a clash), encoding only the new values: what
-    /// `bind()` and nested request contexts cost is proportional to what they add.
+    /// `bind()` and nested request contexts cost is proportional to what they add. `redact`
+    /// must be the rules these fields were encoded with.
     pub fn extend(
         &self,
         py: Python<'_>,
         new: &Bound<'_, PyDict>,
         schema: Option<Schema>,
         max_bytes: usize,
+        redact: &Redactor,
     ) -> PyResult<Self> {
         let dict = self.dict.bind(py).copy()?;
         dict.update(new.as_mapping())?;
@@ -162,7 +169,7 @@ impl EncodedFields {
                 built.push_encoded(key.clone_ref(py), fragment, *span);
             }
         }
-        built.add_dict(py, new, schema, max_bytes);
+        built.add_dict(py, new, schema, max_bytes, redact);
         Ok(built.finish(dict.unbind(), schema))
     }
 

@@ -2,9 +2,11 @@
 //!
 //! The keyword names of a call (`kwnames`) are one tuple object per call site, reused by every
 //! call from it. So `,"user_id":` for each name is encoded once per call site and thread, with
-//! the reserved-name renaming and the special keywords (`exc_info`, ...) already sorted out.
+//! the reserved-name renaming, the special keywords (`exc_info`, ...) and the redaction of
+//! denied names already sorted out: per call, a pointer compare.
 
 use crate::fields::key_bytes;
+use crate::redact::Redactor;
 use crate::schema::write_field_key;
 use crate::schema::Schema;
 use pyo3::ffi;
@@ -12,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 const SLOTS: usize = 32;
 
@@ -20,8 +23,12 @@ pub struct CallKeys {
     /// Held so the tuple's address cannot be reused by another tuple while cached.
     names: Py<PyTuple>,
     schema: Schema,
+    /// The redaction rules `denied` was decided by (held, so the address stays theirs).
+    redact: Arc<Redactor>,
     /// `,"name":` per keyword; empty for the special keywords, which are not fields.
     pub encoded: Box<[Box<[u8]>]>,
+    /// Per keyword: whether its name is denied (its value is then masked).
+    pub denied: Box<[bool]>,
     /// Whether any keyword is special.
     pub any_special: bool,
     /// Whether any keyword held lone surrogates (see [`crate::fields::EncodedFields::lossy`]).
@@ -32,19 +39,23 @@ thread_local! {
     static CACHE: RefCell<[Option<Rc<CallKeys>>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
 }
 
-/// The encoded names for `kwnames` (a tuple of str) under `schema`; None when the cache is in
-/// use further up this thread's stack (a `__repr__` that logs), in which case callers encode
-/// the names themselves.
+/// The encoded names for `kwnames` (a tuple of str) under `schema` and `redact`; None when the
+/// cache is in use further up this thread's stack (a `__repr__` that logs), in which case
+/// callers encode the names themselves.
 pub fn call_keys(
     py: Python<'_>,
     kwnames: *mut ffi::PyObject,
     schema: Schema,
+    redact: &Arc<Redactor>,
 ) -> Option<Rc<CallKeys>> {
     CACHE.with(|cache| {
         let mut cache = cache.try_borrow_mut().ok()?;
         let slot = (kwnames as usize >> 4) % SLOTS;
         if let Some(entry) = &cache[slot] {
-            if entry.names.as_ptr() == kwnames && entry.schema == schema {
+            if entry.names.as_ptr() == kwnames
+                && entry.schema == schema
+                && Arc::ptr_eq(&entry.redact, redact)
+            {
                 return Some(Rc::clone(entry));
             }
         }
@@ -53,11 +64,13 @@ pub fn call_keys(
         let names = names.cast_into::<PyTuple>().ok()?;
         let mut any_special = false;
         let mut lossy = false;
+        let mut denied = Vec::with_capacity(names.len());
         let encoded = names
             .iter()
             .map(|name| {
                 if crate::specials::is_special(name.as_ptr()) {
                     any_special = true;
+                    denied.push(false);
                     return Box::default();
                 }
                 let mut out = Vec::with_capacity(16);
@@ -65,6 +78,7 @@ pub fn call_keys(
                 // SAFETY: keyword names are live str objects.
                 let key = unsafe { key_bytes(name.as_ptr()) };
                 lossy |= matches!(key, std::borrow::Cow::Owned(_));
+                denied.push(redact.denies(&key));
                 write_field_key(&mut out, &key, Some(schema));
                 out.into_boxed_slice()
             })
@@ -72,7 +86,9 @@ pub fn call_keys(
         let entry = Rc::new(CallKeys {
             names: names.unbind(),
             schema,
+            redact: Arc::clone(redact),
             encoded,
+            denied: denied.into_boxed_slice(),
             any_special,
             lossy,
         });

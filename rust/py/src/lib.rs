@@ -18,6 +18,7 @@ mod pipeline;
 mod policy;
 mod process;
 mod processors;
+mod redact;
 mod routing;
 mod schema;
 mod shared;
@@ -56,7 +57,7 @@ mod _native {
     #[pymodule_export]
     use crate::pending::PendingRecord;
     #[pymodule_export]
-    use crate::pipeline::Pipeline;
+    use crate::pipeline::{redaction_pattern_error, Pipeline};
     #[pymodule_export]
     use crate::process::{_after_fork_child, _after_fork_parent, _before_fork, _close_all};
     #[pymodule_export]
@@ -66,6 +67,14 @@ mod _native {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         methods::install_methods(m.py())?;
         m.add("STANDARD_LEVELS", levels::standard_levels(m.py())?)?;
+        m.add(
+            "DEFAULT_REDACTED_FIELDS",
+            pyo3::types::PyTuple::new(m.py(), redact::DEFAULT_FIELDS)?,
+        )?;
+        m.add(
+            "REDACTION_PATTERNS",
+            pyo3::types::PyTuple::new(m.py(), redact::builtin_names())?,
+        )?;
         m.add(
             "context_var",
             context::context_var(m.py())?.clone_ref(m.py()),

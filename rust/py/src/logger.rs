@@ -32,7 +32,13 @@ impl Logger {
         // SAFETY: `name` is a live str and the GIL is held.
         let nb = unsafe { key_bytes(name.as_ptr()) };
         crate::escape::write_str(&mut name_json, &nb);
-        let bound = EncodedFields::encode(py, bound, Some(shared.schema), shared.max_event_bytes);
+        let bound = EncodedFields::encode(
+            py,
+            bound,
+            Some(shared.schema),
+            shared.max_event_bytes,
+            &shared.redact,
+        );
         let rules = shared.policies.rules_for(&name.to_string_lossy());
         Self {
             shared,
@@ -97,13 +103,18 @@ impl Logger {
     #[pyo3(signature = (**fields))]
     fn bind(&self, py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> PyResult<Self> {
         let Some(fields) = fields else {
-            return Ok(self.with_bound(py, self.bound.extend(py, &PyDict::new(py), None, 0)?));
+            return Ok(self.with_bound(
+                py,
+                self.bound
+                    .extend(py, &PyDict::new(py), None, 0, &self.shared.redact)?,
+            ));
         };
         let bound = self.bound.extend(
             py,
             &fields,
             Some(self.shared.schema),
             self.shared.max_event_bytes,
+            &self.shared.redact,
         )?;
         Ok(self.with_bound(py, bound))
     }
@@ -175,11 +186,20 @@ impl Logger {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        // Denied fields are masked here too: a logger's repr may itself end up in a log.
+        let shown = self.bound.dict.bind(py).copy()?;
+        for key in self.bound.keys.iter() {
+            // SAFETY: `key` is a live str and the GIL is held.
+            let name = unsafe { key_bytes(key.as_ptr()) };
+            if self.shared.redact.denies(&name) {
+                shown.set_item(key.bind(py), self.shared.redact.replacement())?;
+            }
+        }
         Ok(format!(
             "<ferrolog.Logger name={} level={} bound={}>",
             self.name.bind(py).repr()?,
             self.shared.levels.name_of(self.level),
-            self.bound.dict.bind(py).repr()?
+            shown.repr()?
         ))
     }
 }

@@ -218,7 +218,7 @@ unsafe fn dispatch_inner(
         (*args.offset(msg_index), args.offset(nargs), nkw)
     };
     let keys = if nkw > 0 {
-        keys::call_keys(py, kwnames, logger.shared.schema)
+        keys::call_keys(py, kwnames, logger.shared.schema, &logger.shared.redact)
     } else {
         None
     };

@@ -7,6 +7,7 @@ use crate::levels::{LevelTable, INFO};
 use crate::logger::Logger;
 use crate::policy::Policies;
 use crate::process;
+use crate::redact::{Redactor, DEFAULT_FIELDS, DEFAULT_REPLACEMENT};
 use crate::routing::{route_of, routed, Router};
 use crate::schema::Schema;
 use crate::shared::{timeout_of, Shared, MAX_TIMEOUT};
@@ -33,7 +34,8 @@ impl Pipeline {
     #[pyo3(signature = (*, sinks, capacity_bytes = None, overflow = "drop", block_timeout = 1.0,
                         batch_bytes = None, linger = 0.001, max_event_bytes = None,
                         schema = "default", levels = None, fallback = None,
-                        processors = None, logger_levels = None, rules = None))]
+                        processors = None, logger_levels = None, rules = None,
+                        redaction = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -50,7 +52,9 @@ impl Pipeline {
         processors: Option<Bound<'_, PyAny>>,
         logger_levels: Option<Bound<'_, PyDict>>,
         rules: Option<Bound<'_, PyList>>,
+        redaction: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        let redact = parse_redaction(redaction)?;
         if let Some(p) = processors.as_ref().filter(|p| !p.is_none()) {
             if !p.is_callable() {
                 return Err(PyTypeError::new_err(format!(
@@ -204,6 +208,7 @@ impl Pipeline {
             schema,
             max_event_bytes,
             levels,
+            redact,
             py_flush: (!py_sinks.is_empty()).then(Arc::default),
             py_sinks,
             py_routes,
@@ -354,6 +359,78 @@ impl Pipeline {
             s.dropped
         )
     }
+}
+
+/// The redaction rules from `redaction` (None: the default deny-list): a dict with `enabled`
+/// (bool), `fields` (the complete list of denied names), `builtin` (built-in value patterns
+/// by name), `patterns` (regexes) and `replacement`. Errors name the setting.
+fn parse_redaction(redaction: Option<Bound<'_, PyDict>>) -> PyResult<Arc<Redactor>> {
+    let Some(table) = redaction else {
+        return Ok(Arc::clone(Redactor::default_rules()));
+    };
+    for key in table.keys() {
+        let key = key.extract::<String>().unwrap_or_default();
+        if !["enabled", "fields", "builtin", "patterns", "replacement"].contains(&key.as_str()) {
+            return Err(PyValueError::new_err(format!(
+                "redaction has no setting {key:?}; expected enabled, fields, builtin, patterns, replacement"
+            )));
+        }
+    }
+    let enabled = match table.get_item("enabled")? {
+        Some(v) => v
+            .extract::<bool>()
+            .map_err(|_| PyTypeError::new_err("redaction.enabled must be a bool"))?,
+        None => true,
+    };
+    if !enabled {
+        return Ok(Arc::clone(Redactor::disabled()));
+    }
+    let texts = |name: &str| -> PyResult<Option<Vec<String>>> {
+        match table.get_item(name)? {
+            None => Ok(None),
+            Some(v) if v.is_instance_of::<PyString>() => Err(PyTypeError::new_err(format!(
+                "redaction.{name} must be a list of str, got a str"
+            ))),
+            Some(v) => {
+                let mut out = Vec::new();
+                for (i, item) in v.try_iter()?.enumerate() {
+                    let item = item?;
+                    let text = item.cast::<PyString>().map_err(|_| {
+                        PyTypeError::new_err(format!("redaction.{name}[{i}] must be a str"))
+                    })?;
+                    out.push(setting_text(text, &format!("redaction.{name}[{i}]"))?);
+                }
+                Ok(Some(out))
+            }
+        }
+    };
+    let fields =
+        texts("fields")?.unwrap_or_else(|| DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect());
+    let builtin = texts("builtin")?.unwrap_or_default();
+    let patterns = texts("patterns")?.unwrap_or_default();
+    let replacement = match table.get_item("replacement")? {
+        None => DEFAULT_REPLACEMENT.to_string(),
+        Some(v) => {
+            let text = v
+                .cast::<PyString>()
+                .map_err(|_| PyTypeError::new_err("redaction.replacement must be a str"))?;
+            setting_text(text, "redaction.replacement")?
+        }
+    };
+    let rules = Redactor::new(&fields, &builtin, &patterns, &replacement)
+        .map_err(|e| PyValueError::new_err(e.0))?;
+    // One shared instance for the default rules: caches keyed by the rules then agree.
+    if rules.is_default() {
+        return Ok(Arc::clone(Redactor::default_rules()));
+    }
+    Ok(Arc::new(rules))
+}
+
+/// Why `pattern` cannot be a redaction pattern (the regex dialect of the native encoder), or
+/// None when it can.
+#[pyfunction]
+pub fn redaction_pattern_error(pattern: &str) -> Option<String> {
+    crate::redact::pattern_error(pattern)
 }
 
 /// The largest ring (and batch, and event) a pipeline accepts: 4 GiB.

@@ -18,6 +18,8 @@ pub struct Shared {
     pub schema: Schema,
     pub max_event_bytes: usize,
     pub levels: LevelTable,
+    /// What the encoder masks (field names, value patterns).
+    pub redact: Arc<crate::redact::Redactor>,
     /// Sinks written in Python; one runner thread hands them each batch.
     pub(crate) py_sinks: Vec<Py<PyAny>>,
     /// Each Python sink's route (`ferrolog._native.Router`), if it has one.
