@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import stat
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
+from ferrolog._frozen import thaw
 from ferrolog._hierarchy import SinkError
 from ferrolog._native import Pipeline
 from ferrolog._processors import ProcessorChain
@@ -52,6 +54,8 @@ class PipelineOptions(TypedDict):
     fallback: dict[str, Any]
     processors: ProcessorChain | None
     logger_levels: dict[str, int | str]
+    static_fields: dict[str, Any]
+    static_pid: bool
     rules: list[dict[str, Any]]
     redaction: dict[str, Any]
 
@@ -212,6 +216,8 @@ def pipeline_options(
         fallback=_native_spec(settings.fallback),
         processors=processors,
         logger_levels=dict(settings.logger_levels),
+        static_fields=_static_fields(settings),
+        static_pid=settings.static_fields.pid,
         rules=[{"kind": "sample", **rule.model_dump()} for rule in settings.sampling]
         + [{"kind": "limit", **rule.model_dump()} for rule in settings.rate_limits],
         redaction=native_table(
@@ -222,6 +228,21 @@ def pipeline_options(
             replacement=settings.redaction.replacement,
         ),
     )
+
+
+def _static_fields(settings: Settings) -> dict[str, Any]:
+    """The constant fields every logger starts with (``static_fields``, but ``pid``)."""
+    static = settings.static_fields
+    fields: dict[str, Any] = dict(thaw(static.extra))
+    for name in ("service", "env", "version"):
+        value = getattr(static, name)
+        if value is not None:
+            fields[name] = value
+    if static.host is True:
+        fields["host"] = socket.gethostname()
+    elif isinstance(static.host, str):
+        fields["host"] = static.host
+    return fields
 
 
 def _native_spec(sink: Any) -> dict[str, Any]:

@@ -313,6 +313,23 @@ FrozenLoggerLevels = Annotated[
 ]
 
 
+class StaticFields(_Model):
+    """Fields every event of the container carries, encoded once per logger (not per event).
+
+    A field of the event with the same name (bound, context or call) wins over a static one.
+    """
+
+    service: str | None = None
+    env: str | None = None
+    version: str | None = None
+    #: ``True``: this machine's host name, read when the pipeline starts; or the name itself.
+    host: bool | str = False
+    #: The id of the process that logged the event (right in a forked child too).
+    pid: bool = False
+    #: Other constant fields, e.g. ``{"region": "eu-west-1"}``.
+    extra: FrozenConfig = Field(default_factory=_empty_mapping)
+
+
 class SamplingRule(_Model):
     """Keep the first of every ``every`` events per key, from the loggers named ``logger`` or
     below it (``""``: all), at or below ``level``; the others are counted (``sampled_out``)."""
@@ -489,6 +506,7 @@ with warnings.catch_warnings():
         #: applies to loggers named so or below (``app.db.pool``); the longest prefix wins.
         #: Decided when a logger is made (``container.get(Logger)``, ``log.child(...)``).
         logger_levels: FrozenLoggerLevels = Field(default_factory=_empty_mapping)
+        static_fields: StaticFields = Field(default_factory=StaticFields)
         sampling: tuple[SamplingRule, ...] = ()
         rate_limits: tuple[RateLimitRule, ...] = ()
         filters: tuple[PluginRef, ...] = ()

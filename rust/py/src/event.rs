@@ -118,6 +118,13 @@ impl Logger {
             other => other.map(|c| &c.fields),
         }
         .filter(|f| !f.is_empty());
+        // The process id (a static field), unless a field of the event is named `pid`.
+        // SAFETY: per this function's contract.
+        if shared.static_pid && !unsafe { self.names_pid(py, ctx_fields, kwnames, nkw) } {
+            enc.out.extend_from_slice(b",\"pid\":");
+            enc.out
+                .extend_from_slice(itoa::Buffer::new().format(crate::process::pid()).as_bytes());
+        }
         // SAFETY: per this function's contract.
         let clash = unsafe { self.fields_clash(ctx_fields, kwnames, nkw, keys) };
         let mut lifted = Vec::new();
@@ -177,6 +184,33 @@ impl Logger {
             enc.out.extend_from_slice(b",\"_truncated\":true");
         }
         enc.out.extend_from_slice(b"}\n");
+    }
+
+    /// Whether the context, bound or call fields have one named `pid` (it wins over the
+    /// static one).
+    ///
+    /// # Safety
+    /// As [`scan_specials`].
+    unsafe fn names_pid(
+        &self,
+        py: Python<'_>,
+        ctx: Option<&EncodedFields>,
+        kwnames: *mut ffi::PyObject,
+        nkw: ffi::Py_ssize_t,
+    ) -> bool {
+        let pid = pyo3::intern!(py, "pid").as_ptr();
+        if self.bound.contains(pid) || ctx.is_some_and(|c| c.contains(pid)) {
+            return true;
+        }
+        (0..nkw).any(|i| {
+            // SAFETY: per this function's contract; each name is a live str.
+            unsafe {
+                ffi::PyUnicode_CompareWithASCIIString(
+                    ffi::PyTuple_GET_ITEM(kwnames, i),
+                    c"pid".as_ptr(),
+                ) == 0
+            }
+        })
     }
 
     /// The level's JSON text; a name `log()` did not know takes at most a quarter of the room.

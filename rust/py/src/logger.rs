@@ -133,9 +133,13 @@ impl Logger {
 
     /// A new logger whose bound fields are exactly `fields`.
     #[pyo3(name = "new", signature = (**fields))]
-    fn with_fields(&self, py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> Self {
-        let d = fields.unwrap_or_else(|| PyDict::new(py));
-        self.derive(py, None, None, d)
+    fn with_fields(&self, py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> PyResult<Self> {
+        // The pipeline's static fields stay; the bound ones are replaced.
+        let d = self.shared.root_fields(py);
+        if let Some(fields) = fields {
+            d.update(fields.as_mapping())?;
+        }
+        Ok(self.derive(py, None, None, d))
     }
 
     /// A logger named `name` (dotted onto this one's name unless `absolute`), same fields.

@@ -412,7 +412,7 @@ pub(crate) fn emit_pending_summaries(
             shared.clone(),
             pyo3::types::PyString::new(py, name),
             s.level,
-            pyo3::types::PyDict::new(py),
+            shared.root_fields(py),
         );
         match Bound::new(py, logger) {
             Ok(l) => emit_summary(l.as_any(), &s),

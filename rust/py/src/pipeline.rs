@@ -35,7 +35,7 @@ impl Pipeline {
                         batch_bytes = None, linger = 0.001, max_event_bytes = None,
                         schema = "default", levels = None, fallback = None,
                         processors = None, logger_levels = None, rules = None,
-                        redaction = None))]
+                        redaction = None, static_fields = None, static_pid = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -53,7 +53,23 @@ impl Pipeline {
         logger_levels: Option<Bound<'_, PyDict>>,
         rules: Option<Bound<'_, PyList>>,
         redaction: Option<Bound<'_, PyDict>>,
+        static_fields: Option<Bound<'_, PyDict>>,
+        static_pid: bool,
     ) -> PyResult<Self> {
+        let static_fields = match static_fields {
+            Some(d) => {
+                for k in d.keys() {
+                    if !k.is_instance_of::<PyString>() {
+                        return Err(PyTypeError::new_err(format!(
+                            "static_fields keys must be str, got {}",
+                            k.repr()?
+                        )));
+                    }
+                }
+                d.copy()?.unbind()
+            }
+            None => PyDict::new(py).unbind(),
+        };
         let redact = parse_redaction(redaction)?;
         if let Some(p) = processors.as_ref().filter(|p| !p.is_none()) {
             if !p.is_callable() {
@@ -217,6 +233,8 @@ impl Pipeline {
             processors: processors.filter(|p| !p.is_none()).map(Bound::unbind),
             filtered: Default::default(),
             policies,
+            static_fields,
+            static_pid,
         });
         start_runner(py, &shared)?;
         process::register(py, &shared);
@@ -246,7 +264,7 @@ impl Pipeline {
             this.shared.clone(),
             name,
             level,
-            PyDict::new(py),
+            this.shared.root_fields(py),
         ))
     }
 

@@ -4,6 +4,7 @@
 use crate::channel::start_runner;
 use crate::shared::{timeout_of, Shared};
 use pyo3::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
@@ -18,6 +19,22 @@ fn live_pipelines(py: Python<'_>) -> Vec<Arc<Shared>> {
 }
 
 type Live = Vec<Weak<Shared>>;
+
+/// This process's id, cached (0: not read yet); forgotten in a forked child.
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// This process's id, without a system call after the first (the `pid` static field).
+#[inline]
+pub fn pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let id = std::process::id();
+            PID.store(id, Ordering::Relaxed);
+            id
+        }
+        id => id,
+    }
+}
 
 thread_local! {
     /// The registry's guard, held by the forking thread from `_before_fork` to the after-fork
@@ -74,6 +91,7 @@ pub fn _after_fork_parent() {
 /// a runner thread of their own too (the parent's do not exist here).
 #[pyfunction]
 pub fn _after_fork_child(py: Python<'_>) {
+    PID.store(0, Ordering::Relaxed);
     // The guard taken before the fork; without one (a fork that bypassed the hooks' order)
     // the lock is free anyway: no other thread exists in the child.
     let guard = FORK_GUARD

@@ -36,9 +36,22 @@ pub struct Shared {
     pub(crate) filtered: AtomicU64,
     /// Levels per logger name, sampling and rate limits.
     pub(crate) policies: Policies,
+    /// Fields every logger of the pipeline starts with (service, env, version, host, ...),
+    /// encoded once per logger like bound fields.
+    pub(crate) static_fields: Py<PyDict>,
+    /// Whether every event carries `"pid"`, the id of the process that logged it.
+    pub(crate) static_pid: bool,
 }
 
 impl Shared {
+    /// A new dict of the fields a new logger starts with.
+    pub(crate) fn root_fields<'py>(&self, py: Python<'py>) -> Bound<'py, PyDict> {
+        self.static_fields
+            .bind(py)
+            .copy()
+            .unwrap_or_else(|_| PyDict::new(py))
+    }
+
     /// Count an event the processor chain dropped.
     pub(crate) fn count_filtered(&self) {
         self.filtered.fetch_add(1, Ordering::Relaxed);
