@@ -17,10 +17,12 @@ from ferrolog._native import Pipeline
 from ferrolog.config import (
     ComplianceSettings,
     FileSink,
+    HttpSink,
     PluginSink,
     RedactionSettings,
     Settings,
     SettingsError,
+    SyslogSink,
     UnsupportedSettingError,
 )
 from ferrolog.typing import PythonSink
@@ -58,6 +60,11 @@ def unsupported_settings(settings: Settings) -> list[str]:
             reasons.append(
                 f"sinks.{index}: plugin sink {sink.name!r} needs the plugin registry, "
                 "which is not available yet; use a stdout, stderr, file or null sink"
+            )
+        if isinstance(sink, HttpSink) and sink.url.startswith("https://"):
+            reasons.append(
+                f"sinks.{index}.url: https is not available yet (this build has no TLS "
+                "client); send http:// to a local agent or collector that forwards over TLS"
             )
     if settings.plugins.allow:
         names = ", ".join(repr(name) for name in settings.plugins.allow)
@@ -196,7 +203,46 @@ def _native_spec(sink: Any) -> dict[str, Any]:
             "mode": sink.mode,
             "utc": sink.utc,
         }
+    if isinstance(sink, (SyslogSink, HttpSink)):
+        return _shipping_spec(sink)
     return {"type": sink.type}
+
+
+def _shipping_spec(sink: SyslogSink | HttpSink) -> dict[str, Any]:
+    """The native dict of a network sink. Secrets stay `SecretStr` objects: the native side
+    reads them, so they never sit in a plain str of the options."""
+    spec: dict[str, Any] = {
+        "type": sink.type,
+        "max_buffer_bytes": sink.max_buffer_bytes,
+        "max_retries": sink.max_retries,
+        "failure_threshold": sink.failure_threshold,
+        "recovery_timeout": sink.recovery_timeout,
+        "flush_timeout": sink.flush_timeout,
+        "close_timeout": sink.close_timeout,
+        "timeout": sink.timeout,
+        "batch_bytes": sink.batch_bytes,
+        "linger": sink.linger,
+    }
+    if isinstance(sink, SyslogSink):
+        spec.update(
+            address=sink.address,
+            transport=sink.transport,
+            format=sink.format,
+            facility=sink.facility,
+            app_name=sink.app_name,
+            hostname=sink.hostname,
+        )
+    else:
+        spec.update(
+            url=sink.url,
+            format=sink.format,
+            headers=dict(sink.headers),
+            token=sink.token,
+            gzip=sink.gzip,
+            verify_tls=sink.verify_tls,
+            resource=dict(sink.resource),
+        )
+    return spec
 
 
 def build_pipeline(settings: Settings, *, sinks: Sequence[PythonSink] | None = None) -> Pipeline:

@@ -1,6 +1,9 @@
 //! The `Sink` trait: where the writer thread sends each batch of NDJSON lines.
 
 use std::io;
+use std::sync::Arc;
+
+use crate::net::DeliveryStats;
 
 /// A destination for batches of complete NDJSON lines.
 ///
@@ -25,6 +28,12 @@ pub trait Sink: Send {
     /// Release the sink's resources; called once, when the pipeline closes.
     fn close(&mut self) -> io::Result<()> {
         self.flush()
+    }
+
+    /// A network sink's delivery counters (see [`crate::net`]): its `write_batch` only
+    /// buffers, so whether lines reached the peer is counted there. `None` for local sinks.
+    fn delivery(&self) -> Option<Arc<DeliveryStats>> {
+        None
     }
 }
 
