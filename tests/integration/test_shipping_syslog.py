@@ -85,7 +85,7 @@ async def test_rfc5424_events_arrive_intact(rsyslog: Rsyslog, transport: str) ->
     messages = rsyslog.messages(f"app-{transport}")
     events = [json.loads(m.msg) for m in messages]
     assert sorted(e["i"] for e in events) == list(range(n))
-    for m, e in zip(messages, events):
+    for m, e in zip(messages, events, strict=True):
         level = LEVELS[e["i"] % len(LEVELS)]
         assert e["level"] == level
         assert e["text"] == 'quotes " and ] and \\ and é'

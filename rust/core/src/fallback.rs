@@ -140,7 +140,7 @@ impl Guarded {
     /// drop batches it might have taken).
     pub(crate) fn write(&mut self, batch: &[u8], fallback: Option<&str>) -> Outcome {
         if let (Some(probe), Some(_)) = (self.probe, fallback) {
-            if Instant::now() < probe.at {
+            if Instant::now() < probe.at && !self.sink.ready() {
                 return Outcome::Skipped;
             }
         }

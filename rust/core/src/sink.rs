@@ -35,6 +35,13 @@ pub trait Sink: Send {
     fn delivery(&self) -> Option<Arc<DeliveryStats>> {
         None
     }
+
+    /// Whether a sink that refused a batch can take batches again now (a network sink whose
+    /// buffer drained and whose breaker is not open). The pipeline's breaker then offers it
+    /// the next batch at once instead of waiting for its next probe. Must be cheap.
+    fn ready(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that accepts and discards everything: for benchmarks and for `type = "null"`.

@@ -447,6 +447,13 @@ impl Sink for Shipper {
     fn delivery(&self) -> Option<Arc<DeliveryStats>> {
         Some(Arc::clone(&self.stats))
     }
+
+    fn ready(&self) -> bool {
+        let s = &self.stats;
+        BreakerState::from_u8(s.state.load(Ordering::Acquire)) != BreakerState::Open
+            && (s.buffered_bytes.load(Ordering::Relaxed) as usize)
+                < self.config.max_buffer_bytes / 2
+    }
 }
 
 /// The sender thread's state.
