@@ -315,3 +315,33 @@ async def test_https_is_refused_with_a_clear_reason() -> None:
     """This build has no TLS client: an https URL fails at create, naming the setting."""
     with pytest.raises(SettingsError, match=r"sinks\.0\.url: https is not available"):
         await Container.create({"sinks": [{"type": "http", "url": "https://h/x"}]})
+
+
+@pytest.mark.needs_fork
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads, on purpose
+def test_a_forked_child_ships_only_its_own_events(peer: HttpPeer) -> None:
+    """The child starts its own sender lazily and discards the parent's buffer; the parent
+    still delivers its own: each event arrives exactly once."""
+    import os
+
+    from ferrolog import Pipeline
+
+    pipeline = Pipeline(sinks=[{"type": "http", "url": peer.url, "linger": 30}])
+    log = pipeline.logger("app")
+    for i in range(5):
+        log.info("parent", i=i)
+    wait_for(lambda: pipeline.sink_health()[0]["buffered_bytes"] > 0, "the parent's buffer")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        ok = False
+        try:
+            for i in range(100, 105):
+                log.info("child", i=i)
+            ok = pipeline.close(30) and pipeline.sink_health()[0]["delivered"] == 5
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert pipeline.close(30)
+    assert pipeline.sink_health()[0]["delivered"] == 5
+    assert sorted(_ids(peer.lines())) == [0, 1, 2, 3, 4, 100, 101, 102, 103, 104]
