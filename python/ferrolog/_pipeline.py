@@ -61,11 +61,6 @@ def unsupported_settings(settings: Settings) -> list[str]:
                 f"sinks.{index}: plugin sink {sink.name!r} needs the plugin registry, "
                 "which is not available yet; use a stdout, stderr, file or null sink"
             )
-        if isinstance(sink, HttpSink) and sink.url.startswith("https://"):
-            reasons.append(
-                f"sinks.{index}.url: https is not available yet (this build has no TLS "
-                "client); send http:// to a local agent or collector that forwards over TLS"
-            )
     if settings.plugins.allow:
         names = ", ".join(repr(name) for name in settings.plugins.allow)
         reasons.append(
@@ -240,6 +235,7 @@ def _shipping_spec(sink: SyslogSink | HttpSink) -> dict[str, Any]:
             token=sink.token,
             gzip=sink.gzip,
             verify_tls=sink.verify_tls,
+            ca_file=None if sink.ca_file is None else str(sink.ca_file),
             resource=dict(sink.resource),
         )
     return spec

@@ -385,7 +385,8 @@ class HttpSink(_ShippingOptions):
     logs, JSON encoding, to ``/v1/logs`` when the URL has no path). 2xx is delivered; 408,
     429 and 5xx (honouring ``Retry-After``) and connection errors are retried; other statuses
     drop the batch (counted). ``token`` is sent as ``Authorization: Bearer``; it and the
-    header values never appear in a repr, a log or an error.
+    header values never appear in a repr, a log or an error. https (rustls) verifies the
+    server's certificate unless ``verify_tls`` is false.
     """
 
     type: Literal["http"] = "http"
@@ -399,7 +400,11 @@ class HttpSink(_ShippingOptions):
     #: Seconds the sender waits for a batch to fill after its first event.
     linger: float = Field(default=0.2, ge=0, le=60)
     timeout: float = Field(default=10.0, gt=0, le=300)
+    #: https: verify the server's certificate and name (against the system's CA store, or
+    #: ``ca_file``). Turn it off only for testing: it is reported on standard error.
     verify_tls: bool = True
+    #: https: a PEM file of CA certificates to trust instead of the system's store.
+    ca_file: Path | None = None
     resource: ResourceAttributes = Field(default_factory=_no_resource)
 
     @field_validator("url")

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -58,6 +59,8 @@ class HttpPeer:
     gate: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: http.server.ThreadingHTTPServer | None = None
+    #: Serve https with this context (the handshake happens at accept).
+    tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         self.gate.set()
@@ -108,12 +111,15 @@ class HttpPeer:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def lines(self) -> list[bytes]:
         """Every NDJSON line of the accepted requests, in arrival order."""
@@ -125,6 +131,35 @@ class HttpPeer:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path] | None:
+    """A test CA and a server certificate it signed for 127.0.0.1 and localhost, made with
+    the openssl command: (ca.pem, server.pem, server.key), or None without openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    ca_key, ca, key, csr, cert = (
+        directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    ext = directory / "server.ext"
+    ext.write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+        "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n"
+    )
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = [
+        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2",
+         "-subj", "/CN=ferrolog test CA",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
+        [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "2", "-extfile", ext],
+    ]  # fmt: skip
+    for argv in run:
+        subprocess.run([str(a) for a in argv], check=True, capture_output=True)
+    return ca, cert, key
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

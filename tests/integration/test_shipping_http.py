@@ -6,13 +6,14 @@ circuit breaker opens and closes observably; the token never shows."""
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from shipping_peers import HttpPeer, wait_for
+from shipping_peers import HttpPeer, make_certificates, wait_for
 
 from ferrolog import Container, Logger, Pipeline, Settings
 from ferrolog.config import SettingsError
@@ -311,10 +312,67 @@ async def test_the_token_never_shows_in_reports(
     assert all(SECRET not in name for name in names)
 
 
-async def test_https_is_refused_with_a_clear_reason() -> None:
-    """This build has no TLS client: an https URL fails at create, naming the setting."""
-    with pytest.raises(SettingsError, match=r"sinks\.0\.url: https is not available"):
-        await Container.create({"sinks": [{"type": "http", "url": "https://h/x"}]})
+@pytest.fixture
+def tls_peer(tmp_path: Path) -> Iterator[tuple[HttpPeer, Path]]:
+    made = make_certificates(tmp_path)
+    if made is None:
+        pytest.skip("the openssl command is not installed (it makes the test certificates)")
+    ca, cert, key = made
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HttpPeer(tls=context)
+    try:
+        yield server, ca
+    finally:
+        server.close()
+
+
+async def test_https_verifies_the_server_against_ca_file(tls_peer: tuple[HttpPeer, Path]) -> None:
+    """Over https with the test CA trusted, every event arrives with its bearer token."""
+    peer, ca = tls_peer
+    sink = {"type": "http", "url": peer.url + "/in", "ca_file": str(ca), "token": SECRET}
+    async with Container.create({"sinks": [sink]}) as container:
+        log = await container.get(Logger)
+        for i in range(50):
+            log.info("event", i=i)
+        await log.flush()
+        health = _health(await container.get(Pipeline))
+    assert _ids(peer.lines()) == list(range(50))
+    assert {r.headers["Authorization"] for r in peer.accepted} == {f"Bearer {SECRET}"}
+    assert health["delivered"] == 50
+
+
+async def test_https_refuses_an_untrusted_certificate_by_default(
+    tls_peer: tuple[HttpPeer, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """verify_tls is on by default: a server whose CA the system does not trust never gets
+    the events (nor the token); the failure is reported and the events counted."""
+    peer, _ = tls_peer
+    sink = {"type": "http", "url": peer.url, "token": SECRET, "max_retries": 1}
+    async with Container.create({"sinks": [sink]}) as container:
+        log = await container.get(Logger)
+        pipeline = await container.get(Pipeline)
+        log.info("secret stuff")
+        await log.flush()
+        wait_for(lambda: _health(pipeline)["dropped"] == 1, "the undeliverable event")
+    assert peer.seen == []
+    err = capfd.readouterr().err
+    assert "certificate" in err.lower()
+    assert SECRET not in err
+
+
+async def test_verify_tls_off_is_reported(
+    tls_peer: tuple[HttpPeer, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """verify_tls=false accepts any certificate, and says so on standard error."""
+    peer, _ = tls_peer
+    sink = {"type": "http", "url": peer.url, "verify_tls": False}
+    async with Container.create({"sinks": [sink]}) as container:
+        log = await container.get(Logger)
+        log.info("event", i=1)
+        await log.flush()
+    assert _ids(peer.lines()) == [1]
+    assert "verification is off" in capfd.readouterr().err
 
 
 @pytest.mark.needs_fork

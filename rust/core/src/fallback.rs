@@ -257,7 +257,7 @@ fn call(f: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
 
 /// Write one `ferrolog: ...` line to standard error (fd 2), ignoring failure: a diagnostic
 /// must never become an error of its own.
-pub(crate) fn report(message: &str) {
+pub fn report(message: &str) {
     let line = format!("ferrolog: {message}\n");
     let _ = io::stderr().lock().write_all(line.as_bytes());
 }

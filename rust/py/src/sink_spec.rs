@@ -1,6 +1,7 @@
 //! Native sinks from their dict specs (`{"type": "file", "path": ...}`); errors name the sink's
 //! position and field.
 
+use ferrolog_core::fallback::report;
 use ferrolog_core::net::http::{HttpConfig, HttpFormat, HttpSender};
 use ferrolog_core::net::json::Value;
 use ferrolog_core::net::syslog::{
@@ -385,22 +386,29 @@ fn http_sink(where_: &str, dict: &Bound<'_, PyDict>) -> PyResult<Shipper> {
         gzip: spec.flag("gzip", false)?,
         timeout: spec.seconds("timeout")?.unwrap_or(Duration::from_secs(10)),
         resource,
+        verify_tls: spec.flag("verify_tls", true)?,
+        ca_file: spec
+            .get("ca_file")?
+            .map(|v| v.extract::<PathBuf>())
+            .transpose()
+            .map_err(|_| PyTypeError::new_err(format!("{where_}.ca_file must be a path")))?,
         url,
     };
-    // Only https verifies certificates, and this build refuses https, so `verify_tls` is
-    // checked for type only.
-    let _verify_tls = spec.flag("verify_tls", true)?;
-    // Validate now (URL, headers), so a bad setting fails at start, not in the sender.
-    HttpSender::new(cfg.clone()).map_err(|e| PyValueError::new_err(format!("{where_}: {e}")))?;
     let name = format!("http:{}", ferrolog_core::net::http::redacted_url(&cfg.url));
+    if !cfg.verify_tls && cfg.url.starts_with("https://") {
+        report(&format!(
+            "sink {name}: TLS certificate verification is off (verify_tls = false): anyone on \
+             the path can read and alter these logs"
+        ));
+    }
+    // Built now (URL, headers, CA store), so a bad setting fails at start, not in the sender.
+    let proto =
+        HttpSender::new(cfg).map_err(|e| PyValueError::new_err(format!("{where_}: {e}")))?;
     let ship = spec.ship_config(1 << 20, Duration::from_millis(200))?;
     Ok(Shipper::new(
         name,
         ship,
-        Arc::new(move || {
-            let sender = HttpSender::new(cfg.clone()).expect("validated when the sink was made");
-            Box::new(sender) as Box<dyn Transport>
-        }),
+        Arc::new(move || Box::new(proto.fresh()) as Box<dyn Transport>),
     ))
 }
 

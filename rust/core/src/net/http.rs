@@ -2,16 +2,26 @@
 //! OTLP/HTTP `ExportLogsServiceRequest` (JSON), optionally gzipped, with the configured headers
 //! and bearer token, over a kept-alive HTTP/1.1 connection.
 //!
-//! The client is a small hand-written HTTP/1.1 one over `std::net::TcpStream`: a log shipper
-//! sends one kind of request and reads a status line, a few headers and a body it discards, so
-//! it needs no HTTP crate and no async runtime. 2xx is delivered; 408, 429 and 5xx (with
+//! The client is a small hand-written HTTP/1.1 one over `std::net::TcpStream` (and rustls for
+//! https): a log shipper sends one kind of request and reads a status line, a few headers and
+//! a body it discards, so it needs no HTTP crate and no async runtime. https verifies the
+//! server's certificate against the system's CA store (or `ca_file`) unless `verify_tls` is
+//! off. 2xx is delivered; 408, 429 and 5xx (with
 //! `Retry-After` in seconds honoured) and connection errors are retried; other statuses are
 //! refused for good (the batch is dropped and counted).
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -45,6 +55,10 @@ pub struct HttpConfig {
     pub timeout: Duration,
     /// OTLP resource attributes (e.g. `service.name`).
     pub resource: Vec<(String, Value)>,
+    /// https: verify the server's certificate (and name). Off only for testing.
+    pub verify_tls: bool,
+    /// https: trust the CA certificates in this PEM file instead of the system's store.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for HttpConfig {
@@ -63,6 +77,8 @@ impl fmt::Debug for HttpConfig {
             .field("token", &self.token.as_ref().map(|_| "**********"))
             .field("gzip", &self.gzip)
             .field("timeout", &self.timeout)
+            .field("verify_tls", &self.verify_tls)
+            .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -147,13 +163,137 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
+/// A plain or TLS connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Accepts any certificate: `verify_tls = false`. Signatures are still checked, so the
+/// handshake is sound; only the server's identity is not.
+#[derive(Debug)]
+struct NoVerify(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The TLS client configuration for `cfg`: the system's CA store (or `ca_file`), or no
+/// verification at all with `verify_tls = false`.
+fn tls_config(cfg: &HttpConfig) -> io::Result<Arc<ClientConfig>> {
+    let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(format!("TLS: {e}")))?;
+    let config = if cfg.verify_tls {
+        let mut roots = RootCertStore::empty();
+        match &cfg.ca_file {
+            Some(path) => {
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| invalid(format!("ca_file {}: {e}", path.display())))?;
+                for cert in certs {
+                    let cert =
+                        cert.map_err(|e| invalid(format!("ca_file {}: {e}", path.display())))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| invalid(format!("ca_file {}: {e}", path.display())))?;
+                }
+            }
+            None => {
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            }
+        }
+        if roots.is_empty() {
+            return Err(invalid(
+                "https: no CA certificates found to verify the server with; install the \
+                 system's CA bundle (e.g. the ca-certificates package) or set ca_file"
+                    .to_owned(),
+            ));
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
 /// Posts deliveries to one URL over a kept-alive connection.
 pub struct HttpSender {
     cfg: HttpConfig,
     url: Url,
     /// The request head without `Content-Length` (built once; holds the secrets).
     head: Vec<u8>,
-    conn: Option<BufReader<TcpStream>>,
+    tls: Option<Arc<ClientConfig>>,
+    conn: Option<BufReader<Stream>>,
 }
 
 impl fmt::Debug for HttpSender {
@@ -172,22 +312,17 @@ struct Response {
 }
 
 impl HttpSender {
-    /// A sender for `cfg`. https is refused: this build has no TLS client.
+    /// A sender for `cfg` (no connection yet).
     ///
     /// # Errors
-    /// `InvalidInput` naming the problem with the URL or a header.
+    /// `InvalidInput` naming the problem with the URL, a header or the TLS settings.
     pub fn new(cfg: HttpConfig) -> io::Result<HttpSender> {
         let mut url = parse_url(&cfg.url)?;
-        if url.tls {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!(
-                    "url {}: https is not supported by this build yet (no TLS client); use \
-                     http:// to a local collector or agent that forwards over TLS",
-                    redacted_url(&cfg.url)
-                ),
-            ));
-        }
+        let tls = if url.tls {
+            Some(tls_config(&cfg)?)
+        } else {
+            None
+        };
         if cfg.format == HttpFormat::Otlp && (url.target == "/" || url.target.is_empty()) {
             url.target = "/v1/logs".to_owned();
         }
@@ -197,7 +332,7 @@ impl HttpSender {
         } else {
             url.host.clone()
         };
-        let host = if url.port == 80 {
+        let host = if url.port == if url.tls { 443 } else { 80 } {
             host
         } else {
             format!("{host}:{}", url.port)
@@ -242,8 +377,20 @@ impl HttpSender {
             cfg,
             url,
             head,
+            tls,
             conn: None,
         })
+    }
+
+    /// Another sender to the same place, without a connection (for a new sender thread).
+    pub fn fresh(&self) -> HttpSender {
+        HttpSender {
+            cfg: self.cfg.clone(),
+            url: self.url.clone(),
+            head: self.head.clone(),
+            tls: self.tls.clone(),
+            conn: None,
+        }
     }
 
     /// The request body for `lines`.
@@ -276,7 +423,7 @@ impl HttpSender {
         gz.finish()
     }
 
-    fn connect(&self) -> io::Result<BufReader<TcpStream>> {
+    fn connect(&self) -> io::Result<BufReader<Stream>> {
         let addrs = (self.url.host.as_str(), self.url.port).to_socket_addrs()?;
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the host resolves to nothing");
         for addr in addrs {
@@ -285,7 +432,19 @@ impl HttpSender {
                     s.set_read_timeout(Some(self.cfg.timeout))?;
                     s.set_write_timeout(Some(self.cfg.timeout))?;
                     s.set_nodelay(true)?;
-                    return Ok(BufReader::new(s));
+                    let stream = match &self.tls {
+                        None => Stream::Plain(s),
+                        Some(config) => {
+                            let name =
+                                ServerName::try_from(self.url.host.clone()).map_err(|e| {
+                                    io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+                                })?;
+                            let conn = ClientConnection::new(Arc::clone(config), name)
+                                .map_err(io::Error::other)?;
+                            Stream::Tls(Box::new(StreamOwned::new(conn, s)))
+                        }
+                    };
+                    return Ok(BufReader::new(stream));
                 }
                 Err(e) => last = e,
             }
@@ -294,12 +453,14 @@ impl HttpSender {
     }
 
     /// Send one request and read its response on `conn`.
-    fn exchange(conn: &mut BufReader<TcpStream>, head: &[u8], body: &[u8]) -> io::Result<Response> {
+    fn exchange(conn: &mut BufReader<Stream>, head: &[u8], body: &[u8]) -> io::Result<Response> {
         let mut req = Vec::with_capacity(head.len() + 32 + body.len());
         req.extend_from_slice(head);
         req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
         req.extend_from_slice(body);
-        conn.get_mut().write_all(&req)?;
+        let stream = conn.get_mut();
+        stream.write_all(&req)?;
+        stream.flush()?;
         read_response(conn)
     }
 
@@ -321,7 +482,7 @@ fn check_header_value(name: &str, value: &str) -> io::Result<()> {
     Ok(())
 }
 
-fn read_line(conn: &mut BufReader<TcpStream>, line: &mut String) -> io::Result<()> {
+fn read_line(conn: &mut BufReader<Stream>, line: &mut String) -> io::Result<()> {
     line.clear();
     let n = conn.by_ref().take(16 << 10).read_line(line)?;
     if n == 0 {
@@ -334,7 +495,7 @@ fn read_line(conn: &mut BufReader<TcpStream>, line: &mut String) -> io::Result<(
 }
 
 /// Read a response and discard its body, leaving `conn` at the next response.
-fn read_response(conn: &mut BufReader<TcpStream>) -> io::Result<Response> {
+fn read_response(conn: &mut BufReader<Stream>) -> io::Result<Response> {
     let mut line = String::new();
     read_line(conn, &mut line)?;
     let mut parts = line.split_whitespace();
@@ -509,6 +670,8 @@ mod tests {
             gzip: false,
             timeout: Duration::from_secs(1),
             resource: vec![],
+            verify_tls: true,
+            ca_file: None,
         };
         let sender = HttpSender::new(cfg).unwrap();
         let shown = format!("{sender:?}");
@@ -526,6 +689,8 @@ mod tests {
             gzip: false,
             timeout: Duration::from_secs(1),
             resource: vec![],
+            verify_tls: true,
+            ca_file: None,
         };
         assert!(HttpSender::new(cfg).is_err());
     }
