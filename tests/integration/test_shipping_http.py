@@ -197,10 +197,11 @@ async def test_a_full_buffer_refuses_batches_to_the_fallback_exactly(
 
 
 async def test_the_breaker_opens_then_closes_and_nothing_is_lost(
-    peer: HttpPeer, tmp_path: Path
+    peer: HttpPeer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """failure_threshold failures in a row open the breaker (visible in sink_health; new
-    batches go to the fallback); after recovery_timeout a probe succeeds and it closes."""
+    batches go to the fallback); after recovery_timeout a probe succeeds and it closes. The
+    opening and the closing are reported once each, however many probes failed between."""
     spare = tmp_path / "spare.log"
     peer.default = "500"
     sink = {
@@ -229,6 +230,9 @@ async def test_the_breaker_opens_then_closes_and_nothing_is_lost(
     assert fallback == [1]
     assert health["refused"] == 1
     assert health["retried"] >= 2
+    err = capfd.readouterr().err
+    assert err.count("circuit breaker open") == 1
+    assert err.count("circuit breaker closed") == 1
 
 
 async def test_close_delivers_what_is_buffered(peer: HttpPeer) -> None:

@@ -59,6 +59,8 @@ pub(crate) struct Breaker {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transition {
     Opened,
+    /// A failed probe opened it again (not reported: the outage goes on).
+    Reopened,
     HalfOpened,
     Closed,
 }
@@ -113,17 +115,14 @@ impl Breaker {
 
     pub(crate) fn failure(&mut self, shown: &AtomicU8) -> Option<Transition> {
         self.failures = self.failures.saturating_add(1);
-        let open = match self.state {
-            BreakerState::HalfOpen => true,
-            BreakerState::Closed => self.failures >= self.threshold,
-            BreakerState::Open => false,
+        let transition = match self.state {
+            BreakerState::HalfOpen => Transition::Reopened,
+            BreakerState::Closed if self.failures >= self.threshold => Transition::Opened,
+            _ => return None,
         };
-        if open {
-            self.opened_at = Some(Instant::now());
-            self.set(BreakerState::Open, shown);
-            return Some(Transition::Opened);
-        }
-        None
+        self.opened_at = Some(Instant::now());
+        self.set(BreakerState::Open, shown);
+        Some(transition)
     }
 
     fn set(&mut self, state: BreakerState, shown: &AtomicU8) {
@@ -149,7 +148,7 @@ mod tests {
         assert_eq!(b.before_attempt(&shown), Some(Transition::HalfOpened));
         assert_eq!(
             b.failure(&shown),
-            Some(Transition::Opened),
+            Some(Transition::Reopened),
             "a failed probe reopens"
         );
         assert_eq!(b.before_attempt(&shown), Some(Transition::HalfOpened));

@@ -295,6 +295,8 @@ impl Shipper {
             breaker: Breaker::new(self.config.failure_threshold, self.config.recovery_timeout),
             seed: u64::from(self.pid) ^ 0x9e37_79b9_7f4a_7c15,
             failing: false,
+            unreported: 0,
+            last_drop_report: [None, None],
         };
         thread::Builder::new()
             .name("ferrolog-ship".into())
@@ -466,7 +468,15 @@ struct Sender {
     seed: u64,
     /// Whether the last attempt failed (for reporting the transitions only).
     failing: bool,
+    /// Events given up and not reported yet, and when give-ups were last reported: those
+    /// after failed retries, and those the peer refused for good (reported separately, so
+    /// that a refusal's reason, e.g. HTTP 401, is never hidden behind an outage's).
+    unreported: u64,
+    last_drop_report: [Option<Instant>; 2],
 }
+
+/// Give-ups are reported at most this often (the first at once).
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 impl Sender {
     fn run(mut self) {
@@ -606,7 +616,11 @@ impl Sender {
     }
 
     fn transition(&self, t: Option<Transition>) {
-        let Some(t) = t else { return };
+        // Reported once per outage: not each probe, nor each failed one.
+        let Some(t) = t.filter(|t| !matches!(t, Transition::HalfOpened | Transition::Reopened))
+        else {
+            return;
+        };
         let name = &self.name;
         report(&match t {
             Transition::Opened => format!(
@@ -614,9 +628,7 @@ impl Sender {
                  go to the fallback sink, next attempt in {:.3} s",
                 self.breaker.recovery().as_secs_f64()
             ),
-            Transition::HalfOpened => {
-                format!("sink {name}: circuit breaker half-open; probing the peer")
-            }
+            Transition::HalfOpened | Transition::Reopened => return,
             Transition::Closed => {
                 format!("sink {name}: circuit breaker closed; the peer takes deliveries again")
             }
@@ -630,7 +642,7 @@ impl Sender {
         loop {
             if let Some(at) = self.breaker.probe_at() {
                 if !self.sleep_until(at) {
-                    self.give_up(&data, "the sink closed before the peer recovered");
+                    self.give_up(&data, "the sink closed before the peer recovered", false);
                     return;
                 }
             }
@@ -640,8 +652,14 @@ impl Sender {
                 Ok(()) => {
                     DeliveryStats::add(&stats.delivered, records_in(&data));
                     if std::mem::replace(&mut self.failing, false) {
+                        let dropped = std::mem::take(&mut self.unreported);
+                        let also = if dropped > 0 {
+                            format!(" ({dropped} more events were given up meanwhile)")
+                        } else {
+                            String::new()
+                        };
                         report(&format!(
-                            "sink {}: delivering again after {attempt} failed attempts",
+                            "sink {}: delivering again after {attempt} failed attempts{also}",
                             self.name
                         ));
                     }
@@ -663,7 +681,7 @@ impl Sender {
                     }
                     let t = self.breaker.failure(&stats.state);
                     if !e.retryable {
-                        self.give_up(&data, &format!("the peer refused them: {}", e.error));
+                        self.give_up(&data, &format!("the peer refused them: {}", e.error), true);
                         self.transition(t);
                         return;
                     }
@@ -675,6 +693,7 @@ impl Sender {
                                 attempt + 1,
                                 e.error
                             ),
+                            false,
                         );
                         self.transition(t);
                         return;
@@ -690,7 +709,7 @@ impl Sender {
                     attempt += 1;
                     DeliveryStats::add(&stats.retried, 1);
                     if self.stop() == Stop::Abandon {
-                        self.give_up(&data, "the sink closed while retrying");
+                        self.give_up(&data, "the sink closed while retrying", false);
                         return;
                     }
                     let wait = match e.retry_after {
@@ -698,7 +717,7 @@ impl Sender {
                         None => self.backoff(attempt),
                     };
                     if !self.sleep_until(Instant::now() + wait) {
-                        self.give_up(&data, "the sink closed while retrying");
+                        self.give_up(&data, "the sink closed while retrying", false);
                         return;
                     }
                 }
@@ -706,15 +725,23 @@ impl Sender {
         }
     }
 
-    fn give_up(&mut self, data: &[u8], why: &str) {
+    fn give_up(&mut self, data: &[u8], why: &str, refused: bool) {
         let n = records_in(data);
         let stats = &self.shared.stats;
         DeliveryStats::add(&stats.dropped, n);
         DeliveryStats::add(&stats.failed_batches, 1);
-        report(&format!(
-            "sink {}: gave up delivering {n} events ({why}); they are dropped and counted",
-            self.name
-        ));
+        self.unreported += n;
+        let last = &mut self.last_drop_report[usize::from(refused)];
+        if last.is_none_or(|t| t.elapsed() >= DROP_REPORT_EVERY) {
+            *last = Some(Instant::now());
+            report(&format!(
+                "sink {}: gave up delivering {} events ({why}); they are dropped and counted \
+                 (reported at most every {} s)",
+                self.name,
+                std::mem::take(&mut self.unreported),
+                DROP_REPORT_EVERY.as_secs()
+            ));
+        }
     }
 }
 
