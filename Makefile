@@ -32,7 +32,7 @@ $(VENV)/bin/python: | toolchain
 # (other interpreters' builds, from `make test-matrix`, have other names and stay).
 $(NATIVE_STAMP): $(VENV)/bin/python $(RUST_SOURCES) pyproject.toml
 	rm -f python/ferrolog/_native$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') $(VENV)/.native-*
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet --profile $(PROFILE) --extras dev
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet --profile $(PROFILE) --extras dev,shipping-tests
 	touch $@
 
 build: $(NATIVE_STAMP) ## build the extension (PROFILE=release|dev-release) into the venv

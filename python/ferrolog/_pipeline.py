@@ -20,9 +20,11 @@ from ferrolog._processors import ProcessorChain
 from ferrolog.config import (
     ComplianceSettings,
     FileSink,
+    HttpSink,
     PluginSink,
     Settings,
     SettingsError,
+    SyslogSink,
     UnsupportedSettingError,
 )
 from ferrolog.redaction import native_table
@@ -259,7 +261,48 @@ def _native_spec(sink: Any) -> dict[str, Any]:
             "mode": sink.mode,
             "utc": sink.utc,
         }
+    if isinstance(sink, (SyslogSink, HttpSink)):
+        return _shipping_spec(sink)
     return {"type": sink.type, **sink.route()}
+
+
+def _shipping_spec(sink: SyslogSink | HttpSink) -> dict[str, Any]:
+    """The native dict of a network sink. Secrets stay `SecretStr` objects: the native side
+    reads them, so they never sit in a plain str of the options."""
+    spec: dict[str, Any] = {
+        "type": sink.type,
+        **sink.route(),
+        "max_buffer_bytes": sink.max_buffer_bytes,
+        "max_retries": sink.max_retries,
+        "failure_threshold": sink.failure_threshold,
+        "recovery_timeout": sink.recovery_timeout,
+        "flush_timeout": sink.flush_timeout,
+        "close_timeout": sink.close_timeout,
+        "timeout": sink.timeout,
+        "batch_bytes": sink.batch_bytes,
+        "linger": sink.linger,
+    }
+    if isinstance(sink, SyslogSink):
+        spec.update(
+            address=sink.address,
+            transport=sink.transport,
+            format=sink.format,
+            facility=sink.facility,
+            app_name=sink.app_name,
+            hostname=sink.hostname,
+        )
+    else:
+        spec.update(
+            url=sink.url,
+            format=sink.format,
+            headers=dict(sink.headers),
+            token=sink.token,
+            gzip=sink.gzip,
+            verify_tls=sink.verify_tls,
+            ca_file=None if sink.ca_file is None else str(sink.ca_file),
+            resource=dict(sink.resource),
+        )
+    return spec
 
 
 def build_pipeline(

@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -54,6 +55,7 @@ __all__ = [
     "AuditSettings",
     "ComplianceSettings",
     "FileSink",
+    "HttpSink",
     "NullSink",
     "PluginRef",
     "PluginSink",
@@ -65,6 +67,7 @@ __all__ = [
     "SinkSettings",
     "StderrSink",
     "StdoutSink",
+    "SyslogSink",
     "UnsupportedSettingError",
     "max_event_bytes_for",
     "parse_level",
@@ -299,8 +302,169 @@ class PluginSink(_Routed):
         return value
 
 
+#: Syslog facility names, in number order (``kern`` is 0, ``local7`` is 23).
+SYSLOG_FACILITIES = (
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+    "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
+    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+)  # fmt: skip
+_Facility = Literal[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+    "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
+    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+]  # fmt: skip
+
+
+class _ShippingOptions(_Routed):
+    """Buffering, retry and breaker options shared by the network sinks.
+
+    The sink's ``write_batch`` only copies into its buffer; its own sender thread delivers,
+    retrying failed deliveries with exponential backoff and jitter. ``failure_threshold``
+    failed attempts in a row open its circuit breaker for ``recovery_timeout`` seconds (new
+    events then go to the fallback sink), then one probe decides (closed / open / half_open).
+    """
+
+    #: Bytes buffered for delivery at most; batches beyond it go to the fallback sink.
+    max_buffer_bytes: int = Field(default=16 << 20, ge=4096, le=1 << 32)
+    #: Attempts after the first before a delivery is given up (dropped, counted).
+    max_retries: int = Field(default=8, ge=0, le=1000)
+    #: Failed attempts in a row that open the circuit breaker.
+    failure_threshold: int = Field(default=5, ge=1, le=1000)
+    #: Seconds an open breaker waits before a probe delivery.
+    recovery_timeout: float = Field(default=10.0, gt=0, le=3600)
+    #: Seconds ``flush()`` waits for the buffer to be delivered (not while the breaker is open).
+    flush_timeout: float = Field(default=10.0, ge=0, le=3600)
+    #: Seconds closing waits for the buffer to be delivered; the rest is dropped, counted.
+    close_timeout: float = Field(default=5.0, ge=0, le=3600)
+    #: Seconds one connection attempt, write or response may take.
+    timeout: float = Field(default=5.0, gt=0, le=300)
+
+
+class SyslogSink(_ShippingOptions):
+    """Each event to a syslog receiver (rsyslog, syslog-ng, Vector, Fluent Bit...).
+
+    RFC 5424 (or RFC 3164) messages over UDP (no delivery guarantee), TCP (octet-counted
+    framing, RFC 6587) or a unix datagram socket such as ``/dev/log``. The event's level is
+    the message's severity and the JSON line is its MSG.
+    """
+
+    type: Literal["syslog"] = "syslog"
+    #: ``"host:port"`` for UDP and TCP, a socket path for unix.
+    address: str = "/dev/log"
+    #: Default: ``unix`` for a path, ``udp`` for ``host:port``.
+    transport: Literal["udp", "tcp", "unix"] | None = None
+    format: Literal["rfc5424", "rfc3164"] = "rfc5424"
+    facility: _Facility | Annotated[int, Field(ge=0, le=23)] = "user"
+    app_name: str = Field(default="ferrolog", min_length=1, max_length=48)
+    #: Default: this machine's host name.
+    hostname: str | None = Field(default=None, min_length=1, max_length=255)
+    #: Bytes of lines per delivery (TCP writes them together).
+    batch_bytes: int = Field(default=64 << 10, ge=1024, le=MAX_BATCH_BYTES)
+    #: Seconds the sender waits for more events before delivering.
+    linger: float = Field(default=0.005, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _check_address(self) -> SyslogSink:
+        transport = self.transport or ("unix" if self.address.startswith("/") else "udp")
+        if transport != "unix":
+            host, sep, port = self.address.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"address {self.address!r} must be 'host:port' for transport "
+                    f"{transport!r} (e.g. '127.0.0.1:514')"
+                )
+        elif not self.address.startswith("/"):
+            raise ValueError(f"address {self.address!r} must be a socket path for unix")
+        return self
+
+
+#: An HTTP header's value; a secret, since headers often carry API keys.
+HeaderValues = Annotated[
+    Mapping[str, SecretStr],
+    AfterValidator(FrozenMap),
+    PlainSerializer(lambda m: dict.fromkeys(m, "**********"), return_type=dict[str, str]),
+]
+#: OTLP resource attributes, e.g. ``{"service.name": "api"}``.
+ResourceAttributes = Annotated[
+    Mapping[str, Union[str, bool, int, float]],  # noqa: UP007
+    AfterValidator(FrozenMap),
+    PlainSerializer(thaw, return_type=dict[str, Any]),
+]
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _no_headers() -> Mapping[str, SecretStr]:
+    return FrozenMap()
+
+
+def _no_resource() -> Mapping[str, str | bool | int | float]:
+    return FrozenMap()
+
+
+class HttpSink(_ShippingOptions):
+    """Events POSTed in batches to an HTTP endpoint (Loki, Elasticsearch, Datadog, Vector, an
+    OpenTelemetry Collector...).
+
+    ``format``: ``ndjson`` (the lines as they are), ``json_array`` or ``otlp`` (OTLP/HTTP
+    logs, JSON encoding, to ``/v1/logs`` when the URL has no path). 2xx is delivered; 408,
+    429 and 5xx (honouring ``Retry-After``) and connection errors are retried; other statuses
+    drop the batch (counted). ``token`` is sent as ``Authorization: Bearer``; it and the
+    header values never appear in a repr, a log or an error. https (rustls) verifies the
+    server's certificate unless ``verify_tls`` is false.
+    """
+
+    type: Literal["http"] = "http"
+    url: str
+    format: Literal["ndjson", "json_array", "otlp"] = "ndjson"
+    headers: HeaderValues = Field(default_factory=_no_headers)
+    token: SecretStr | None = None
+    gzip: bool = False
+    #: Bytes of lines per request at most (one longer line goes alone).
+    batch_bytes: int = Field(default=1 << 20, ge=1024, le=MAX_BATCH_BYTES)
+    #: Seconds the sender waits for a batch to fill after its first event.
+    linger: float = Field(default=0.2, ge=0, le=60)
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    #: https: verify the server's certificate and name (against the system's CA store, or
+    #: ``ca_file``). Turn it off only for testing: it is reported on standard error.
+    verify_tls: bool = True
+    #: https: a PEM file of CA certificates to trust instead of the system's store.
+    ca_file: Path | None = None
+    resource: ResourceAttributes = Field(default_factory=_no_resource)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("http", "https") or not rest or rest[0] in "/?#":
+            raise ValueError("url must be http://host[:port]/path or https://...")
+        if "@" in rest.split("/", 1)[0]:
+            raise ValueError(
+                "url must not contain credentials (user:password@); use token or headers"
+            )
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: Mapping[str, SecretStr]) -> Mapping[str, SecretStr]:
+        for name, secret in value.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r}: use letters, digits, '-' and '_'")
+            if name.lower() in ("host", "content-length"):
+                raise ValueError(f"header {name!r} is set by the sink itself")
+            if any(c in secret.get_secret_value() for c in "\r\n\0"):
+                raise ValueError(f"header {name!r}: a value must not contain line breaks")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and any(c in value.get_secret_value() for c in "\r\n\0"):
+            raise ValueError("token must not contain line breaks")
+        return value
+
+
 SinkSettings = Annotated[
-    Union[StdoutSink, StderrSink, FileSink, NullSink, PluginSink],  # noqa: UP007
+    Union[StdoutSink, StderrSink, FileSink, NullSink, PluginSink, SyslogSink, HttpSink],  # noqa: UP007
     Field(discriminator="type"),
 ]
 

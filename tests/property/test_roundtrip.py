@@ -22,6 +22,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ferrolog import Container, Logger, Pipeline, SyncContainer, _native, bound_contextvars
+from ferrolog._native import DEFAULT_REDACTED_FIELDS
 
 ENVELOPE = ("timestamp", "level", "logger", "message")
 
@@ -74,8 +75,22 @@ def expected(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return [expected(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {_text(k): expected(v, depth + 1) for k, v in value.items()}
+        # A key on the default deny-list (any case) keeps its place, its value masked.
+        return {
+            _text(k): REDACTED if _ascii_lower(k) in _DENIED else expected(v, depth + 1)
+            for k, v in value.items()
+        }
     return value
+
+
+def _ascii_lower(key: str) -> str:
+    """Lowercase ASCII letters only, as the encoder compares names (the Kelvin sign is not
+    a "k" there)."""
+    return "".join(c.lower() if c.isascii() else c for c in key)
+
+
+_DENIED = frozenset(DEFAULT_REDACTED_FIELDS)
+REDACTED = "[REDACTED]"
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::net::{DeliverySnapshot, DeliveryStats};
 use crate::sink::Sink;
 
 /// The first wait before a failed sink is offered a batch again.
@@ -32,6 +33,7 @@ pub struct SinkStats {
     errors: AtomicU64,
     rerouted: AtomicU64,
     failovers: AtomicU64,
+    delivery: Option<Arc<DeliveryStats>>,
 }
 
 /// A snapshot of one sink's [`SinkStats`].
@@ -47,11 +49,14 @@ pub struct SinkHealth {
     pub rerouted: u64,
     /// How many times it switched to the fallback.
     pub failovers: u64,
+    /// A network sink's delivery counters (`None` for local sinks).
+    pub delivery: Option<DeliverySnapshot>,
 }
 
 impl SinkStats {
-    pub(crate) fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str, delivery: Option<Arc<DeliveryStats>>) -> Self {
         SinkStats {
+            delivery,
             name: name.to_owned(),
             failing: AtomicBool::new(false),
             errors: AtomicU64::new(0),
@@ -68,6 +73,7 @@ impl SinkStats {
             errors: self.errors.load(Ordering::Relaxed),
             rerouted: self.rerouted.load(Ordering::Relaxed),
             failovers: self.failovers.load(Ordering::Relaxed),
+            delivery: self.delivery.as_ref().map(|d| d.snapshot()),
         }
     }
 
@@ -83,6 +89,9 @@ impl SinkStats {
         self.failing.store(false, Ordering::Relaxed);
         for c in [&self.errors, &self.rerouted, &self.failovers] {
             c.store(0, Ordering::Relaxed);
+        }
+        if let Some(d) = &self.delivery {
+            d.reset();
         }
     }
 }
@@ -114,7 +123,7 @@ pub(crate) enum Outcome {
 
 impl Guarded {
     pub(crate) fn new(sink: Box<dyn Sink>) -> Self {
-        let stats = Arc::new(SinkStats::new(sink.name()));
+        let stats = Arc::new(SinkStats::new(sink.name(), sink.delivery()));
         Guarded {
             sink,
             stats,
@@ -131,7 +140,7 @@ impl Guarded {
     /// drop batches it might have taken).
     pub(crate) fn write(&mut self, batch: &[u8], fallback: Option<&str>) -> Outcome {
         if let (Some(probe), Some(_)) = (self.probe, fallback) {
-            if Instant::now() < probe.at {
+            if Instant::now() < probe.at && !self.sink.ready() {
                 return Outcome::Skipped;
             }
         }
@@ -248,7 +257,7 @@ fn call(f: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
 
 /// Write one `ferrolog: ...` line to standard error (fd 2), ignoring failure: a diagnostic
 /// must never become an error of its own.
-pub(crate) fn report(message: &str) {
+pub fn report(message: &str) {
     let line = format!("ferrolog: {message}\n");
     let _ = io::stderr().lock().write_all(line.as_bytes());
 }

@@ -8,6 +8,7 @@ pub mod fallback;
 mod fdio;
 pub mod file;
 mod flock;
+pub mod net;
 pub mod ring;
 pub mod rotation;
 pub mod route;
@@ -22,6 +23,7 @@ pub mod writer;
 
 pub use fallback::SinkHealth;
 pub use file::{FileConfig, FileSink};
+pub use net::{BreakerState, DeliverySnapshot, DeliveryStats, ShipConfig, Shipper};
 pub use ring::{PushError, Ring, MAX_CAPACITY_BYTES};
 pub use rotation::{Clock, RotateEvery, SystemClock};
 pub use route::{Layout, Route, RoutedSink};

@@ -195,6 +195,14 @@ impl Sink for RoutedSink {
     fn close(&mut self) -> io::Result<()> {
         self.inner.close()
     }
+
+    fn delivery(&self) -> Option<std::sync::Arc<crate::net::DeliveryStats>> {
+        self.inner.delivery()
+    }
+
+    fn ready(&self) -> bool {
+        self.inner.ready()
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -1,6 +1,9 @@
 //! The `Sink` trait: where the writer thread sends each batch of NDJSON lines.
 
 use std::io;
+use std::sync::Arc;
+
+use crate::net::DeliveryStats;
 
 /// A destination for batches of complete NDJSON lines.
 ///
@@ -25,6 +28,19 @@ pub trait Sink: Send {
     /// Release the sink's resources; called once, when the pipeline closes.
     fn close(&mut self) -> io::Result<()> {
         self.flush()
+    }
+
+    /// A network sink's delivery counters (see [`crate::net`]): its `write_batch` only
+    /// buffers, so whether lines reached the peer is counted there. `None` for local sinks.
+    fn delivery(&self) -> Option<Arc<DeliveryStats>> {
+        None
+    }
+
+    /// Whether a sink that refused a batch can take batches again now (a network sink whose
+    /// buffer drained and whose breaker is not open). The pipeline's breaker then offers it
+    /// the next batch at once instead of waiting for its next probe. Must be cheap.
+    fn ready(&self) -> bool {
+        false
     }
 }
 

@@ -331,7 +331,9 @@ impl Pipeline {
 
     /// Each sink's health: the native sinks in order (dicts with `name`, `kind` "native",
     /// `failing` (its batches go to the fallback now), `errors`, `rerouted` (its records the
-    /// fallback took) and `failovers` (switches to the fallback)), then the Python sinks (see
+    /// fallback took) and `failovers` (switches to the fallback); network sinks add their
+    /// delivery counters `delivered`, `retried`, `failed_batches`, `dropped`, `refused`,
+    /// `buffered_bytes` and the breaker's `state`), then the Python sinks (see
     /// `ferrolog._sinks.Runner.sink_health`).
     fn sink_health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
@@ -343,6 +345,15 @@ impl Pipeline {
             d.set_item("rerouted", h.rerouted)?;
             d.set_item("failovers", h.failovers)?;
             d.set_item("kind", "native")?;
+            if let Some(n) = h.delivery {
+                d.set_item("delivered", n.delivered)?;
+                d.set_item("retried", n.retried)?;
+                d.set_item("failed_batches", n.failed_batches)?;
+                d.set_item("dropped", n.dropped)?;
+                d.set_item("refused", n.refused)?;
+                d.set_item("buffered_bytes", n.buffered_bytes)?;
+                d.set_item("state", n.state.as_str())?;
+            }
             list.append(d)?;
         }
         let runner = self
