@@ -344,7 +344,9 @@ class _Worker:
             while True:
                 with self._cv:
                     if not self._queue:
-                        self._cv.wait(_POLL_SECONDS)
+                        # Idle: sleep until offered something; after writing, wake once more
+                        # after a pause to flush the sink.
+                        self._cv.wait(_POLL_SECONDS if dirty else None)
                     item = self._queue.popleft() if self._queue else None
                     if isinstance(item, _Share):
                         self._queued -= len(item.view)
