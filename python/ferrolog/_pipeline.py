@@ -17,6 +17,7 @@ from ferrolog._native import Pipeline
 from ferrolog._processors import ProcessorChain
 from ferrolog.config import (
     ComplianceSettings,
+    ConsoleSink,
     FileSink,
     PluginSink,
     Settings,
@@ -32,6 +33,7 @@ __all__ = [
     "build_pipeline",
     "check_sinks",
     "check_supported",
+    "default_sinks",
     "pipeline_options",
     "sink_problems",
 ]
@@ -188,7 +190,7 @@ def pipeline_options(
             registry.check_settings(settings)
             plugins = registry.sink_plugins(settings)
         native_sinks = []
-        for index, sink in enumerate(settings.sinks):
+        for index, sink in enumerate(default_sinks(settings)):
             if isinstance(sink, PluginSink):
                 if plugins is None or index not in plugins:
                     raise ValueError(f"sinks.{index}: no instance of plugin sink {sink.name!r}")
@@ -224,6 +226,20 @@ def pipeline_options(
     )
 
 
+def default_sinks(settings: Settings) -> tuple[Any, ...]:
+    """The sinks a pipeline of ``settings`` runs: ``settings.sinks``, except that when they
+    were left unset (zero config), a terminal on standard output (fd 1) gets the console.
+
+    Decided here, when the pipeline starts, rather than in `Settings`: the settings stay
+    plain data that ``ferrolog config check`` prints the same wherever it runs, and the
+    terminal checked is the one the process logs to now. ``sinks = [{type = "stdout"}]``
+    (or ``FERROLOG_SINKS``) always means JSON lines.
+    """
+    if "sinks" not in settings.model_fields_set and os.isatty(1):
+        return (ConsoleSink(),)
+    return settings.sinks
+
+
 def _native_spec(sink: Any) -> dict[str, Any]:
     """The native pipeline's dict for a native sink's settings."""
     if isinstance(sink, FileSink):
@@ -238,6 +254,8 @@ def _native_spec(sink: Any) -> dict[str, Any]:
             "mode": sink.mode,
             "utc": sink.utc,
         }
+    if isinstance(sink, ConsoleSink):
+        return {**sink.route(), "type": "console", "colors": sink.colors, "stream": sink.stream}
     return {"type": sink.type, **sink.route()}
 
 
