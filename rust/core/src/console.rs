@@ -446,6 +446,8 @@ fn is_unsafe(c: char) -> bool {
         | '\u{200e}' | '\u{200f}' | '\u{061c}')
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Append `s` escaped per `style`; returns how many characters were written (for alignment).
 fn push_text(out: &mut Vec<u8>, s: &str, style: Style) -> usize {
     let mut count = 0;
@@ -458,19 +460,35 @@ fn push_text(out: &mut Vec<u8>, s: &str, style: Style) -> usize {
         }
         out.extend_from_slice(&s.as_bytes()[start..i]);
         start = i + c.len_utf8();
-        let escape = match c {
-            '"' => "\\\"".to_owned(),
-            '\\' => "\\\\".to_owned(),
-            '\n' => "\\n".to_owned(),
-            '\r' => "\\r".to_owned(),
-            '\t' => "\\t".to_owned(),
-            '\u{8}' if style == Style::Json => "\\b".to_owned(),
-            '\u{c}' if style == Style::Json => "\\f".to_owned(),
-            '\0'..='\u{1f}' | '\u{7f}' if style != Style::Json => format!("\\x{:02x}", c as u32),
-            _ => format!("\\u{:04x}", c as u32),
+        let short: &[u8] = match c {
+            '"' => b"\\\"",
+            '\\' => b"\\\\",
+            '\n' => b"\\n",
+            '\r' => b"\\r",
+            '\t' => b"\\t",
+            '\u{8}' if style == Style::Json => b"\\b",
+            '\u{c}' if style == Style::Json => b"\\f",
+            _ => b"",
         };
-        out.extend_from_slice(escape.as_bytes());
-        count += escape.len();
+        let code = c as u32;
+        if !short.is_empty() {
+            out.extend_from_slice(short);
+            count += short.len();
+        } else if code <= 0x7f && style != Style::Json {
+            out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[(code >> 4) as usize],
+                HEX[(code & 15) as usize],
+            ]);
+            count += 4;
+        } else {
+            out.extend_from_slice(b"\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(HEX[((code >> shift) & 15) as usize]);
+            }
+            count += 6;
+        }
     }
     out.extend_from_slice(&s.as_bytes()[start..]);
     count
