@@ -1,6 +1,7 @@
 """Log through ferrolog's zero-config default, then say what happened.
 
-Run with `make demo`. The events go to stdout as JSON lines; the summary goes to stderr.
+Run with `make demo`. The events go to stdout as JSON lines (on a terminal, rendered by the
+console sink); the summary goes to stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from ferrolog import Container, Logger, bound_contextvars
 
 
 async def main() -> None:
-    async with Container.create() as container:  # zero config: JSON lines to stdout, INFO
+    async with Container.create() as container:  # zero config: JSON lines (tty: console), INFO
         log = await container.get(Logger)
         log.info("request handled", user_id=7, path="/api/items", latency_ms=12.5)
         log.debug("not shown: below the default INFO level")

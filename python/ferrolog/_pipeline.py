@@ -19,6 +19,7 @@ from ferrolog._native import Pipeline
 from ferrolog._processors import ProcessorChain
 from ferrolog.config import (
     ComplianceSettings,
+    ConsoleSink,
     FileSink,
     HttpSink,
     PluginSink,
@@ -36,6 +37,7 @@ __all__ = [
     "build_pipeline",
     "check_sinks",
     "check_supported",
+    "default_sinks",
     "pipeline_options",
     "sink_problems",
 ]
@@ -194,7 +196,7 @@ def pipeline_options(
             registry.check_settings(settings)
             plugins = registry.sink_plugins(settings)
         native_sinks = []
-        for index, sink in enumerate(settings.sinks):
+        for index, sink in enumerate(default_sinks(settings)):
             if isinstance(sink, PluginSink):
                 if plugins is None or index not in plugins:
                     raise ValueError(f"sinks.{index}: no instance of plugin sink {sink.name!r}")
@@ -247,6 +249,20 @@ def _static_fields(settings: Settings) -> dict[str, Any]:
     return fields
 
 
+def default_sinks(settings: Settings) -> tuple[Any, ...]:
+    """The sinks a pipeline of ``settings`` runs: ``settings.sinks``, except that when they
+    were left unset (zero config), a terminal on standard output (fd 1) gets the console.
+
+    Decided here, when the pipeline starts, rather than in `Settings`: the settings stay
+    plain data that ``ferrolog config check`` prints the same wherever it runs, and the
+    terminal checked is the one the process logs to now. ``sinks = [{type = "stdout"}]``
+    (or ``FERROLOG_SINKS``) always means JSON lines.
+    """
+    if "sinks" not in settings.model_fields_set and os.isatty(1):
+        return (ConsoleSink(),)
+    return settings.sinks
+
+
 def _native_spec(sink: Any) -> dict[str, Any]:
     """The native pipeline's dict for a native sink's settings."""
     if isinstance(sink, FileSink):
@@ -263,6 +279,8 @@ def _native_spec(sink: Any) -> dict[str, Any]:
         }
     if isinstance(sink, (SyslogSink, HttpSink)):
         return _shipping_spec(sink)
+    if isinstance(sink, ConsoleSink):
+        return {**sink.route(), "type": "console", "colors": sink.colors, "stream": sink.stream}
     return {"type": sink.type, **sink.route()}
 
 

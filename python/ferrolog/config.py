@@ -54,6 +54,7 @@ __all__ = [
     "MAX_RING_BYTES",
     "AuditSettings",
     "ComplianceSettings",
+    "ConsoleSink",
     "FileSink",
     "HttpSink",
     "NullSink",
@@ -285,6 +286,21 @@ class FileSink(_Routed):
     utc: bool = True
 
 
+class ConsoleSink(_Routed):
+    """Readable lines for development, rendered natively: time, coloured level, aligned logger
+    and message, ``key=value`` fields, tracebacks indented below the event.
+
+    ``colors``: ``"auto"`` colours when the stream is a terminal, unless ``NO_COLOR`` is set
+    (non-empty) or ``FORCE_COLOR`` asks for colour anyway (non-empty, not ``"0"``), both read
+    once when the pipeline starts; ``"always"`` and ``"never"`` decide alone. Control
+    characters and escape sequences from events are always shown escaped (docs/console.md).
+    """
+
+    type: Literal["console"] = "console"
+    colors: Literal["auto", "always", "never"] = "auto"
+    stream: Literal["stdout", "stderr"] = "stdout"
+
+
 class PluginSink(_Routed):
     """A sink provided by a plugin: an allowed plugin's name or ``"module:Class"``."""
 
@@ -464,7 +480,9 @@ class HttpSink(_ShippingOptions):
 
 
 SinkSettings = Annotated[
-    Union[StdoutSink, StderrSink, FileSink, NullSink, PluginSink, SyslogSink, HttpSink],  # noqa: UP007
+    Union[  # noqa: UP007
+        StdoutSink, StderrSink, FileSink, NullSink, PluginSink, SyslogSink, HttpSink, ConsoleSink
+    ],
     Field(discriminator="type"),
 ]
 
@@ -659,7 +677,8 @@ with warnings.catch_warnings():
         levels: FrozenLevels = Field(default_factory=_empty_mapping)
         schema: Literal["default", "ecs", "otel"] = "default"  # type: ignore[assignment]
         ring: RingSettings = Field(default_factory=RingSettings)
-        #: At least one sink.
+        #: At least one sink. Left unset, it is the console when standard output (fd 1) is a
+        #: terminal and JSON lines to stdout otherwise, decided when the pipeline starts.
         sinks: tuple[SinkSettings, ...] = Field(default_factory=_default_sinks, min_length=1)
         #: Where the events of a sink that fails go until it recovers (it is retried after
         #: 1 s, then less often, at least every 30 s): standard error by default; a file; or

@@ -4,10 +4,12 @@
 //! AddressSanitizer and ThreadSanitizer (`make test-sanitize`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod console;
 pub mod fallback;
 mod fdio;
 pub mod file;
 mod flock;
+mod json;
 pub mod net;
 pub mod ring;
 pub mod rotation;
@@ -21,6 +23,7 @@ pub mod tz;
 pub mod wake;
 pub mod writer;
 
+pub use console::{ColorMode, ConsoleSink, ConsoleStream};
 pub use fallback::SinkHealth;
 pub use file::{FileConfig, FileSink};
 pub use net::{BreakerState, DeliverySnapshot, DeliveryStats, ShipConfig, Shipper};

@@ -68,7 +68,7 @@ impl Sink for StderrSink {
 }
 
 /// Write a whole batch; when `SIGPIPE` would kill the process, block it around the write.
-fn write_stdio(fd: RawFd, kind: &mut Option<FdKind>, batch: &[u8]) -> io::Result<()> {
+pub(crate) fn write_stdio(fd: RawFd, kind: &mut Option<FdKind>, batch: &[u8]) -> io::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }

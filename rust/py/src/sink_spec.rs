@@ -8,6 +8,7 @@ use ferrolog_core::net::syslog::{
     facility_number, local_hostname, SyslogConfig, SyslogFormat, SyslogSender, SyslogTransport,
 };
 use ferrolog_core::net::Transport;
+use ferrolog_core::{ColorMode, ConsoleSink, ConsoleStream};
 use ferrolog_core::{
     FileConfig, FileSink, NullSink, RotateEvery, ShipConfig, Shipper, Sink, StderrSink, StdoutSink,
 };
@@ -44,6 +45,7 @@ pub fn parse_sink_at(where_: &str, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn 
         "stdout" => Box::new(StdoutSink::new()),
         "stderr" => Box::new(StderrSink::new()),
         "null" => Box::new(NullSink),
+        "console" => console_sink(where_, spec)?,
         "file" => {
             let path: PathBuf = get("path")?
                 .ok_or_else(|| {
@@ -116,8 +118,8 @@ pub fn parse_sink_at(where_: &str, spec: &Bound<'_, PyAny>) -> PyResult<Box<dyn 
         "http" => Box::new(http_sink(where_, spec)?),
         other => {
             return Err(PyValueError::new_err(format!(
-                "{where_}.type must be one of 'stdout', 'stderr', 'file', 'null', 'syslog', \
-                 'http', got {other:?}"
+                "{where_}.type must be one of 'stdout', 'stderr', 'file', 'null', 'console', \
+                 'syslog', 'http', got {other:?}"
             )))
         }
     })
@@ -421,4 +423,33 @@ pub(crate) fn setting_text(value: &Bound<'_, PyString>, what: &str) -> PyResult<
             value.repr().map(|r| r.to_string()).unwrap_or_default()
         ))
     })
+}
+
+/// `{"type": "console", "colors": "auto" | "always" | "never", "stream": "stdout" | "stderr"}`;
+/// the terminal check and the environment (`NO_COLOR`, `FORCE_COLOR`) are read now, once.
+fn console_sink(where_: &str, spec: &Bound<'_, PyDict>) -> PyResult<Box<dyn Sink>> {
+    let text = |key: &str, default: &str| -> PyResult<String> {
+        match spec.get_item(key)?.filter(|v| !v.is_none()) {
+            None => Ok(default.to_owned()),
+            Some(v) => {
+                let v = v
+                    .cast::<PyString>()
+                    .map_err(|_| PyTypeError::new_err(format!("{where_}.{key} must be a str")))?;
+                setting_text(v, &format!("{where_}.{key}"))
+            }
+        }
+    };
+    let colors = text("colors", "auto")?;
+    let colors = ColorMode::parse(&colors).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{where_}.colors must be 'auto', 'always' or 'never', got {colors:?}"
+        ))
+    })?;
+    let stream = text("stream", "stdout")?;
+    let stream = ConsoleStream::parse(&stream).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{where_}.stream must be 'stdout' or 'stderr', got {stream:?}"
+        ))
+    })?;
+    Ok(Box::new(ConsoleSink::new(stream, colors)))
 }
