@@ -182,3 +182,22 @@ async def test_user_enrichers_see_the_trace_ids(logs: list[dict[str, Any]]) -> N
         event = chain({"message": "m", "level": 20, "logger": "app"})
     assert event is not None
     assert seen == [f"{span.get_span_context().trace_id:032x}"]
+
+
+async def test_current_span_wins_over_bound_trace_fields(logs: list[dict[str, Any]]) -> None:
+    """Trace ids already in the context (e.g. from a traceparent header) are replaced by
+    those of the span current when the event is logged."""
+    from ferrolog import bound_contextvars
+
+    async with Container.create({"otel_trace_context": True}) as container:
+        log = await container.get(Logger)
+        with (
+            bound_contextvars(trace_id="a" * 32, span_id="b" * 16),
+            _PROVIDER.get_tracer("t").start_as_current_span("s") as span,
+        ):
+            log.info("in span")
+    ctx = span.get_span_context()
+    assert (logs[0]["trace_id"], logs[0]["span_id"]) == (
+        f"{ctx.trace_id:032x}",
+        f"{ctx.span_id:016x}",
+    )
