@@ -9,7 +9,7 @@ enrichers and redactors see the ids).
 
 Off (the default), nothing here runs and OpenTelemetry is never imported. On, a log call
 enters Python once per event to read the span (the native fast path is for events without
-caller-side plugins); `benches/` measures that cost.
+caller-side plugins), which is why it is opt-in.
 """
 
 from __future__ import annotations

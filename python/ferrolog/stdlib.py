@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from ferrolog._native import Logger
@@ -89,7 +89,7 @@ class StdlibHandler(logging.Handler):
             target = self._child(record.name)
             if not target.is_enabled_for(record.levelno):
                 return
-            fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+            fields = _fields(k_v for k_v in record.__dict__.items() if k_v[0] not in _STANDARD)
             if record.stack_info:
                 fields["stack"] = record.stack_info
             if record.exc_info and record.exc_info[0] is not None:
@@ -220,7 +220,7 @@ class StdlibLoggerAdapter:
         if unknown:
             raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
         extra = kwargs.get("extra")
-        fields: dict[str, Any] = dict(extra) if isinstance(extra, Mapping) else {}
+        fields = _fields(extra.items()) if isinstance(extra, Mapping) else {}
         for key in ("exc_info", "stack_info"):
             if kwargs.get(key):
                 fields[key] = kwargs[key]
@@ -242,6 +242,16 @@ class StdlibLoggerAdapter:
 def as_stdlib(logger: Logger) -> StdlibLoggerAdapter:
     """``logger`` with the stdlib call shape: ``.warning("x %s", arg, extra={...})``."""
     return StdlibLoggerAdapter(logger)
+
+
+# Keywords a ferrolog log call reads as options, not fields.
+_SPECIAL: Final = frozenset({"exc_info", "stack_info", "stacklevel"})
+
+
+def _fields(items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """``extra`` fields for a log call: a field named like one of its options is renamed
+    ``extra.<name>`` so it stays a field."""
+    return {(f"extra.{k}" if k in _SPECIAL else k): v for k, v in items}
 
 
 def _format(msg: object, args: tuple[object, ...]) -> str:

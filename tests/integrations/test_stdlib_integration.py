@@ -48,13 +48,14 @@ async def test_record_keeps_level_name_message_and_extra(logs: list[dict[str, An
     async with Container.create() as container:
         await capture_stdlib(container, level="INFO")
         logging.getLogger("sqlalchemy.engine").warning(
-            "SELECT %s FROM %s", 1, "t", extra={"rows": 3, "db": {"name": "main"}}
+            "SELECT %s FROM %s", 1, "t", extra={"rows": 3, "db": {"name": "main"}, "stacklevel": 9}
         )
     (event,) = _of(logs, "sqlalchemy.engine")
     assert event["level"] == "warning"
     assert event["message"] == "SELECT 1 FROM t"
     assert event["rows"] == 3
     assert event["db"] == {"name": "main"}
+    assert event["extra.stacklevel"] == 9  # a field, not the log call's option
     assert "lineno" not in event
     assert "args" not in event
 
