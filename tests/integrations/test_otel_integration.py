@@ -14,13 +14,14 @@ import pytest
 
 from ferrolog import Container, Logger, Settings
 
-trace = pytest.importorskip(
-    "opentelemetry.trace",
-    reason="needs opentelemetry-api/sdk (the dev extra: make build installs them)",
-)
-sdk_trace = pytest.importorskip("opentelemetry.sdk.trace", reason="needs opentelemetry-sdk")
+_NEEDS_SDK = "needs opentelemetry-api and -sdk (in the dev extra: make build installs them)"
 
-_PROVIDER = sdk_trace.TracerProvider()
+
+@pytest.fixture(scope="module")
+def provider() -> Any:
+    """A real OpenTelemetry SDK tracer provider (the test is skipped without the SDK)."""
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace", reason=_NEEDS_SDK)
+    return sdk_trace.TracerProvider()
 
 
 def _run(code: str, env: dict[str, str] | None = None) -> str:
@@ -36,10 +37,10 @@ def _run(code: str, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
-async def test_span_ids_are_added_inside_a_span(logs: list[dict[str, Any]]) -> None:
+async def test_span_ids_are_added_inside_a_span(logs: list[dict[str, Any]], provider: Any) -> None:
     """Inside a span every event has the span's trace_id (32 hex) and span_id (16 hex);
     outside one, neither."""
-    tracer = _PROVIDER.get_tracer("ferrolog-tests")
+    tracer = provider.get_tracer("ferrolog-tests")
     async with Container.create({"otel_trace_context": True}) as container:
         log = await container.get(Logger)
         log.info("before")
@@ -63,9 +64,9 @@ async def test_span_ids_are_added_inside_a_span(logs: list[dict[str, Any]]) -> N
         assert event["trace_id"] == event["trace_id"].lower()
 
 
-async def test_off_by_default(logs: list[dict[str, Any]]) -> None:
+async def test_off_by_default(logs: list[dict[str, Any]], provider: Any) -> None:
     """Without the setting, events inside a span get no trace ids."""
-    tracer = _PROVIDER.get_tracer("ferrolog-tests")
+    tracer = provider.get_tracer("ferrolog-tests")
     async with Container.create() as container:
         log = await container.get(Logger)
         with tracer.start_as_current_span("span"):
@@ -76,6 +77,7 @@ async def test_off_by_default(logs: list[dict[str, Any]]) -> None:
 
 def test_setting_from_the_environment_and_file_sink(tmp_path: Any) -> None:
     """FERROLOG_OTEL_TRACE_CONTEXT=true turns it on; the ids reach the bytes on disk."""
+    pytest.importorskip("opentelemetry.sdk.trace", reason=_NEEDS_SDK)
     out = tmp_path / "app.log"
     _run(
         """
@@ -164,7 +166,7 @@ def test_missing_package_fails_at_create_naming_the_extra() -> None:
     assert "otel_trace_context" in out
 
 
-async def test_user_enrichers_see_the_trace_ids(logs: list[dict[str, Any]]) -> None:
+async def test_user_enrichers_see_the_trace_ids(logs: list[dict[str, Any]], provider: Any) -> None:
     """The trace context enricher runs first in the processor chain."""
     from ferrolog._processors import ProcessorChain
     from ferrolog.otel import TraceContext
@@ -178,13 +180,15 @@ async def test_user_enrichers_see_the_trace_ids(logs: list[dict[str, Any]]) -> N
 
     chain = ProcessorChain(enrichers=[Peek()])
     chain.add_enricher(TraceContext(), first=True)
-    with _PROVIDER.get_tracer("t").start_as_current_span("s") as span:
+    with provider.get_tracer("t").start_as_current_span("s") as span:
         event = chain({"message": "m", "level": 20, "logger": "app"})
     assert event is not None
     assert seen == [f"{span.get_span_context().trace_id:032x}"]
 
 
-async def test_current_span_wins_over_bound_trace_fields(logs: list[dict[str, Any]]) -> None:
+async def test_current_span_wins_over_bound_trace_fields(
+    logs: list[dict[str, Any]], provider: Any
+) -> None:
     """Trace ids already in the context (e.g. from a traceparent header) are replaced by
     those of the span current when the event is logged."""
     from ferrolog import bound_contextvars
@@ -193,7 +197,7 @@ async def test_current_span_wins_over_bound_trace_fields(logs: list[dict[str, An
         log = await container.get(Logger)
         with (
             bound_contextvars(trace_id="a" * 32, span_id="b" * 16),
-            _PROVIDER.get_tracer("t").start_as_current_span("s") as span,
+            provider.get_tracer("t").start_as_current_span("s") as span,
         ):
             log.info("in span")
     ctx = span.get_span_context()
