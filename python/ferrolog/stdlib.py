@@ -26,6 +26,7 @@ container keeps one handler.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -91,7 +92,13 @@ class StdlibHandler(logging.Handler):
                 return
             fields = _fields(k_v for k_v in record.__dict__.items() if k_v[0] not in _STANDARD)
             if record.stack_info:
-                fields["stack"] = record.stack_info
+                depth = _call_site_depth(record)
+                if depth:
+                    # The same stack, as ferrolog's own ``stack`` field.
+                    fields["stack_info"] = True
+                    fields["stacklevel"] = depth
+                else:  # emitted elsewhere (e.g. by a QueueListener): keep stdlib's text
+                    fields["stack_text"] = record.stack_info
             if record.exc_info and record.exc_info[0] is not None:
                 fields["exc_info"] = record.exc_info
             target.log(record.levelno, record.getMessage(), **fields)
@@ -155,6 +162,21 @@ def _level_number(level: int | str) -> int:
         f"level must be a stdlib level number or name (DEBUG, INFO, WARNING, ERROR, "
         f"CRITICAL), not {level!r}"
     )
+
+
+def _call_site_depth(record: logging.LogRecord) -> int:
+    """How many frames above ``emit`` the record's logging call is (the ``stacklevel`` of a
+    log call made by ``emit``), or 0 when it is not on this thread's stack."""
+    if record.thread != threading.get_ident():
+        return 0
+    frame = sys._getframe(2)  # the caller of emit()
+    depth = 2
+    while frame is not None and depth < 200:
+        if frame.f_code.co_filename == record.pathname and frame.f_lineno == record.lineno:
+            return depth
+        frame = frame.f_back  # type: ignore[assignment]
+        depth += 1
+    return 0
 
 
 class StdlibLoggerAdapter:

@@ -75,6 +75,35 @@ async def test_record_exception_is_kept(logs: list[dict[str, Any]]) -> None:
     assert "KeyError" in event["exception"]["traceback"]
 
 
+async def test_record_stack_info_is_the_call_sites_stack(logs: list[dict[str, Any]]) -> None:
+    """stack_info=True on a stdlib call gives the event ferrolog's own ``stack`` field,
+    ending at that call (not inside logging or the handler)."""
+    async with Container.create() as container:
+        await capture_stdlib(container)
+        logging.getLogger("lib").warning("where", stack_info=True)
+    (event,) = _of(logs, "lib")
+    last = event["stack"].rstrip().splitlines()[-1]
+    assert 'logging.getLogger("lib").warning("where", stack_info=True)' in last
+    assert "test_record_stack_info_is_the_call_sites_stack" in event["stack"]
+    assert "field.stack" not in event
+
+
+async def test_record_from_another_thread_keeps_stdlibs_stack_text(
+    logs: list[dict[str, Any]],
+) -> None:
+    """A record handled off its own thread (as a QueueListener does) keeps the stack text
+    stdlib recorded, as ``stack_text``."""
+    record = logging.LogRecord("lib", logging.WARNING, "f.py", 1, "queued", (), None)
+    record.stack_info = "Stack (most recent call last):\n  File f.py"
+    record.thread = -1
+    async with Container.create() as container:
+        handler = StdlibHandler(await container.get(Logger))
+        handler.handle(record)
+    (event,) = _of(logs, "lib")
+    assert event["stack_text"] == record.stack_info
+    assert "stack" not in event
+
+
 async def test_message_is_formatted_only_when_enabled(logs: list[dict[str, Any]]) -> None:
     """A record below the ferrolog logger's level is never formatted nor logged."""
     arg = _Counted()
