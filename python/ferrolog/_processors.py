@@ -179,10 +179,20 @@ class ProcessorChain:
     ) -> None:
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
         d = self.diagnostics
+        self._clock = clock
         self._filters = [_Stage(p, "filter", "accept", d, clock) for p in filters]
         self._enrichers = [_Stage(p, "enricher", "enrich", d, clock) for p in enrichers]
         self._redactors = [_Stage(p, "redactor", "redact", d, clock) for p in redactors]
         self._local = threading.local()
+
+    def add_enricher(self, plugin: object, *, first: bool = False) -> None:
+        """Add an enricher (isolated like the others), last or, with ``first``, first.
+
+        For enrichers ferrolog builds in (e.g. `ferrolog.otel.TraceContext`); call it before
+        the chain is handed to a pipeline.
+        """
+        stage = _Stage(plugin, "enricher", "enrich", self.diagnostics, self._clock)
+        self._enrichers.insert(0 if first else len(self._enrichers), stage)
 
     def __bool__(self) -> bool:
         return bool(self._filters or self._enrichers or self._redactors)

@@ -699,6 +699,9 @@ with warnings.catch_warnings():
         redaction: RedactionSettings = Field(default_factory=RedactionSettings)
         audit: AuditSettings = Field(default_factory=AuditSettings)
         compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+        #: Add the current OpenTelemetry span's ``trace_id`` and ``span_id`` to every event
+        #: logged inside one (needs ``pip install 'ferrolog[otel]'``; see docs/otel.md).
+        otel_trace_context: bool = False
 
         def __init__(self, **values: Any) -> None:
             """Validate ``values`` over the environment; raise `SettingsError` when invalid."""

@@ -29,7 +29,7 @@ import inspect
 import os
 import threading
 import uuid
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple, TypeVar, cast, final
 
@@ -247,6 +247,21 @@ class Container:
                     f"be overridden; register overrides before the first get({_name(key)})"
                 )
             self._registrations[key] = _Registration(factory, scope, closer)
+
+    def on_close(self, callback: Callable[[], object], *, name: str | None = None) -> None:
+        """Call ``callback()`` (sync, or async and awaited) when the container closes.
+
+        It runs in reverse order with the components: before everything created until now
+        (the pipeline included, so it may still log) and after what is created later. A
+        failure is reported by ``aclose()`` like a component's. ``name`` names it in errors.
+        Raises `ContainerClosedError` once the container is closed.
+        """
+        if not callable(callback):
+            raise TypeError("on_close needs a callable")
+        label = name or f"on_close({getattr(callback, '__qualname__', repr(callback))})"
+        with self._lock:
+            self._ensure_open()
+            self._created.append((_CloseHook(label), callback, _run_close_hook))
 
     async def get(self, key: type[_T]) -> _T:
         """Return the component registered for ``key``, creating it (once, for a singleton).
@@ -615,8 +630,13 @@ async def _pipeline_factory(container: Container) -> Pipeline:
     settings = await container.get(Settings)
     registry = await container.get(PluginRegistry)
     processors = None
-    if settings.filters or settings.enrichers or settings.redactors:
+    trace_context = settings.otel_trace_context
+    if settings.filters or settings.enrichers or settings.redactors or trace_context:
         processors = await registry.caller_plugins(settings)
+        if trace_context:
+            from ferrolog.otel import TraceContext  # imports OpenTelemetry: only when asked
+
+            processors.add_enricher(TraceContext(), first=True)
     if container._capture is not None:
         return build_pipeline(settings, sinks=[container._capture], processors=processors)
     return build_pipeline(settings, plugins=registry.sink_plugins(settings), processors=processors)
@@ -639,6 +659,28 @@ async def _audit_factory(container: Container) -> AuditTrail:
     trail = await container._trail()
     assert trail is not None  # registered only when audit.path is set
     return trail
+
+
+class _CloseHook:
+    """The key of an ``on_close`` callback among the closed components (named in errors)."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+async def _run_close_hook(callback: Callable[[], object], timeout: float | None) -> None:
+    result = callback()
+    if inspect.isawaitable(result):
+        await asyncio.wait_for(_awaited(result), timeout)
+
+
+async def _awaited(awaitable: Any) -> object:
+    return await awaitable
 
 
 def _scoped(closer: Closer, container_id: str, key: object) -> Closer:
@@ -681,6 +723,10 @@ async def _load_settings(source: SettingsSource) -> Settings:
 async def _start_container(source: SettingsSource) -> Container:
     """Load the settings and check, off the loop, that the pipeline they describe can start."""
     settings = await _load_settings(source)
+    if settings.otel_trace_context:
+        from ferrolog.otel import check_available
+
+        check_available()  # a missing extra fails here, saying what to install
     container = Container(settings)
     await in_thread(lambda _timeout: check_sinks(settings), 0.0)
     # Imports the plugins the settings use (only those): a plugin that cannot load fails here.

@@ -18,8 +18,9 @@ from typing import Any
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-#: Envelope keys of the default schema: a field of that name is written as `field.<name>`.
-RESERVED = ("timestamp", "level", "logger", "message", "exception")
+#: Keys of the default schema a field may not take (the envelope's, and `stack` and
+#: `_truncated`, which the encoder adds): a field of that name is written as `field.<name>`.
+RESERVED = ("timestamp", "level", "logger", "message", "exception", "stack", "_truncated")
 #: Keywords a log call consumes itself (never fields).
 SPECIAL_KWARGS = ("exc_info", "stack_info", "stacklevel")
 #: The encoder's nesting limit (containers deeper than this become "<max depth>").

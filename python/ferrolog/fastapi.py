@@ -1,0 +1,246 @@
+"""FastAPI and ASGI: request context, access events, a request logger and the lifespan.
+
+    from fastapi import Depends, FastAPI
+    from ferrolog import Logger
+    from ferrolog.fastapi import RequestContextMiddleware, RequestLogger, lifespan
+
+    app = FastAPI(lifespan=lifespan())               # app.state.ferrolog: the Container
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int, log: Logger = Depends(RequestLogger)) -> dict[str, int]:
+        log.info("item read", item_id=item_id)      # carries request_id, method, path, ...
+        return {"id": item_id}
+
+Needs ``pip install 'ferrolog[fastapi]'``. `RequestContextMiddleware` is plain ASGI (not
+Starlette's ``BaseHTTPMiddleware``), so streaming responses and background tasks run inside
+the request's context. See docs/fastapi.md, also for running uvicorn with its own logging
+routed through ferrolog.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final
+
+try:
+    from starlette.requests import Request
+except ImportError as exc:  # pragma: no cover - depends on what is installed
+    raise ImportError(
+        f"ferrolog.fastapi needs FastAPI (Starlette), which is not installed: "
+        f"pip install 'ferrolog[fastapi]' ({exc})"
+    ) from exc
+
+from ferrolog._native import Logger
+from ferrolog.container import Container
+from ferrolog.context import bound_contextvars
+from ferrolog.typing import SettingsSource
+
+__all__ = ["RequestContextMiddleware", "RequestLogger", "lifespan"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+ASGIApp = Callable[[Scope, Receive, Send], Any]
+
+# A request id from a client is kept only when it is a short token of visible characters:
+# anything else (too long, spaces, control characters) could forge log lines or headers.
+_VALID_ID: Final = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
+# W3C Trace Context: version-traceid-parentid-flags, lowercase hex; all-zero ids are invalid.
+_TRACEPARENT: Final = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+# Where the middleware leaves the request's fields for `RequestLogger` (in scope["state"],
+# which is Starlette's `request.state`).
+_STATE_KEY: Final = "ferrolog_request"
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: binds the request's context and logs one access event.
+
+    For each HTTP request it takes the id from ``header`` (or makes one: 32 hex digits),
+    echoes it on the response, and binds ``request_id``, ``method``, ``path``, ``client``
+    and, from a valid W3C ``traceparent`` header, ``trace_id`` and ``span_id`` into the
+    request's context (`ferrolog.bound_contextvars`): every event logged while handling the
+    request carries them, in sync endpoints too (Starlette runs those in a thread with a
+    copy of the context). Then, unless ``access_log`` is false or the path is in
+    ``skip_paths``, it logs ``request handled`` with ``status``, ``duration_ms`` and
+    ``response_bytes`` at info (error for 5xx, or when the app raised before responding).
+
+    The access events go to ``logger`` when given, else to the logger named ``access``
+    below the container's in ``app.state.ferrolog`` (see `lifespan`); without either, no
+    access event is logged.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        header: str = "X-Request-ID",
+        skip_paths: Iterable[str] = ("/health",),
+        access_log: bool = True,
+        *,
+        logger: Logger | None = None,
+    ) -> None:
+        self.app = app
+        self.header = header
+        self._header_key = header.lower().encode("latin-1")
+        self.skip_paths = frozenset(skip_paths)
+        self.access_log = access_log
+        self._logger = logger
+        self._resolved: tuple[Container, Logger] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = None
+        traceparent = None
+        for name, value in scope.get("headers") or ():
+            if name == self._header_key and request_id is None:
+                candidate = value.decode("latin-1")
+                if _VALID_ID.fullmatch(candidate):
+                    request_id = candidate
+            elif name == b"traceparent" and traceparent is None:
+                traceparent = value.decode("latin-1")
+        if request_id is None:
+            request_id = uuid.uuid4().hex
+        path: str = scope.get("path", "")
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "method": scope.get("method", ""),
+            "path": path,
+        }
+        client = scope.get("client")
+        if client:
+            fields["client"] = f"{client[0]}:{client[1]}"
+        fields.update(_trace_fields(traceparent))
+        state = scope.setdefault("state", {})
+        state[_STATE_KEY] = fields
+        echoed = (self._header_key, request_id.encode("latin-1"))
+        status = 0
+        sent = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, sent
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = int(message["status"])
+                headers = list(message.get("headers") or ())
+                if not any(name.lower() == echoed[0] for name, _ in headers):
+                    headers.append(echoed)
+                message["headers"] = headers
+            elif kind == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        log = await self._access_logger(scope) if self._logs(path) else None
+        started = time.perf_counter()
+        with bound_contextvars(**fields):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except BaseException as exc:
+                if log is not None:
+                    ms = (time.perf_counter() - started) * 1000.0
+                    log.error(
+                        "request failed",
+                        status=status or 500,
+                        duration_ms=round(ms, 3),
+                        response_bytes=sent,
+                        exc_info=exc if isinstance(exc, Exception) else False,
+                    )
+                raise
+            if log is not None:
+                ms = (time.perf_counter() - started) * 1000.0
+                log.log(
+                    "error" if status >= 500 else "info",
+                    "request handled",
+                    status=status,
+                    duration_ms=round(ms, 3),
+                    response_bytes=sent,
+                )
+
+    def _logs(self, path: str) -> bool:
+        return self.access_log and path not in self.skip_paths
+
+    async def _access_logger(self, scope: Scope) -> Logger | None:
+        if self._logger is not None:
+            return self._logger
+        container = _container_of(scope)
+        if container is None or container.closed:
+            return None
+        resolved = self._resolved
+        if resolved is None or resolved[0] is not container:
+            logger = (await container.get(Logger)).child("access")
+            self._resolved = resolved = (container, logger)
+        return resolved[1]
+
+
+def _trace_fields(traceparent: str | None) -> dict[str, str]:
+    """``trace_id`` and ``span_id`` of a valid W3C ``traceparent`` header, else nothing."""
+    if traceparent is None:
+        return {}
+    match = _TRACEPARENT.fullmatch(traceparent.strip()[:55])
+    if match is None:
+        return {}
+    version, trace_id, span_id, _flags = match.groups()
+    if version == "ff" or trace_id == "0" * 32 or span_id == "0" * 16:
+        return {}
+    return {"trace_id": trace_id, "span_id": span_id}
+
+
+def _container_of(scope: Scope) -> Container | None:
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    container = getattr(state, "ferrolog", None)
+    return container if isinstance(container, Container) else None
+
+
+async def RequestLogger(request: Request) -> Logger:
+    """A FastAPI dependency: the container's `Logger` for this request.
+
+    Behind `RequestContextMiddleware` the request's fields are in the context already, so
+    they reach every event; without it, the logger is bound to ``method`` and ``path``.
+    Needs the container in ``app.state.ferrolog`` (see `lifespan`).
+    """
+    container = _container_of(request.scope)
+    if container is None:
+        raise RuntimeError(
+            "RequestLogger needs a ferrolog Container in app.state.ferrolog: create the app "
+            "with FastAPI(lifespan=ferrolog.fastapi.lifespan()), or set app.state.ferrolog"
+        )
+    log = await container.get(Logger)
+    state = request.scope.get("state") or {}
+    if _STATE_KEY in state:
+        return log
+    return log.bind(method=request.method, path=request.url.path)
+
+
+def lifespan(
+    settings: SettingsSource = None, *, stdlib_level: int | str | None = None
+) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A FastAPI/Starlette lifespan: creates the container on startup, exposes it as
+    ``app.state.ferrolog``, and drains and closes it on shutdown.
+
+    ``settings`` is what `Container.create` accepts. ``stdlib_level`` (e.g. ``"INFO"``) also
+    routes standard `logging` records (uvicorn's own, libraries') into the container with
+    `ferrolog.stdlib.capture_stdlib` until shutdown.
+    """
+
+    @asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[None]:
+        async with Container.create(settings) as container:
+            if stdlib_level is not None:
+                from ferrolog.stdlib import capture_stdlib
+
+                await capture_stdlib(container, stdlib_level)
+            app.state.ferrolog = container
+            try:
+                yield
+            finally:
+                if getattr(app.state, "ferrolog", None) is container:
+                    del app.state.ferrolog
+
+    return run
