@@ -26,7 +26,50 @@ from typing import Any
 
 from ferrolog._capture import CAPTURE
 
-__all__ = ["MemorySink", "capture_logs", "logs"]
+__all__ = ["CapturedLogs", "MemorySink", "capture_logs", "logs"]
+
+
+class CapturedLogs(list[dict[str, Any]]):
+    """The captured events (a list of dicts), with helpers to assert on them."""
+
+    @property
+    def messages(self) -> list[Any]:
+        """Each event's message, in order."""
+        return [event.get("message") for event in self]
+
+    def matching(
+        self, message: str | None = None, *, level: str | None = None, **fields: Any
+    ) -> list[dict[str, Any]]:
+        """The events with this message (if given), level name (if given) and field values."""
+        return [
+            event
+            for event in self
+            if (message is None or event.get("message") == message)
+            and (level is None or event.get("level") == level.lower())
+            and all(key in event and event[key] == value for key, value in fields.items())
+        ]
+
+    def assert_logged(
+        self, message: str | None = None, *, level: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """The one event that matches (see `matching`); AssertionError, listing what was
+        captured, when none or several do."""
+        found = self.matching(message, level=level, **fields)
+        if len(found) != 1:
+            wanted = {"message": message, "level": level, **fields}
+            raise AssertionError(
+                f"expected exactly one event like {wanted!r}, found {len(found)} among "
+                f"{len(self)} captured: {list(self)!r}"
+            )
+        return found[0]
+
+    def assert_not_logged(
+        self, message: str | None = None, *, level: str | None = None, **fields: Any
+    ) -> None:
+        """AssertionError when an event matches."""
+        found = self.matching(message, level=level, **fields)
+        if found:
+            raise AssertionError(f"expected no event like that, found {found!r}")
 
 
 class MemorySink:
@@ -42,7 +85,7 @@ class MemorySink:
     timeout = 60.0
 
     def __init__(self, events: list[dict[str, Any]] | None = None) -> None:
-        self.events: list[dict[str, Any]] = events if events is not None else []
+        self.events: list[dict[str, Any]] = events if events is not None else CapturedLogs()
         self._lock = threading.Lock()
 
     def write_batch(self, batch: memoryview, /) -> None:
@@ -56,12 +99,14 @@ class MemorySink:
 
 
 @contextmanager
-def capture_logs() -> Iterator[list[dict[str, Any]]]:
-    """Capture the events of the containers created inside the block in a list of dicts."""
-    sink = MemorySink()
+def capture_logs() -> Iterator[CapturedLogs]:
+    """Capture the events of the containers created inside the block in a list of dicts
+    (a `CapturedLogs`, with ``messages``, ``matching()`` and ``assert_logged()``)."""
+    events = CapturedLogs()
+    sink = MemorySink(events)
     token = CAPTURE.set(sink)
     try:
-        yield sink.events
+        yield events
     finally:
         CAPTURE.reset(token)
 
@@ -73,7 +118,7 @@ except ImportError:  # pragma: no cover - ferrolog.testing without pytest: no fi
 else:
 
     @pytest.fixture
-    def logs() -> Iterator[list[dict[str, Any]]]:
+    def logs() -> Iterator[CapturedLogs]:
         """The events logged by containers created during the test (see `capture_logs`)."""
         with capture_logs() as events:
             yield events

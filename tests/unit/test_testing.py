@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import ferrolog
 from ferrolog import Container, Logger, build_pipeline
 from ferrolog.config import Settings
@@ -106,3 +108,21 @@ def test_lines_slices_a_batch_without_copying() -> None:
     assert all(isinstance(line, memoryview) and line.obj is data for line in got)
     assert list(lines(memoryview(b""))) == []
     assert [bytes(x) for x in lines(memoryview(b"x\ny"))] == [b"x\n"]
+
+
+async def test_captured_logs_helpers() -> None:
+    with capture_logs() as logs:
+        async with Container.create() as container:
+            log = await container.get(Logger)
+            log.info("paid", order=7, amount=12.5)
+            log.warning("slow", ms=900)
+            log.info("paid", order=8, amount=3.0)
+    assert logs.messages == ["paid", "slow", "paid"]
+    assert [e["order"] for e in logs.matching("paid")] == [7, 8]
+    assert logs.assert_logged("slow", level="WARNING")["ms"] == 900
+    assert logs.assert_logged("paid", order=8)["amount"] == 3.0
+    logs.assert_not_logged("refund")
+    with pytest.raises(AssertionError, match=r"expected exactly one event like .* found 2"):
+        logs.assert_logged("paid")
+    with pytest.raises(AssertionError, match="expected no event like that"):
+        logs.assert_not_logged(level="warning")
