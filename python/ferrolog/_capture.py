@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ferrolog.testing import MemorySink
+    from ferrolog.testing import CapturedLogs
 
-#: The sink that replaces the configured ones of a container created in this context.
-CAPTURE: ContextVar[MemorySink | None] = ContextVar("ferrolog_capture", default=None)
+#: The events captured in this context (see `ferrolog.testing.capture_logs`).
+CAPTURE: ContextVar[CapturedLogs | None] = ContextVar("ferrolog_capture", default=None)

@@ -61,7 +61,7 @@ from ferrolog._native import Logger, Pipeline
 from ferrolog._pipeline import build_pipeline, check_sinks, check_supported
 from ferrolog._sync import SyncContainer
 from ferrolog.audit import AuditTrail, error_record
-from ferrolog.config import Settings
+from ferrolog.config import NullSink, Settings
 from ferrolog.registry import PluginRegistry
 from ferrolog.typing import Factory, Finalizer, Scope, SettingsSource
 
@@ -638,7 +638,10 @@ async def _pipeline_factory(container: Container) -> Pipeline:
 
             processors.add_enricher(TraceContext(), first=True)
     if container._capture is not None:
-        return build_pipeline(settings, sinks=[container._capture], processors=processors)
+        # Created inside ferrolog.testing.capture_logs(): the capture taps every event; the
+        # configured sinks are left alone (no files, no network in a test).
+        quiet = settings.model_copy(update={"sinks": (NullSink(),)})
+        return build_pipeline(quiet, processors=processors)
     return build_pipeline(settings, plugins=registry.sink_plugins(settings), processors=processors)
 
 

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ferrolog._capture import CAPTURE
+from ferrolog._native import _tap_acquire, _tap_release
 
 __all__ = ["CapturedLogs", "MemorySink", "capture_logs", "logs"]
 
@@ -100,15 +101,33 @@ class MemorySink:
 
 @contextmanager
 def capture_logs() -> Iterator[CapturedLogs]:
-    """Capture the events of the containers created inside the block in a list of dicts
-    (a `CapturedLogs`, with ``messages``, ``matching()`` and ``assert_logged()``)."""
+    """Capture every event logged in this context, parsed, in a `CapturedLogs` list.
+
+    Every pipeline of the process hands its events to the capture of the context that logs
+    them, as they are logged (no flush needed): loggers made before the capture — a cached,
+    module-level one — are captured too, and two captures in different tasks each see only
+    their own. An event from a thread started without any capture's context (a plain
+    `threading.Thread`) goes to the most recently started capture. A container created
+    inside the capture writes nowhere else.
+    """
     events = CapturedLogs()
-    sink = MemorySink(events)
-    token = CAPTURE.set(sink)
+    token = CAPTURE.set(events)
+    _tap_acquire(_tap, events)
     try:
         yield events
     finally:
+        _tap_release(events)
         CAPTURE.reset(token)
+
+
+def _tap(line: bytes, latest: CapturedLogs | None) -> None:
+    """The process-wide tap: keep the event for the capture of the logging context, or the
+    latest capture started (a thread without the context)."""
+    events = CAPTURE.get()
+    if events is None:
+        events = latest
+    if events is not None:
+        events.append(json.loads(line))
 
 
 try:

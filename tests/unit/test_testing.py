@@ -33,16 +33,17 @@ async def test_capture_logs_collects_the_events_of_containers_created_inside() -
     assert logs[0]["request_id"] == "r-1"
 
 
-async def test_containers_created_outside_or_after_are_not_captured(
-    capfd: Any,
-) -> None:
+async def test_only_events_logged_inside_the_capture_are_captured() -> None:
     outside = await Container.create({"sinks": [{"type": "null"}]})
+    log = await outside.get(Logger)
+    log.info("before")
     with capture_logs() as logs:
-        (await outside.get(Logger)).info("not captured")
-        await outside.aclose()
+        log.info("inside, from a container made before")
+    log.info("after")
+    await outside.aclose()
     async with Container.create({"sinks": [{"type": "null"}]}) as after:
         (await after.get(Logger)).info("not captured either")
-    assert logs == []
+    assert logs.messages == ["inside, from a container made before"]
 
 
 async def test_two_concurrent_captures_see_only_their_own_events() -> None:
@@ -126,3 +127,48 @@ async def test_captured_logs_helpers() -> None:
         logs.assert_logged("paid")
     with pytest.raises(AssertionError, match="expected no event like that"):
         logs.assert_not_logged(level="warning")
+
+
+async def test_a_logger_made_before_the_capture_is_captured_at_once() -> None:
+    container = await Container.create({"sinks": [{"type": "null"}]})
+    cached = await container.get(Logger)  # e.g. a module-level logger
+    try:
+        cached.info("before the capture")
+        with capture_logs() as logs:
+            cached.info("during", n=1)
+            assert logs.messages == ["during"], "no flush needed"
+            await asyncio.to_thread(cached.info, "from a worker thread")
+        cached.info("after the capture")
+        assert logs.messages == ["during", "from a worker thread"]
+    finally:
+        await container.aclose()
+
+
+def test_the_tap_is_removed_when_the_last_capture_ends() -> None:
+    from ferrolog import Pipeline
+
+    p = Pipeline(sinks=[{"type": "null"}])
+    log = p.logger("t")
+    with capture_logs() as outer:
+        with capture_logs() as inner:
+            log.info("inner")
+        log.info("outer")
+    log.info("none")
+    assert inner.messages == ["inner"]
+    assert outer.messages == ["outer"]
+    p.close()
+
+
+def test_a_thread_without_the_context_goes_to_the_latest_capture() -> None:
+    import threading
+
+    from ferrolog import Pipeline
+
+    p = Pipeline(sinks=[{"type": "null"}])
+    log = p.logger("t")
+    with capture_logs() as logs:
+        worker = threading.Thread(target=lambda: log.info("from a plain thread"))
+        worker.start()
+        worker.join()
+    assert logs.messages == ["from a plain thread"]
+    p.close()

@@ -24,6 +24,7 @@ mod schema;
 mod shared;
 mod sink_spec;
 mod specials;
+mod tap;
 mod timestamp;
 mod types;
 
@@ -62,6 +63,8 @@ mod _native {
     use crate::process::{_after_fork_child, _after_fork_parent, _before_fork, _close_all};
     #[pymodule_export]
     use crate::routing::Router;
+    #[pymodule_export]
+    use crate::tap::{_tap_acquire, _tap_release};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -313,7 +313,14 @@ unsafe fn dispatch_inner(
             }
         }));
         match encoded {
-            Ok(()) => logger.push(py, buf, call.is_async),
+            Ok(()) => {
+                if crate::tap::active() && crate::tap::send(py, buf).is_err() {
+                    // SAFETY: the GIL is held.
+                    unsafe { ffi::PyErr_Clear() };
+                    logger.shared.core.count_error();
+                }
+                logger.push(py, buf, call.is_async)
+            }
             Err(_) => {
                 // A bug of ours while encoding: the event is lost, and said so in the counters;
                 // whatever Python error the encoder left behind must not leak out of the call.
