@@ -16,11 +16,12 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from ferrolog._checks import check_startup
 from ferrolog._marketplace import IndexEntry, PluginIndex, read_index
 from ferrolog._native import __version__
-from ferrolog._pipeline import check_sinks, check_supported
+from ferrolog._pipeline import check_supported
 from ferrolog._plugin_errors import PluginIndexError
-from ferrolog.audit import path_problem, verify
+from ferrolog.audit import verify
 from ferrolog.config import Settings, SettingsError
 from ferrolog.plugins import PLUGIN_API_VERSION
 from ferrolog.registry import PluginRegistry, PluginStatus
@@ -141,16 +142,14 @@ def _check(path: str | None, out: TextIO, err: TextIO) -> int:
     try:
         settings = asyncio.run(Settings.load(path))
         check_supported(settings)
-        check_sinks(settings)
-        PluginRegistry.from_settings(settings).check_settings(settings)
-        audit = settings.audit.path
-        problem = None if audit is None else path_problem(audit)
-        if problem is not None:
-            raise SettingsError(f"ferrolog cannot open the audit trail:\n  audit.path: {problem}")
+        check_startup(settings, PluginRegistry.from_settings(settings))
     except SettingsError as exc:
         print(f"ferrolog: {exc}", file=err)
         return 1
     print(f"ferrolog: settings are valid ({path or 'environment and defaults'})", file=out)
+    print("ok", file=out)
+    # The effective settings; secrets print as '**********' (SecretStr's serialization).
+    print(settings.model_dump_json(indent=2), file=out)
     return 0
 
 
@@ -167,6 +166,8 @@ def _verify(path: str, out: TextIO, err: TextIO) -> int:
         f"last seq {result.last_seq}, head {result.head}",
         file=out,
     )
+    if result.retention_days is not None:
+        print(f"ferrolog: retention {result.retention_days} days (from its header)", file=out)
     return 0
 
 

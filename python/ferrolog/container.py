@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, TypeVar, cast, final
 
 from ferrolog._capture import CAPTURE
+from ferrolog._checks import check_startup
 from ferrolog._container_errors import (
     ContainerClosedError,
     ContainerCloseError,
@@ -58,7 +59,7 @@ from ferrolog._lifecycle import (
     wait_future,
 )
 from ferrolog._native import Logger, Pipeline
-from ferrolog._pipeline import build_pipeline, check_sinks, check_supported
+from ferrolog._pipeline import build_pipeline, check_supported
 from ferrolog._sync import SyncContainer
 from ferrolog.audit import AuditTrail, error_record
 from ferrolog.config import Settings
@@ -407,10 +408,14 @@ class Container:
         if trail is not None:
             return trail
         fsync = self._settings.audit.fsync
+        retention = self._settings.audit.retention_days
         with error_context(container=self._id, component="AuditTrail"):
             # in_thread's thread starts with an empty context: carry this one over.
             context = contextvars.copy_context()
-            opened = await in_thread(lambda _t: context.run(AuditTrail, path, fsync=fsync), 0.0)
+            opened = await in_thread(
+                lambda _t: context.run(AuditTrail, path, fsync=fsync, retention_days=retention),
+                0.0,
+            )
         with self._lock:
             first = self._audit is None
             if first:
@@ -682,9 +687,11 @@ async def _start_container(source: SettingsSource) -> Container:
     """Load the settings and check, off the loop, that the pipeline they describe can start."""
     settings = await _load_settings(source)
     container = Container(settings)
-    await in_thread(lambda _timeout: check_sinks(settings), 0.0)
-    # Imports the plugins the settings use (only those): a plugin that cannot load fails here.
-    await in_thread(lambda _timeout: container._plugins.check_settings(settings), 0.0)
+    registry = container._plugins
+    # Imports the plugins the settings use (only those, and every installed one that is not
+    # denied with plugins.autoload); every sink, plugin and audit problem fails here at once.
+    await in_thread(lambda _timeout: registry.autoload(), 0.0)
+    await in_thread(lambda _timeout: check_startup(settings, registry, audit_path=False), 0.0)
     await container.get(PluginRegistry)
     if settings.audit.path is not None:
         # Open it now: a bad audit.path fails here, and the start is recorded.
