@@ -7,10 +7,12 @@ its dotted setting path, so one run of ``ferrolog config check`` (or one failed
 
 from __future__ import annotations
 
+from ferrolog._hierarchy import ConfigurationError
 from ferrolog._pipeline import sink_problems
 from ferrolog._plugin_errors import PluginSettingsError
 from ferrolog.audit import path_problem
 from ferrolog.config import Settings, SettingsError
+from ferrolog.observability import resolve_callback
 from ferrolog.registry import PluginRegistry
 
 __all__ = ["check_startup"]
@@ -37,10 +39,18 @@ def check_startup(settings: Settings, registry: PluginRegistry, *, audit_path: b
         problem = path_problem(settings.audit.path)
         if problem is not None:
             audit.append(("audit.path", problem))
+    observability: list[tuple[str, str]] = []
+    callback = settings.observability.callback
+    if callback is not None:
+        try:
+            resolve_callback(callback)
+        except ConfigurationError as exc:
+            observability.append(("observability.callback", str(exc).partition(": ")[2]))
     sections = [
         ("ferrolog cannot start these sinks", sinks),
         ("ferrolog cannot load these plugins", plugins),
         ("ferrolog cannot open the audit trail", audit),
+        ("ferrolog cannot call the metrics callback", observability),
     ]
     text = "\n".join(
         header
@@ -51,9 +61,9 @@ def check_startup(settings: Settings, registry: PluginRegistry, *, audit_path: b
         for header, found in sections
         if found
     )
-    errors = tuple(sinks + plugins + audit)
+    errors = tuple(sinks + plugins + audit + observability)
     if not errors:
         return
-    if not sinks and not audit:
+    if not sinks and not audit and not observability:
         raise PluginSettingsError(text, errors=errors) from plugin_errors[0][1]
     raise SettingsError(text, errors=errors)

@@ -58,9 +58,11 @@ __all__ = [
     "MAX_RING_BYTES",
     "AuditSettings",
     "ComplianceSettings",
+    "DiagnosticsSettings",
     "FileSink",
     "HttpSink",
     "NullSink",
+    "ObservabilitySettings",
     "PluginRef",
     "PluginSink",
     "PluginsSettings",
@@ -677,6 +679,59 @@ class ComplianceSettings(_Model):
     profiles: tuple[Literal["pci-dss", "hipaa", "sox", "gdpr"], ...] = ()
 
 
+class DiagnosticsSettings(_Model):
+    """ferrolog's own reports of trouble from its Python side (plugin start/stop failures,
+    audit trail failures, a failing metrics callback): `ferrolog.errors.Diagnostics`.
+
+    ``interval``: at most one line per kind of problem every so many seconds (the rest are
+    counted and summarised in the next line). ``stream``: ``stderr`` or ``none`` (silenced;
+    still counted in ``container.diagnostics``). The native writer's reports (a sink
+    failing over, a network sink's delivery failures) are not affected: they always go to
+    standard error.
+    """
+
+    interval: Duration = Field(default=60.0, ge=0, le=86_400)
+    stream: Literal["stderr", "none"] = "stderr"
+
+
+_CALLBACK = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class ObservabilitySettings(_Model):
+    """The container's own metrics (`ferrolog.observability`).
+
+    ``metrics`` (default true): the pipeline counters and sink health can be exported
+    (``await ferrolog.observability.prometheus_text(container)``); false refuses the export
+    and a ``callback``. ``callback``: ``"module:function"`` called every ``interval`` seconds
+    (from a thread of the container) with the metrics snapshot.
+    """
+
+    metrics: bool = True
+    callback: str | None = None
+    interval: Duration = Field(default=10.0, gt=0, le=86_400)
+
+    @field_validator("callback")
+    @classmethod
+    def _check_callback(cls, value: str | None) -> str | None:
+        if value is not None and not _CALLBACK.match(value):
+            raise ValueError(f"callback {value!r} must be 'package.module:function'")
+        return value
+
+    @model_validator(mode="after")
+    def _callback_needs_metrics(self) -> ObservabilitySettings:
+        if self.callback is not None and not self.metrics:
+            raise ValueError(
+                "observability.callback needs observability.metrics = true; turn metrics on "
+                "or remove the callback"
+            )
+        if "interval" in self.model_fields_set and self.callback is None:
+            raise ValueError(
+                "observability.interval is set but there is no observability.callback to "
+                "call; set the callback or remove the interval"
+            )
+        return self
+
+
 def _default_sinks() -> tuple[SinkSettings, ...]:
     return (StdoutSink(),)
 
@@ -734,6 +789,8 @@ with warnings.catch_warnings():
         redaction: RedactionSettings = Field(default_factory=RedactionSettings)
         audit: AuditSettings = Field(default_factory=AuditSettings)
         compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+        diagnostics: DiagnosticsSettings = Field(default_factory=DiagnosticsSettings)
+        observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
         def __init__(self, **values: Any) -> None:
             """Validate ``values`` over the environment; raise `SettingsError` when invalid."""

@@ -31,7 +31,7 @@ import threading
 import uuid
 from collections.abc import Generator, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar, cast, final
+from typing import Any, NamedTuple, TextIO, TypeVar, cast, final
 
 from ferrolog._capture import CAPTURE
 from ferrolog._checks import check_startup
@@ -44,7 +44,7 @@ from ferrolog._container_errors import (
     ResolutionError,
 )
 from ferrolog._container_errors import component_name as _name
-from ferrolog._diagnostics import Diagnostics
+from ferrolog._diagnostics import Diagnostics, NullStream
 from ferrolog._hierarchy import error_context
 from ferrolog._lifecycle import (
     DEFAULT_CLOSE_TIMEOUT,
@@ -63,6 +63,7 @@ from ferrolog._pipeline import build_pipeline, check_supported
 from ferrolog._sync import SyncContainer
 from ferrolog.audit import AuditTrail, error_record
 from ferrolog.config import Settings
+from ferrolog.observability import MetricsReporter, resolve_callback
 from ferrolog.registry import PluginRegistry
 from ferrolog.typing import Factory, Finalizer, Scope, SettingsSource
 
@@ -136,7 +137,10 @@ class Container:
         # Created inside ferrolog.testing.capture_logs(): log there instead.
         self._capture = CAPTURE.get()
         self._id = uuid.uuid4().hex[:12]
-        self._diagnostics = Diagnostics()
+        self._diagnostics = Diagnostics(
+            cast("TextIO", NullStream()) if settings.diagnostics.stream == "none" else None,
+            interval=settings.diagnostics.interval,
+        )
         # Opened at first need (`Container.create` asks for it at once) when ``audit.path``
         # is set; closed by aclose() itself, last, after close failures are recorded in it.
         self._audit: AuditTrail | None = None
@@ -159,6 +163,10 @@ class Container:
         self._registrations[Logger] = _Registration(_logger_factory, "singleton", no_close)
         if settings.audit.path is not None:
             self._registrations[AuditTrail] = _Registration(_audit_factory, "singleton", no_close)
+        if settings.observability.callback is not None:
+            self._registrations[MetricsReporter] = _Registration(
+                _metrics_factory, "singleton", _close_metrics
+            )
         # This container's own plugin registry: started at create(), stopped at aclose()
         # (after the pipeline, whose sink runner owns the plugin sinks' start and stop).
         self._plugins = PluginRegistry.from_settings(settings, diagnostics=self._diagnostics)
@@ -640,6 +648,22 @@ async def _close_registry(registry: PluginRegistry, timeout: float | None) -> No
         await registry.stop(timeout=timeout)
 
 
+async def _metrics_factory(container: Container) -> MetricsReporter:
+    observability = container.settings.observability
+    assert observability.callback is not None  # registered only with a callback
+    callback = resolve_callback(observability.callback)
+    return MetricsReporter(
+        await container.get(Pipeline),
+        callback,
+        interval=observability.interval,
+        diagnostics=container.diagnostics,
+    )
+
+
+async def _close_metrics(reporter: MetricsReporter, timeout: float | None) -> None:
+    await in_thread(lambda _timeout: reporter.close(), 0.0)
+
+
 async def _audit_factory(container: Container) -> AuditTrail:
     trail = await container._trail()
     assert trail is not None  # registered only when audit.path is set
@@ -696,4 +720,6 @@ async def _start_container(source: SettingsSource) -> Container:
     if settings.audit.path is not None:
         # Open it now: a bad audit.path fails here, and the start is recorded.
         await container.get(AuditTrail)
+    if settings.observability.callback is not None:
+        await container.get(MetricsReporter)
     return container
