@@ -301,6 +301,7 @@ def _env_name(loc: tuple[str | int, ...], explicit: Mapping[str, Any]) -> str | 
 #: Field names whose values are secrets: never echoed in an error.
 SECRET_FIELDS = frozenset({"token", "headers"})
 _MAX_SHOWN = 120
+_URL_CREDENTIALS = re.compile(r"(://)[^/@\s]*@")
 
 
 def _given(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
@@ -312,7 +313,8 @@ def _given(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
         return ""
     if any(part in SECRET_FIELDS for part in loc):
         return " (given: '**********')"
-    shown = repr(value)
+    # A URL's user:password is a secret too (the url check refuses it for that reason).
+    shown = _URL_CREDENTIALS.sub(r"\1**********@", repr(value))
     if len(shown) > _MAX_SHOWN:
         shown = shown[:_MAX_SHOWN] + "..."
     return f" (given: {shown})"

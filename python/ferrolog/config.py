@@ -432,7 +432,7 @@ class HttpSink(_ShippingOptions):
     """
 
     type: Literal["http"] = "http"
-    url: str
+    url: str = Field(max_length=2048)
     format: Literal["ndjson", "json_array", "otlp"] = "ndjson"
     headers: HeaderValues = Field(default_factory=_no_headers)
     token: SecretStr | None = None
@@ -501,11 +501,11 @@ class StaticFields(_Model):
     A field of the event with the same name (bound, context or call) wins over a static one.
     """
 
-    service: str | None = None
-    env: str | None = None
-    version: str | None = None
+    service: str | None = Field(default=None, min_length=1, max_length=256)
+    env: str | None = Field(default=None, min_length=1, max_length=256)
+    version: str | None = Field(default=None, min_length=1, max_length=256)
     #: ``True``: this machine's host name, read when the pipeline starts; or the name itself.
-    host: bool | str = False
+    host: bool | Annotated[str, Field(min_length=1, max_length=255)] = False
     #: The id of the process that logged the event (right in a forked child too).
     pid: bool = False
     #: Other constant fields, e.g. ``{"region": "eu-west-1"}``.
@@ -619,7 +619,7 @@ class RedactionSettings(_Model):
     presets: tuple[Literal["credentials", "pci", "phi", "pii"], ...] = ()
     fields: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
-    replacement: str = "[REDACTED]"
+    replacement: str = Field(default="[REDACTED]", max_length=256)
 
     @field_validator("patterns")
     @classmethod
@@ -694,6 +694,7 @@ class DiagnosticsSettings(_Model):
     stream: Literal["stderr", "none"] = "stderr"
 
 
+_DEFAULT_METRICS_INTERVAL = 10.0
 _CALLBACK = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -708,7 +709,7 @@ class ObservabilitySettings(_Model):
 
     metrics: bool = True
     callback: str | None = None
-    interval: Duration = Field(default=10.0, gt=0, le=86_400)
+    interval: Duration = Field(default=_DEFAULT_METRICS_INTERVAL, gt=0, le=86_400)
 
     @field_validator("callback")
     @classmethod
@@ -724,7 +725,7 @@ class ObservabilitySettings(_Model):
                 "observability.callback needs observability.metrics = true; turn metrics on "
                 "or remove the callback"
             )
-        if "interval" in self.model_fields_set and self.callback is None:
+        if self.interval != _DEFAULT_METRICS_INTERVAL and self.callback is None:
             raise ValueError(
                 "observability.interval is set but there is no observability.callback to "
                 "call; set the callback or remove the interval"

@@ -660,6 +660,15 @@ class PluginRegistry:
             from ferrolog._marketplace import location_problem
 
             problem = location_problem(index_location)
+            if problem is None and "://" not in index_location:
+                # A file path must exist now; a URL is read only by the `plugins` commands.
+                index_path = Path(index_location)
+                if not index_path.is_file():
+                    what = "is not a file" if index_path.exists() else "does not exist"
+                    problem = (
+                        f"plugin index {index_location} {what}; point plugins.index at the "
+                        "index's JSON file or an http(s) URL"
+                    )
             if problem is not None:
                 problems.append(("plugins.index", PluginIndexError(problem, source=index_location)))
         return problems
