@@ -27,6 +27,7 @@ __all__ = [
     "Profile",
     "Rule",
     "Violation",
+    "check",
     "rules_markdown",
     "violations",
 ]
@@ -197,6 +198,19 @@ def violations(settings: Settings) -> list[Violation]:
                     for path, message in rule.check(settings)
                 ]
     return found
+
+
+def check(settings: Settings) -> None:
+    """Raise `SettingsError` listing every violated rule (``path: [profile] rule: why``)."""
+    found = violations(settings)
+    if found:
+        from ferrolog._settings_sources import SettingsError
+
+        raise SettingsError(
+            "ferrolog settings break compliance rules:\n"
+            + "\n".join(f"  {violation.line()}" for violation in found),
+            errors=tuple((v.path, f"[{v.profile}] {v.rule}: {v.message}") for v in found),
+        )
 
 
 def rules_markdown() -> str:

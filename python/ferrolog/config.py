@@ -47,7 +47,7 @@ from ferrolog._settings_sources import (
     with_source,
     without,
 )
-from ferrolog.compliance import violations
+from ferrolog.compliance import check as check_compliance
 from ferrolog.units import ByteSize, Duration, parse_rotation
 
 __all__ = [
@@ -799,13 +799,7 @@ with warnings.catch_warnings():
                 super().__init__(**values)
             except ValidationError as exc:
                 raise settings_error(exc, explicit=values) from None
-            found = violations(self)
-            if found:
-                raise SettingsError(
-                    "ferrolog settings break compliance rules:\n"
-                    + "\n".join(f"  {violation.line()}" for violation in found),
-                    errors=tuple((v.path, f"[{v.profile}] {v.rule}: {v.message}") for v in found),
-                )
+            check_compliance(self)
 
         @classmethod
         def settings_customise_sources(

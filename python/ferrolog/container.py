@@ -62,6 +62,7 @@ from ferrolog._native import Logger, Pipeline
 from ferrolog._pipeline import build_pipeline, check_supported
 from ferrolog._sync import SyncContainer
 from ferrolog.audit import AuditTrail, error_record
+from ferrolog.compliance import check as check_compliance
 from ferrolog.config import Settings
 from ferrolog.observability import MetricsReporter, resolve_callback
 from ferrolog.registry import PluginRegistry
@@ -133,6 +134,8 @@ class Container:
         Components are created lazily, on first ``get``, so overrides can be registered first.
         """
         check_supported(settings)
+        # Settings built without __init__ (model_validate, model_copy) are checked here too.
+        check_compliance(settings)
         self._settings = settings
         # Created inside ferrolog.testing.capture_logs(): log there instead.
         self._capture = CAPTURE.get()

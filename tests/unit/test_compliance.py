@@ -193,3 +193,14 @@ def test_a_trail_is_never_reopened_with_another_retention(tmp_path: Path) -> Non
         AuditTrail(plain, retention_days=2555)
     assert verify(path).ok
     assert verify(path).records == 1
+
+
+async def test_settings_built_without_validation_are_checked_by_the_container() -> None:
+    """model_copy(update=...) skips validation; Container still refuses the violation."""
+    from ferrolog.config import ComplianceSettings
+
+    settings = Settings(sinks=[{"type": "null"}]).model_copy(
+        update={"compliance": ComplianceSettings(profiles=("gdpr",))}
+    )
+    with pytest.raises(SettingsError, match=r"\[gdpr\] pii-redaction"):
+        await Container.create(settings)

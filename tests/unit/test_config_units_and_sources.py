@@ -210,3 +210,15 @@ def test_errors_show_the_value_given_but_never_a_secret() -> None:
     assert "12345" not in text
     assert "67890" not in text
     assert "**********" in text
+
+
+def test_empty_names_are_refused_where_a_name_is_needed() -> None:
+    """Redaction field names, patterns and plugin allow/deny names must not be empty."""
+    with pytest.raises(SettingsError, match=r"redaction\.fields\[1\]: a field name"):
+        Settings(redaction={"fields": ["ok", " "]})
+    with pytest.raises(SettingsError, match="an empty pattern would match everywhere"):
+        Settings(redaction={"patterns": [""]})
+    with pytest.raises(SettingsError, match=r"plugins\.deny"):
+        Settings(plugins={"deny": [""]})
+    with pytest.raises(SettingsError, match=r"plugins\.index"):
+        Settings(plugins={"index": " "})
