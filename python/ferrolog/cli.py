@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
             "start; print each problem with its field path or variable."
         ),
     )
-    check.add_argument("path", nargs="?", help="a TOML or JSON settings file (default: none)")
+    check.add_argument("path", nargs="?", help="a TOML, JSON or YAML settings file (default: none)")
     config_commands.add_parser("schema", help="print the settings' JSON schema")
     audit = commands.add_parser("audit", help="check a tamper-evident audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
@@ -85,7 +85,7 @@ def _plugins_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     common.add_argument(
         "--settings",
         metavar="PATH",
-        help="a TOML or JSON settings file for plugins.allow/paths/index (default: the "
+        help="a TOML, JSON or YAML settings file for plugins.allow/paths/index (default: the "
         "FERROLOG_* environment)",
     )
     common.add_argument(

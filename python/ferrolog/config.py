@@ -1,7 +1,7 @@
 """Validated ferrolog settings: one pydantic-settings model per container.
 
-`Settings` is read from (lowest to highest precedence) its defaults, a TOML or JSON file,
-environment variables prefixed ``FERROLOG_`` (nested with ``__``), and explicit overrides.
+`Settings` is read from (lowest to highest precedence) its defaults, a TOML, JSON or YAML
+file, environment variables prefixed ``FERROLOG_`` (nested with ``__``), and explicit overrides.
 Every model forbids unknown keys, so a typo is an error that names the field instead of a
 silently ignored option.
 """
@@ -904,7 +904,7 @@ with warnings.catch_warnings():
         async def load(
             cls, path: str | os.PathLike[str] | None = None, **overrides: Any
         ) -> Settings:
-            """Read a TOML or JSON file (off the event loop), then the environment, then overrides.
+            """Read a TOML, JSON or YAML file (off the loop), then the environment, then overrides.
 
             Without ``path`` this is the environment over the defaults. Raises `SettingsError`
             naming the file and the invalid field paths (or environment variables).

@@ -107,3 +107,30 @@ def test_schema_has_the_new_fields() -> None:
     capacity = defs["RingSettings"]["properties"]["capacity_bytes"]
     assert [option["type"] for option in capacity["anyOf"]] == ["integer", "string"]
     assert capacity["maximum"] == 1 << 30
+
+
+def test_audit_verify_reports_the_retention(tmp_path: Path) -> None:
+    """`ferrolog audit verify` prints the retention stated by the trail's header."""
+    from ferrolog.audit import AuditTrail
+
+    path = tmp_path / "audit.log"
+    AuditTrail(path, retention_days=2555).close()
+    result = _run("audit", "verify", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "retention 2555 days" in result.stdout
+
+
+def test_environment_tables_and_list_indices_configure_settings(tmp_path: Path) -> None:
+    """FERROLOG_LOGGER_LEVELS__APP and FERROLOG_SINKS__0__* are settings, not typos."""
+    result = _run(
+        "config",
+        "check",
+        FERROLOG_LOGGER_LEVELS__APP="debug",
+        FERROLOG_SINKS__0__TYPE="file",
+        FERROLOG_SINKS__0__PATH=str(tmp_path / "app.log"),
+        FERROLOG_SINKS__0__MAX_BYTES="10 MiB",
+    )
+    assert result.returncode == 0, result.stderr
+    effective = json.loads(result.stdout[result.stdout.index("{") :])
+    assert effective["logger_levels"] == {"app": "debug"}
+    assert effective["sinks"][0]["max_bytes"] == 10 << 20
