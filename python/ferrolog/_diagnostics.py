@@ -7,13 +7,22 @@ itself could loop or drown the events it exists for. Each container has its own 
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["Diagnostics"]
+__all__ = ["Diagnostics", "NullStream"]
+
+
+class NullStream(io.TextIOBase):
+    """A text stream that discards what is written (``diagnostics.stream = "none"``)."""
+
+    def write(self, text: str) -> int:
+        """Discard ``text``."""
+        return len(text)
 
 
 class Diagnostics:

@@ -18,7 +18,6 @@ from ferrolog._hierarchy import SinkError
 from ferrolog._native import Pipeline
 from ferrolog._processors import ProcessorChain
 from ferrolog.config import (
-    ComplianceSettings,
     ConsoleSink,
     FileSink,
     HttpSink,
@@ -66,11 +65,9 @@ class PipelineOptions(TypedDict):
 
 def unsupported_settings(settings: Settings) -> list[str]:
     """Return one line per setting this build validates but cannot honour yet."""
+    # Nothing today: every setting is honoured. Kept so a setting that is validated before
+    # it is implemented is refused by name, never accepted and ignored.
     reasons: list[str] = []
-    if settings.compliance != ComplianceSettings():
-        reasons.append(
-            "compliance: compliance profiles are not available yet; remove compliance.profiles"
-        )
     return reasons
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import os
 import re
@@ -34,6 +35,7 @@ __all__ = [
     "SettingsError",
     "UnsupportedSettingError",
     "deep_merge",
+    "merge_env_lists",
     "read_file",
     "settings_error",
     "with_source",
@@ -76,7 +78,7 @@ class EnvSource(EnvSettingsSource):
     def __call__(self) -> dict[str, Any]:
         _check_environment_names(self.settings_cls)
         try:
-            return super().__call__()
+            values = super().__call__()
         except pydantic_settings.SettingsError as exc:
             match = re.search(r'field "(\w+)"', str(exc))
             field = match.group(1) if match else ""
@@ -87,6 +89,50 @@ class EnvSource(EnvSettingsSource):
                 f"invalid ferrolog settings in the environment:\n  {message}",
                 errors=tuple((name, f"cannot parse the value as JSON: {cause}") for name in names),
             ) from None
+        indexed = _indexed_lists(values)
+        assert isinstance(indexed, dict)
+        return indexed
+
+
+def _indexed_lists(value: Any) -> Any:
+    """Tables whose keys are all list indices (``FERROLOG_SINKS__0__PATH`` gives
+    ``{"sinks": {"0": {"path": ...}}}``) as lists; a missing index is an empty table (so it
+    takes the settings file's element at that index, or is reported as incomplete)."""
+    if not isinstance(value, dict):
+        return value
+    converted = {key: _indexed_lists(item) for key, item in value.items()}
+    if converted and all(isinstance(key, str) and key.isdigit() for key in converted):
+        items: list[Any] = [{} for _ in range(max(int(key) for key in converted) + 1)]
+        for key, item in converted.items():
+            items[int(key)] = item
+        return items
+    return converted
+
+
+def merge_env_lists(data: Mapping[str, Any], env: Mapping[str, Any]) -> dict[str, Any]:
+    """The file's lists that list-index variables change, merged element by element.
+
+    ``FERROLOG_SINKS__1__PATH`` changes the path of the file's second sink and keeps its
+    other keys and the other sinks; the result, given as explicit values, wins over the
+    environment's partial list.
+    """
+    merged: dict[str, Any] = {}
+    for key, top in env.items():
+        base = data.get(key)
+        if isinstance(top, list) and isinstance(base, list):
+            items = list(base) + [{}] * max(0, len(top) - len(base))
+            for index, element in enumerate(top):
+                current = items[index]
+                if isinstance(element, Mapping) and isinstance(current, Mapping):
+                    items[index] = deep_merge(current, element)
+                elif element != {}:
+                    items[index] = element
+            merged[key] = items
+        elif isinstance(top, Mapping) and isinstance(base, Mapping):
+            inner = merge_env_lists(base, top)
+            if inner:
+                merged[key] = inner
+    return merged
 
 
 def _environment_names_for(field: str) -> list[str]:
@@ -117,6 +163,28 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
 
 
+def _names_a_setting(annotation: Any, parts: list[str]) -> bool:
+    """Whether the ``__``-separated ``parts`` lead from ``annotation`` to a setting: a field
+    of a model, an index of a list (``SINKS__0__PATH``), or any key of a table."""
+    if not parts:
+        return True
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _names_a_setting(args[0], parts)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = {name.upper(): info for name, info in annotation.model_fields.items()}
+        info = fields.get(parts[0].upper())
+        return info is not None and _names_a_setting(info.annotation, parts[1:])
+    if origin in (tuple, list) and args:
+        return parts[0].isdigit() and _names_a_setting(args[0], parts[1:])
+    if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
+        return True
+    if args:  # a union (sinks of several types, X | None)
+        return any(_names_a_setting(arg, parts) for arg in args if arg is not type(None))
+    return False
+
+
 def _check_environment_names(settings_cls: type[BaseModel]) -> None:
     """Refuse ``FERROLOG_*`` variables that configure nothing, suggesting the likely name."""
     known = _known_environment_names(settings_cls)
@@ -125,6 +193,8 @@ def _check_environment_names(settings_cls: type[BaseModel]) -> None:
     for name in sorted(os.environ):
         upper = name.upper()
         if not upper.startswith(ENV_PREFIX) or upper in known_set:
+            continue
+        if _names_a_setting(settings_cls, upper[len(ENV_PREFIX) :].split(ENV_DELIMITER)):
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else ""
@@ -138,8 +208,25 @@ def _check_environment_names(settings_cls: type[BaseModel]) -> None:
         )
 
 
+def _yaml() -> Any:
+    """PyYAML, an optional dependency (imported only for a ``.yaml``/``.yml`` file)."""
+    try:
+        return importlib.import_module("yaml")
+    except ImportError:
+        return None
+
+
 def read_file(path: str) -> dict[str, Any]:
-    """Parse a settings file; the format comes from the suffix (``.json``, else TOML)."""
+    """Parse a settings file; the format comes from the suffix: ``.json``, ``.yaml``/``.yml``
+    (with PyYAML installed), anything else TOML."""
+    is_yaml = path.lower().endswith((".yaml", ".yml"))
+    yaml = _yaml() if is_yaml else None
+    if is_yaml and yaml is None:
+        raise SettingsError(
+            f"cannot read settings file {path}: YAML needs PyYAML, which is not installed; "
+            "pip install pyyaml (or use a TOML or JSON file)",
+            path=path,
+        )
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -147,6 +234,11 @@ def read_file(path: str) -> dict[str, Any]:
     try:
         if path.lower().endswith(".json"):
             data = json.loads(raw)
+        elif yaml is not None:
+            try:
+                data = yaml.safe_load(raw.decode("utf-8"))
+            except yaml.YAMLError as exc:
+                raise ValueError(str(exc)) from exc
         else:
             data = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -206,13 +298,38 @@ def _env_name(loc: tuple[str | int, ...], explicit: Mapping[str, Any]) -> str | 
     return None
 
 
+#: Field names whose values are secrets: never echoed in an error.
+SECRET_FIELDS = frozenset({"token", "headers"})
+_MAX_SHOWN = 120
+_URL_CREDENTIALS = re.compile(r"(://)[^/@\s]*@")
+
+
+def _given(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
+    """`` (given: ...)`` for an error's input: scalars only, masked under a secret field."""
+    if error.get("type") == "missing" or "input" not in error:
+        return ""
+    value = error["input"]
+    if isinstance(value, (Mapping, list, tuple, BaseModel)) or value is None:
+        return ""
+    if any(part in SECRET_FIELDS for part in loc):
+        return " (given: '**********')"
+    # A URL's user:password is a secret too (the url check refuses it for that reason).
+    shown = _URL_CREDENTIALS.sub(r"\1**********@", repr(value))
+    if len(shown) > _MAX_SHOWN:
+        shown = shown[:_MAX_SHOWN] + "..."
+    return f" (given: {shown})"
+
+
 def settings_error(exc: ValidationError, *, explicit: Mapping[str, Any]) -> SettingsError:
+    """Every error of ``exc`` with its dotted path and the value given (secrets masked)."""
     errors: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         where = ".".join(str(part) for part in loc) or "(top level)"
         env = _env_name(loc, explicit)
-        message = error["msg"] if env is None else f"{error['msg']} (from {env})"
+        message = error["msg"] + _given(error, loc)
+        if env is not None:
+            message += f" (from {env})"
         errors.append((where, message))
     return _render(errors, None, None)
 

@@ -18,6 +18,13 @@ Durability: the file is opened with ``O_APPEND``, and each record is written wit
 `AuditTrail.record` returns. Appends hold an exclusive ``flock`` on the file and re-read the
 chain's head when another writer (another process, a forked child) appended meanwhile, so
 several processes can share one trail without breaking the chain.
+
+Retention: a trail opened with ``retention_days`` (setting ``audit.retention_days``) starts
+with a header record ``{"event": "audit.retention", "retention_days": N}``. It is chained like
+any record, so it cannot be edited unnoticed; the retention is fixed when the trail starts:
+reopening it with another retention (or with one, when it was started without) is refused,
+so a configuration change cannot silently shorten how long it must be kept. `verify` reports
+the header's retention (``VerifyResult.retention_days``). ferrolog never deletes records.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from ferrolog._lifecycle import in_thread
 __all__ = [
     "GENESIS",
     "MAX_RECORD_BYTES",
+    "RETENTION_EVENT",
     "AuditError",
     "AuditTrail",
     "VerifyResult",
@@ -57,6 +65,8 @@ __all__ = [
 GENESIS = "0" * 64
 #: The largest record (one line, newline included) a trail writes or reads.
 MAX_RECORD_BYTES = 1024 * 1024
+#: The ``event`` field of the header record that states a trail's retention.
+RETENTION_EVENT = "audit.retention"
 _FIELDS = frozenset({"seq", "time", "prev", "event", "hash"})
 _MAX_DEPTH = 32
 
@@ -156,6 +166,8 @@ class VerifyResult:
     bad_seq: int | None = None
     line: int | None = None
     reason: str = ""
+    #: Days the records must be kept, from the trail's header record (None: not stated).
+    retention_days: int | None = None
 
 
 def verify(path: str | os.PathLike[str]) -> VerifyResult:
@@ -166,18 +178,36 @@ def verify(path: str | os.PathLike[str]) -> VerifyResult:
     """
     records = 0
     prev = GENESIS
+    retention: int | None = None
     try:
         with open(path, "rb") as handle:
             for number, raw in enumerate(_lines(handle), start=1):
                 expected = records + 1
                 problem = _check(raw, number, expected, prev)
                 if isinstance(problem, str):
-                    return VerifyResult(False, records, records, prev, expected, number, problem)
+                    return VerifyResult(
+                        False, records, records, prev, expected, number, problem, retention
+                    )
+                if number == 1 and raw is not None:
+                    retention = _retention_of(raw)
                 records, prev = expected, problem[1]
     except OSError as exc:
         reason = f"cannot read {path}: {exc.strerror or exc}"
         return VerifyResult(False, records, records, prev, reason=reason)
-    return VerifyResult(True, records, records, prev)
+    return VerifyResult(True, records, records, prev, retention_days=retention)
+
+
+def _retention_of(first_line: bytes) -> int | None:
+    """The retention stated by a trail's first record, if it is a retention header."""
+    try:
+        event = json.loads(first_line)["event"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if isinstance(event, dict) and event.get("event") == RETENTION_EVENT:
+        days = event.get("retention_days")
+        if isinstance(days, int) and not isinstance(days, bool):
+            return days
+    return None
 
 
 def _check(raw: bytes | None, number: int, expected: int, prev: str) -> str | tuple[int, str]:
@@ -253,9 +283,18 @@ class AuditTrail:
     file whose last record is cut or altered (run ``ferrolog audit verify PATH``).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: bool = True,
+        retention_days: int | None = None,
+    ) -> None:
+        """Open (or start) the trail at ``path``; with ``retention_days``, a new trail gets
+        its retention header, and an existing one must state the same retention."""
         self.path = Path(path)
         self.fsync = fsync
+        self.retention_days = retention_days
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
@@ -263,9 +302,28 @@ class AuditTrail:
         try:
             with self._locked_file():
                 self._seq, self._head, self._end = self._read_head()
+                self._check_retention()
         except BaseException:
             os.close(self._fd)
             raise
+        if self._seq == 0 and retention_days is not None:
+            self._append({"event": RETENTION_EVENT, "retention_days": retention_days})
+
+    def _check_retention(self) -> None:
+        """Refuse a retention that differs from the one the trail started with."""
+        if self._end == 0:
+            return
+        first = os.pread(self._fd, MAX_RECORD_BYTES + 1, 0).split(b"\n", 1)[0]
+        stated = _retention_of(first)
+        if stated != self.retention_days:
+            said = "no retention" if stated is None else f"a retention of {stated} days"
+            wanted = "none" if self.retention_days is None else f"{self.retention_days} days"
+            raise AuditError(
+                f"the audit trail {self.path} was started with {said}, but audit.retention_days "
+                f"is {wanted}: a trail's retention is fixed when it starts; set the same "
+                "retention, or move the trail aside to start a new one",
+                path=str(self.path),
+            )
 
     @property
     def closed(self) -> bool:

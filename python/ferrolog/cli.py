@@ -16,11 +16,12 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from ferrolog._checks import check_startup
 from ferrolog._marketplace import IndexEntry, PluginIndex, read_index
 from ferrolog._native import __version__
-from ferrolog._pipeline import check_sinks, check_supported
+from ferrolog._pipeline import check_supported
 from ferrolog._plugin_errors import PluginIndexError
-from ferrolog.audit import path_problem, verify
+from ferrolog.audit import verify
 from ferrolog.config import Settings, SettingsError
 from ferrolog.plugins import PLUGIN_API_VERSION
 from ferrolog.registry import PluginRegistry, PluginStatus
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
             "start; print each problem with its field path or variable."
         ),
     )
-    check.add_argument("path", nargs="?", help="a TOML or JSON settings file (default: none)")
+    check.add_argument("path", nargs="?", help="a TOML, JSON or YAML settings file (default: none)")
     config_commands.add_parser("schema", help="print the settings' JSON schema")
     audit = commands.add_parser("audit", help="check a tamper-evident audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
@@ -84,7 +85,7 @@ def _plugins_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     common.add_argument(
         "--settings",
         metavar="PATH",
-        help="a TOML or JSON settings file for plugins.allow/paths/index (default: the "
+        help="a TOML, JSON or YAML settings file for plugins.allow/paths/index (default: the "
         "FERROLOG_* environment)",
     )
     common.add_argument(
@@ -141,16 +142,14 @@ def _check(path: str | None, out: TextIO, err: TextIO) -> int:
     try:
         settings = asyncio.run(Settings.load(path))
         check_supported(settings)
-        check_sinks(settings)
-        PluginRegistry.from_settings(settings).check_settings(settings)
-        audit = settings.audit.path
-        problem = None if audit is None else path_problem(audit)
-        if problem is not None:
-            raise SettingsError(f"ferrolog cannot open the audit trail:\n  audit.path: {problem}")
+        check_startup(settings, PluginRegistry.from_settings(settings))
     except SettingsError as exc:
         print(f"ferrolog: {exc}", file=err)
         return 1
     print(f"ferrolog: settings are valid ({path or 'environment and defaults'})", file=out)
+    print("ok", file=out)
+    # The effective settings; secrets print as '**********' (SecretStr's serialization).
+    print(settings.model_dump_json(indent=2), file=out)
     return 0
 
 
@@ -167,6 +166,8 @@ def _verify(path: str, out: TextIO, err: TextIO) -> int:
         f"last seq {result.last_seq}, head {result.head}",
         file=out,
     )
+    if result.retention_days is not None:
+        print(f"ferrolog: retention {result.retention_days} days (from its header)", file=out)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Validated ferrolog settings: one pydantic-settings model per container.
 
-`Settings` is read from (lowest to highest precedence) its defaults, a TOML or JSON file,
-environment variables prefixed ``FERROLOG_`` (nested with ``__``), and explicit overrides.
+`Settings` is read from (lowest to highest precedence) its defaults, a TOML, JSON or YAML
+file, environment variables prefixed ``FERROLOG_`` (nested with ``__``), and explicit overrides.
 Every model forbids unknown keys, so a typo is an error that names the field instead of a
 silently ignored option.
 """
@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -40,11 +41,14 @@ from ferrolog._settings_sources import (
     SettingsError,
     UnsupportedSettingError,
     deep_merge,
+    merge_env_lists,
     read_file,
     settings_error,
     with_source,
     without,
 )
+from ferrolog.compliance import check as check_compliance
+from ferrolog.units import ByteSize, Duration, parse_rotation
 
 __all__ = [
     "LEVELS",
@@ -55,9 +59,11 @@ __all__ = [
     "AuditSettings",
     "ComplianceSettings",
     "ConsoleSink",
+    "DiagnosticsSettings",
     "FileSink",
     "HttpSink",
     "NullSink",
+    "ObservabilitySettings",
     "PluginRef",
     "PluginSink",
     "PluginsSettings",
@@ -158,7 +164,7 @@ class RingSettings(_Model):
     """
 
     #: Bytes of the ring, 4096 ..= 1 GiB (rounded up to a power of two; allocated up front).
-    capacity_bytes: int = Field(
+    capacity_bytes: ByteSize = Field(
         default=4 * 1024 * 1024,
         ge=4096,
         le=MAX_RING_BYTES,
@@ -167,21 +173,21 @@ class RingSettings(_Model):
     overflow: Literal["drop", "block"] = "drop"
     #: With ``overflow="block"``: the longest a sync call waits for space before dropping,
     #: more than 0 and at most 60 seconds.
-    block_timeout: float = Field(
+    block_timeout: Duration = Field(
         default=1.0,
         gt=0,
         le=MAX_BLOCK_TIMEOUT,
         description="Seconds a sync call waits for ring space (overflow=block), (0, 60].",
     )
     #: The most bytes handed to the sinks in one write, 4096 ..= 64 MiB.
-    batch_bytes: int = Field(
+    batch_bytes: ByteSize = Field(
         default=64 * 1024,
         ge=4096,
         le=MAX_BATCH_BYTES,
         description="Most bytes handed to the sinks in one write, 4096 to 64 MiB.",
     )
     #: Seconds the writer waits for a batch to fill after its first record, 0 ..= 1.
-    linger: float = Field(
+    linger: Duration = Field(
         default=0.001,
         ge=0,
         le=1,
@@ -190,7 +196,7 @@ class RingSettings(_Model):
     #: One event's size cap (longer events are truncated with a marker), at least 256 and at
     #: most half the ring (rounded up to a power of two) minus 4 bytes: the ring refuses
     #: larger records. By default 64 KiB, or that maximum when it is smaller.
-    max_event_bytes: int | None = Field(
+    max_event_bytes: ByteSize | None = Field(
         default=None,
         ge=256,
         le=max_event_bytes_for(MAX_RING_BYTES),
@@ -256,6 +262,16 @@ class NullSink(_Routed):
     type: Literal["null"] = "null"
 
 
+def _parse_mode(value: object) -> object:
+    """An octal string (``"0640"``, ``"0o640"``) as its number; anything else unchanged."""
+    if isinstance(value, str):
+        text = value.strip().lower().removeprefix("0o")
+        if not text or any(c not in "01234567" for c in text):
+            raise ValueError(f"{value!r} is not an octal file mode; e.g. 0o640 or '0640'")
+        return int(text, 8)
+    return value
+
+
 class FileSink(_Routed):
     """JSON lines appended to a file, with optional size/time rotation.
 
@@ -265,23 +281,25 @@ class FileSink(_Routed):
     type: Literal["file"] = "file"
     path: Path
     #: Rotate when the file would grow past this many bytes, 1 KiB ..= 1 TiB.
-    max_bytes: int | None = Field(
+    max_bytes: ByteSize | None = Field(
         default=None,
         ge=1024,
         le=MAX_FILE_BYTES,
         description="Rotate past this many bytes, 1 KiB to 1 TiB; none: never by size.",
     )
     #: Rotate on a schedule: ``"hourly"``, ``"daily"`` or a period of 1 ..= 366 days in seconds.
-    rotate_every: (
-        Literal["hourly", "daily"] | Annotated[int, Field(ge=1, le=MAX_ROTATE_SECONDS)] | None
-    ) = None
+    rotate_every: Annotated[
+        Literal["hourly", "daily"] | Annotated[int, Field(ge=1, le=MAX_ROTATE_SECONDS)] | None,
+        BeforeValidator(parse_rotation),
+    ] = None
     #: Rotated files to keep, 0 ..= 1000.
     backups: int = Field(
         default=5, ge=0, le=MAX_BACKUPS, description="Rotated files to keep, 0 to 1000."
     )
     compress: bool = False
-    #: Permission bits of a new file, 0 ..= 0o777.
-    mode: int = Field(default=0o640, ge=0, le=0o777)
+    #: Permission bits of a new file, 0 ..= 0o777: an int (TOML ``0o640``) or an octal
+    #: string (``"0640"``, ``"0o640"``, e.g. from an environment variable).
+    mode: Annotated[int, BeforeValidator(_parse_mode)] = Field(default=0o640, ge=0, le=0o777)
     #: Time rotation boundaries in UTC (True) or local time (False).
     utc: bool = True
 
@@ -341,19 +359,19 @@ class _ShippingOptions(_Routed):
     """
 
     #: Bytes buffered for delivery at most; batches beyond it go to the fallback sink.
-    max_buffer_bytes: int = Field(default=16 << 20, ge=4096, le=1 << 32)
+    max_buffer_bytes: ByteSize = Field(default=16 << 20, ge=4096, le=1 << 32)
     #: Attempts after the first before a delivery is given up (dropped, counted).
     max_retries: int = Field(default=8, ge=0, le=1000)
     #: Failed attempts in a row that open the circuit breaker.
     failure_threshold: int = Field(default=5, ge=1, le=1000)
     #: Seconds an open breaker waits before a probe delivery.
-    recovery_timeout: float = Field(default=10.0, gt=0, le=3600)
+    recovery_timeout: Duration = Field(default=10.0, gt=0, le=3600)
     #: Seconds ``flush()`` waits for the buffer to be delivered (not while the breaker is open).
-    flush_timeout: float = Field(default=10.0, ge=0, le=3600)
+    flush_timeout: Duration = Field(default=10.0, ge=0, le=3600)
     #: Seconds closing waits for the buffer to be delivered; the rest is dropped, counted.
-    close_timeout: float = Field(default=5.0, ge=0, le=3600)
+    close_timeout: Duration = Field(default=5.0, ge=0, le=3600)
     #: Seconds one connection attempt, write or response may take.
-    timeout: float = Field(default=5.0, gt=0, le=300)
+    timeout: Duration = Field(default=5.0, gt=0, le=300)
 
 
 class SyslogSink(_ShippingOptions):
@@ -375,9 +393,9 @@ class SyslogSink(_ShippingOptions):
     #: Default: this machine's host name.
     hostname: str | None = Field(default=None, min_length=1, max_length=255)
     #: Bytes of lines per delivery (TCP writes them together).
-    batch_bytes: int = Field(default=64 << 10, ge=1024, le=MAX_BATCH_BYTES)
+    batch_bytes: ByteSize = Field(default=64 << 10, ge=1024, le=MAX_BATCH_BYTES)
     #: Seconds the sender waits for more events before delivering.
-    linger: float = Field(default=0.005, ge=0, le=60)
+    linger: Duration = Field(default=0.005, ge=0, le=60)
 
     @model_validator(mode="after")
     def _check_address(self) -> SyslogSink:
@@ -430,16 +448,16 @@ class HttpSink(_ShippingOptions):
     """
 
     type: Literal["http"] = "http"
-    url: str
+    url: str = Field(max_length=2048)
     format: Literal["ndjson", "json_array", "otlp"] = "ndjson"
     headers: HeaderValues = Field(default_factory=_no_headers)
     token: SecretStr | None = None
     gzip: bool = False
     #: Bytes of lines per request at most (one longer line goes alone).
-    batch_bytes: int = Field(default=1 << 20, ge=1024, le=MAX_BATCH_BYTES)
+    batch_bytes: ByteSize = Field(default=1 << 20, ge=1024, le=MAX_BATCH_BYTES)
     #: Seconds the sender waits for a batch to fill after its first event.
-    linger: float = Field(default=0.2, ge=0, le=60)
-    timeout: float = Field(default=10.0, gt=0, le=300)
+    linger: Duration = Field(default=0.2, ge=0, le=60)
+    timeout: Duration = Field(default=10.0, gt=0, le=300)
     #: https: verify the server's certificate and name (against the system's CA store, or
     #: ``ca_file``). Turn it off only for testing: it is reported on standard error.
     verify_tls: bool = True
@@ -501,11 +519,11 @@ class StaticFields(_Model):
     A field of the event with the same name (bound, context or call) wins over a static one.
     """
 
-    service: str | None = None
-    env: str | None = None
-    version: str | None = None
+    service: str | None = Field(default=None, min_length=1, max_length=256)
+    env: str | None = Field(default=None, min_length=1, max_length=256)
+    version: str | None = Field(default=None, min_length=1, max_length=256)
     #: ``True``: this machine's host name, read when the pipeline starts; or the name itself.
-    host: bool | str = False
+    host: bool | Annotated[str, Field(min_length=1, max_length=255)] = False
     #: The id of the process that logged the event (right in a forked child too).
     pid: bool = False
     #: Other constant fields, e.g. ``{"region": "eu-west-1"}``.
@@ -569,8 +587,28 @@ class PluginsSettings(_Model):
     """
 
     allow: tuple[str, ...] = ()
+    #: Plugin names that never load, even when allowed or autoloaded: deny wins.
+    deny: tuple[str, ...] = ()
+    #: Load every installed, compatible entry-point plugin that is not denied (as if it
+    #: were in ``allow``). Off by default: only the plugins named in ``allow`` load.
+    autoload: bool = False
     paths: tuple[Path, ...] = ()
     index: str | None = None
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _check_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name.strip():
+                raise ValueError("a plugin name must not be empty")
+        return value
+
+    @field_validator("index")
+    @classmethod
+    def _check_index(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("plugins.index must be a file path or an http(s) URL, not empty")
+        return value
 
 
 class RedactionSettings(_Model):
@@ -599,17 +637,29 @@ class RedactionSettings(_Model):
     presets: tuple[Literal["credentials", "pci", "phi", "pii"], ...] = ()
     fields: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
-    replacement: str = "[REDACTED]"
+    replacement: str = Field(default="[REDACTED]", max_length=256)
 
     @field_validator("patterns")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for index, pattern in enumerate(value):
+            if not pattern:
+                raise ValueError(
+                    f"redaction.patterns[{index}]: an empty pattern would match everywhere"
+                )
             problem = redaction_pattern_error(pattern)
             if problem is not None:
                 raise ValueError(
                     f"redaction.patterns[{index}]: {pattern!r} is not a valid regex: {problem}"
                 )
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _check_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, name in enumerate(value):
+            if not name.strip():
+                raise ValueError(f"redaction.fields[{index}]: a field name must not be empty")
         return value
 
     @model_validator(mode="after")
@@ -633,12 +683,72 @@ class AuditSettings(_Model):
 
     path: Path | None = None
     fsync: bool = True
+    #: Days the trail's records must be kept (1 ..= 36500): written in the trail's first
+    #: record; a trail is never reopened with a shorter retention than its first record
+    #: states, and ``ferrolog audit verify`` reports it. SOX requires at least 2555 (7 years).
+    retention_days: int | None = Field(default=None, ge=1, le=36_500)
 
 
 class ComplianceSettings(_Model):
     """Compliance profiles validated against the whole configuration."""
 
+    #: The profiles whose rules (`ferrolog.compliance.RULES`, docs/compliance.md) the whole
+    #: configuration must follow; a violating configuration is refused, every rule listed.
     profiles: tuple[Literal["pci-dss", "hipaa", "sox", "gdpr"], ...] = ()
+
+
+class DiagnosticsSettings(_Model):
+    """ferrolog's own reports of trouble from its Python side (plugin start/stop failures,
+    audit trail failures, a failing metrics callback): `ferrolog.errors.Diagnostics`.
+
+    ``interval``: at most one line per kind of problem every so many seconds (the rest are
+    counted and summarised in the next line). ``stream``: ``stderr`` or ``none`` (silenced;
+    still counted in ``container.diagnostics``). The native writer's reports (a sink
+    failing over, a network sink's delivery failures) are not affected: they always go to
+    standard error.
+    """
+
+    interval: Duration = Field(default=60.0, ge=0, le=86_400)
+    stream: Literal["stderr", "none"] = "stderr"
+
+
+_DEFAULT_METRICS_INTERVAL = 10.0
+_CALLBACK = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class ObservabilitySettings(_Model):
+    """The container's own metrics (`ferrolog.observability`).
+
+    ``metrics`` (default true): the pipeline counters and sink health can be exported
+    (``await ferrolog.observability.prometheus_text(container)``); false refuses the export
+    and a ``callback``. ``callback``: ``"module:function"`` called every ``interval`` seconds
+    (from a thread of the container) with the metrics snapshot.
+    """
+
+    metrics: bool = True
+    callback: str | None = None
+    interval: Duration = Field(default=_DEFAULT_METRICS_INTERVAL, gt=0, le=86_400)
+
+    @field_validator("callback")
+    @classmethod
+    def _check_callback(cls, value: str | None) -> str | None:
+        if value is not None and not _CALLBACK.match(value):
+            raise ValueError(f"callback {value!r} must be 'package.module:function'")
+        return value
+
+    @model_validator(mode="after")
+    def _callback_needs_metrics(self) -> ObservabilitySettings:
+        if self.callback is not None and not self.metrics:
+            raise ValueError(
+                "observability.callback needs observability.metrics = true; turn metrics on "
+                "or remove the callback"
+            )
+        if self.interval != _DEFAULT_METRICS_INTERVAL and self.callback is None:
+            raise ValueError(
+                "observability.interval is set but there is no observability.callback to "
+                "call; set the callback or remove the interval"
+            )
+        return self
 
 
 def _default_sinks() -> tuple[SinkSettings, ...]:
@@ -702,6 +812,8 @@ with warnings.catch_warnings():
         #: Add the current OpenTelemetry span's ``trace_id`` and ``span_id`` to every event
         #: logged inside one (needs ``pip install 'ferrolog[otel]'``; see docs/otel.md).
         otel_trace_context: bool = False
+        diagnostics: DiagnosticsSettings = Field(default_factory=DiagnosticsSettings)
+        observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
         def __init__(self, **values: Any) -> None:
             """Validate ``values`` over the environment; raise `SettingsError` when invalid."""
@@ -709,6 +821,7 @@ with warnings.catch_warnings():
                 super().__init__(**values)
             except ValidationError as exc:
                 raise settings_error(exc, explicit=values) from None
+            check_compliance(self)
 
         @classmethod
         def settings_customise_sources(
@@ -813,7 +926,7 @@ with warnings.catch_warnings():
         async def load(
             cls, path: str | os.PathLike[str] | None = None, **overrides: Any
         ) -> Settings:
-            """Read a TOML or JSON file (off the event loop), then the environment, then overrides.
+            """Read a TOML, JSON or YAML file (off the loop), then the environment, then overrides.
 
             Without ``path`` this is the environment over the defaults. Raises `SettingsError`
             naming the file and the invalid field paths (or environment variables).
@@ -827,6 +940,7 @@ with warnings.catch_warnings():
                 # The environment beats the file: drop what it sets from the file's values,
                 # and let pydantic-settings merge it under the overrides.
                 env = EnvSource(cls)()
-                return cls(**deep_merge(without(data, env), overrides))
+                lists = merge_env_lists(data, env)
+                return cls(**deep_merge(deep_merge(without(data, env), lists), overrides))
             except SettingsError as exc:
                 raise with_source(exc, source, source) from None

@@ -31,9 +31,10 @@ import threading
 import uuid
 from collections.abc import Callable, Generator, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar, cast, final
+from typing import Any, NamedTuple, TextIO, TypeVar, cast, final
 
 from ferrolog._capture import CAPTURE
+from ferrolog._checks import check_startup
 from ferrolog._container_errors import (
     ContainerClosedError,
     ContainerCloseError,
@@ -43,7 +44,7 @@ from ferrolog._container_errors import (
     ResolutionError,
 )
 from ferrolog._container_errors import component_name as _name
-from ferrolog._diagnostics import Diagnostics
+from ferrolog._diagnostics import Diagnostics, NullStream
 from ferrolog._hierarchy import error_context
 from ferrolog._lifecycle import (
     DEFAULT_CLOSE_TIMEOUT,
@@ -58,10 +59,12 @@ from ferrolog._lifecycle import (
     wait_future,
 )
 from ferrolog._native import Logger, Pipeline
-from ferrolog._pipeline import build_pipeline, check_sinks, check_supported
+from ferrolog._pipeline import build_pipeline, check_supported
 from ferrolog._sync import SyncContainer
 from ferrolog.audit import AuditTrail, error_record
+from ferrolog.compliance import check as check_compliance
 from ferrolog.config import NullSink, Settings
+from ferrolog.observability import MetricsReporter, resolve_callback
 from ferrolog.registry import PluginRegistry
 from ferrolog.typing import Factory, Finalizer, Scope, SettingsSource
 
@@ -131,11 +134,16 @@ class Container:
         Components are created lazily, on first ``get``, so overrides can be registered first.
         """
         check_supported(settings)
+        # Settings built without __init__ (model_validate, model_copy) are checked here too.
+        check_compliance(settings)
         self._settings = settings
         # Created inside ferrolog.testing.capture_logs(): log there instead.
         self._capture = CAPTURE.get()
         self._id = uuid.uuid4().hex[:12]
-        self._diagnostics = Diagnostics()
+        self._diagnostics = Diagnostics(
+            cast("TextIO", NullStream()) if settings.diagnostics.stream == "none" else None,
+            interval=settings.diagnostics.interval,
+        )
         # Opened at first need (`Container.create` asks for it at once) when ``audit.path``
         # is set; closed by aclose() itself, last, after close failures are recorded in it.
         self._audit: AuditTrail | None = None
@@ -158,6 +166,10 @@ class Container:
         self._registrations[Logger] = _Registration(_logger_factory, "singleton", no_close)
         if settings.audit.path is not None:
             self._registrations[AuditTrail] = _Registration(_audit_factory, "singleton", no_close)
+        if settings.observability.callback is not None:
+            self._registrations[MetricsReporter] = _Registration(
+                _metrics_factory, "singleton", _close_metrics
+            )
         # This container's own plugin registry: started at create(), stopped at aclose()
         # (after the pipeline, whose sink runner owns the plugin sinks' start and stop).
         self._plugins = PluginRegistry.from_settings(settings, diagnostics=self._diagnostics)
@@ -422,10 +434,14 @@ class Container:
         if trail is not None:
             return trail
         fsync = self._settings.audit.fsync
+        retention = self._settings.audit.retention_days
         with error_context(container=self._id, component="AuditTrail"):
             # in_thread's thread starts with an empty context: carry this one over.
             context = contextvars.copy_context()
-            opened = await in_thread(lambda _t: context.run(AuditTrail, path, fsync=fsync), 0.0)
+            opened = await in_thread(
+                lambda _t: context.run(AuditTrail, path, fsync=fsync, retention_days=retention),
+                0.0,
+            )
         with self._lock:
             first = self._audit is None
             if first:
@@ -658,6 +674,22 @@ async def _close_registry(registry: PluginRegistry, timeout: float | None) -> No
         await registry.stop(timeout=timeout)
 
 
+async def _metrics_factory(container: Container) -> MetricsReporter:
+    observability = container.settings.observability
+    assert observability.callback is not None  # registered only with a callback
+    callback = resolve_callback(observability.callback)
+    return MetricsReporter(
+        await container.get(Pipeline),
+        callback,
+        interval=observability.interval,
+        diagnostics=container.diagnostics,
+    )
+
+
+async def _close_metrics(reporter: MetricsReporter, timeout: float | None) -> None:
+    await in_thread(lambda _timeout: reporter.close(), 0.0)
+
+
 async def _audit_factory(container: Container) -> AuditTrail:
     trail = await container._trail()
     assert trail is not None  # registered only when audit.path is set
@@ -731,11 +763,15 @@ async def _start_container(source: SettingsSource) -> Container:
 
         check_available()  # a missing extra fails here, saying what to install
     container = Container(settings)
-    await in_thread(lambda _timeout: check_sinks(settings), 0.0)
-    # Imports the plugins the settings use (only those): a plugin that cannot load fails here.
-    await in_thread(lambda _timeout: container._plugins.check_settings(settings), 0.0)
+    registry = container._plugins
+    # Imports the plugins the settings use (only those, and every installed one that is not
+    # denied with plugins.autoload); every sink, plugin and audit problem fails here at once.
+    await in_thread(lambda _timeout: registry.autoload(), 0.0)
+    await in_thread(lambda _timeout: check_startup(settings, registry, audit_path=False), 0.0)
     await container.get(PluginRegistry)
     if settings.audit.path is not None:
         # Open it now: a bad audit.path fails here, and the start is recorded.
         await container.get(AuditTrail)
+    if settings.observability.callback is not None:
+        await container.get(MetricsReporter)
     return container

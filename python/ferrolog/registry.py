@@ -19,6 +19,7 @@ plugin's code runs).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -188,20 +189,27 @@ class PluginRegistry:
 
     ``allow`` names the plugins that may be imported (entry points and directory modules);
     explicit ``"module:Class"`` references are always allowed: naming one is the consent.
-    ``paths`` are directories of plugin modules. ``diagnostics`` receives plugin start and
-    stop failures (a container passes its own).
+    ``deny`` names plugins that never load, whatever else says so (deny wins, references
+    whose plugin declares a denied name included). ``autoload`` lets every installed
+    entry-point plugin that is not denied load as if it were allowed (`autoload` imports
+    them all at once). ``paths`` are directories of plugin modules. ``diagnostics``
+    receives plugin start and stop failures (a container passes its own).
     """
 
     def __init__(
         self,
         *,
         allow: Iterable[str] = (),
+        deny: Iterable[str] = (),
+        autoload: bool = False,
         paths: Iterable[str | os.PathLike[str]] = (),
         diagnostics: Diagnostics | None = None,
         group: str = ENTRY_POINT_GROUP,
     ) -> None:
         """A registry allowing ``allow``, searching ``paths``; discovery happens on first use."""
         self._allow = frozenset(allow)
+        self._deny = frozenset(deny)
+        self._autoload = autoload
         self._paths = tuple(Path(path) for path in paths)
         self._diagnostics = diagnostics if diagnostics is not None else Diagnostics()
         self._group = group
@@ -213,9 +221,12 @@ class PluginRegistry:
     def from_settings(
         cls, settings: Settings, *, diagnostics: Diagnostics | None = None
     ) -> PluginRegistry:
-        """A registry honouring ``settings.plugins`` (``allow`` and ``paths``)."""
+        """A registry honouring ``settings.plugins`` (``allow``, ``deny``, ``autoload``,
+        ``paths``)."""
         return cls(
             allow=settings.plugins.allow,
+            deny=settings.plugins.deny,
+            autoload=settings.plugins.autoload,
             paths=settings.plugins.paths,
             diagnostics=diagnostics,
         )
@@ -224,6 +235,44 @@ class PluginRegistry:
     def allow(self) -> frozenset[str]:
         """The plugin names that may be imported."""
         return self._allow
+
+    @property
+    def deny(self) -> frozenset[str]:
+        """The plugin names that never load (deny wins over allow and autoload)."""
+        return self._deny
+
+    def may_import(self, name: str) -> bool:
+        """Whether the discovered plugin ``name`` may be imported: not denied, and allowed
+        or (with ``autoload``) an installed entry point."""
+        if name in self._deny:
+            return False
+        if name in self._allow:
+            return True
+        return self._autoload and any(
+            p.name == name and p.origin == "entry point" for p in self.discover()
+        )
+
+    def autoload(self) -> list[PluginDeclaration]:
+        """With ``autoload``: import every installed entry-point plugin not denied, and
+        return the compatible ones; an incompatible or broken one is reported through the
+        diagnostics (and fails only where the settings use it). Without: nothing.
+
+        Imports (blocking: run it off the event loop).
+        """
+        if not self._autoload:
+            return []
+        loaded: list[PluginDeclaration] = []
+        names = sorted({p.name for p in self.discover() if p.origin == "entry point"})
+        for name in names:
+            if name in self._deny:
+                continue
+            try:
+                loaded.append(self.compatible(name))
+            except PluginError as exc:
+                self._diagnostics.report(
+                    f"plugin:{name}:autoload", f"plugins.autoload: {name!r} not loaded: {exc}"
+                )
+        return loaded
 
     # -- discovery (never imports) ------------------------------------------------------
 
@@ -294,10 +343,16 @@ class PluginRegistry:
             cached = self._caches.loaded.get(name)
         if cached is not None:
             return cached
+        if name in self._deny:
+            raise PluginNotAllowedError(
+                f"plugin {name!r} is in plugins.deny, which wins over plugins.allow and "
+                f"plugins.autoload; remove it from plugins.deny to use it",
+                plugin=name,
+            )
         if _is_reference(name):
             value = self._import_reference(name)
         else:
-            if name not in self._allow:
+            if not self.may_import(name):
                 allowed = ", ".join(sorted(self._allow)) or "none"
                 raise PluginNotAllowedError(
                     f"plugin {name!r} is not in plugins.allow (allowed: {allowed}); plugins "
@@ -306,6 +361,12 @@ class PluginRegistry:
                 )
             value = self._import_discovered(name)
         declaration = check_plugin_class(value, loaded_as=name)
+        if declaration.name in self._deny:
+            raise PluginNotAllowedError(
+                f"plugin {name!r} is the plugin {declaration.name!r}, which is in "
+                "plugins.deny; remove it from plugins.deny to use it",
+                plugin=name,
+            )
         with self._lock:
             return self._caches.loaded.setdefault(name, declaration)
 
@@ -382,12 +443,13 @@ class PluginRegistry:
         source = "; ".join(p.describe() for p in discovered) or (
             "reference" if _is_reference(name) else "not installed"
         )
-        if not _is_reference(name) and name not in self._allow:
+        if not _is_reference(name) and not self.may_import(name):
+            why = "in plugins.deny" if name in self._deny else "not in plugins.allow"
             return PluginStatus(
                 name,
                 "not loaded" if discovered else "broken",
                 source,
-                problem="not in plugins.allow, so not imported" if discovered else "not installed",
+                problem=f"{why}, so not imported" if discovered else "not installed",
             )
         try:
             declaration = self.load(name)
@@ -431,13 +493,17 @@ class PluginRegistry:
                 f"a {declaration.kind} is configured, or pick a {kind} plugin",
                 plugin=name,
             )
+        plain = thaw(config or {})
         try:
-            validated = declaration.config_model.model_validate(thaw(config or {}))
+            validated = declaration.config_model.model_validate(plain)
         except ValidationError as exc:
             errors = tuple(
                 (".".join(str(part) for part in error["loc"]) or "(config)", error["msg"])
                 for error in exc.errors()
             )
+        else:
+            errors = _unknown_keys(declaration.config_model, plain)
+        if errors:
             lines = "\n".join(f"  config.{where}: {message}" for where, message in errors)
             raise PluginConfigError(
                 f"plugin {name!r}: invalid config:\n{lines}", plugin=name, errors=errors
@@ -594,6 +660,15 @@ class PluginRegistry:
             from ferrolog._marketplace import location_problem
 
             problem = location_problem(index_location)
+            if problem is None and "://" not in index_location:
+                # A file path must exist now; a URL is read only by the `plugins` commands.
+                index_path = Path(index_location)
+                if not index_path.is_file():
+                    what = "is not a file" if index_path.exists() else "does not exist"
+                    problem = (
+                        f"plugin index {index_location} {what}; point plugins.index at the "
+                        "index's JSON file or an http(s) URL"
+                    )
             if problem is not None:
                 problems.append(("plugins.index", PluginIndexError(problem, source=index_location)))
         return problems
@@ -793,3 +868,34 @@ def _load_directory_module(path: Path, name: str) -> object:
         raise ImportError(
             f"{path} defines no 'Plugin': a plugin module names its plugin class Plugin"
         ) from None
+
+
+def _unknown_keys(
+    model: type[BaseModel], config: object, prefix: str = ""
+) -> tuple[tuple[str, str], ...]:
+    """The keys of ``config`` that no field of ``model`` (by name or alias) takes.
+
+    A plugin's ``Config`` may allow or ignore extra keys; ferrolog does not: in settings, an
+    unknown key is a typo, never an option silently ignored. Nested models are checked too.
+    """
+    if not isinstance(config, Mapping):
+        return ()
+    fields = model.model_fields
+    known: dict[str, str] = {}
+    for field_name, info in fields.items():
+        known[field_name] = field_name
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                known[alias] = field_name
+    problems: list[tuple[str, str]] = []
+    for key, value in config.items():
+        target = known.get(str(key))
+        if target is None:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append((f"{prefix}{key}", f"unknown key (not a field of the config){hint}"))
+            continue
+        annotation = fields[target].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            problems += _unknown_keys(annotation, value, f"{prefix}{key}.")
+    return tuple(problems)

@@ -19,7 +19,6 @@ from ferrolog import (
     RegistrationError,
     ResolutionError,
     Settings,
-    UnsupportedSettingError,
 )
 
 NULL = {"sinks": [{"type": "null"}]}
@@ -440,20 +439,15 @@ async def test_closing_while_a_factory_runs_closes_its_result() -> None:
     assert log == ["close db"]
 
 
-@pytest.mark.parametrize(
-    ("mapping", "message"),
-    [
-        ({"compliance": {"profiles": ["gdpr"]}}, "compliance: compliance profiles"),
-    ],
-)
-async def test_settings_that_cannot_be_honoured_yet_are_refused(
-    mapping: dict[str, object], message: str
-) -> None:
-    """Valid settings this build cannot honour fail Container.create with a clear error."""
-    with pytest.raises(UnsupportedSettingError, match=message):
-        await Container.create(mapping)
-    with pytest.raises(UnsupportedSettingError, match="not available yet"):
-        Container.create_sync(mapping)
+async def test_compliance_profiles_are_honoured_not_refused() -> None:
+    """Compliance profiles are no longer refused as unsupported: a configuration that
+    follows the gdpr rules starts, and nothing is left for `unsupported_settings` to refuse."""
+    from ferrolog._pipeline import unsupported_settings
+
+    mapping = {"compliance": {"profiles": ["gdpr"]}, "redaction": {"presets": ["pii"]}, **NULL}
+    assert unsupported_settings(Settings.from_mapping(mapping)) == []
+    async with Container.create(mapping) as container:
+        assert container.settings.compliance.profiles == ("gdpr",)
 
 
 async def test_two_containers_share_nothing() -> None:

@@ -280,13 +280,19 @@ async def test_a_result_failing_its_type_check_is_closed() -> None:
         assert wrong.closed
 
 
-async def test_plugin_policy_settings_are_honoured() -> None:
-    """plugins.allow and plugins.index are accepted; allowing a plugin imports nothing."""
+async def test_plugin_policy_settings_are_honoured(tmp_path: Path) -> None:
+    """plugins.allow and plugins.index are accepted; allowing a plugin imports nothing; an
+    index file that does not exist fails create, by name."""
+    index = tmp_path / "plugins.json"
+    index.write_text("{}")
     container = await Container.create(
-        {**NULL, "plugins": {"allow": ["hostname"], "index": "plugins.json"}}
+        {**NULL, "plugins": {"allow": ["hostname"], "index": str(index)}}
     )
     async with container:
         assert container.settings.plugins.allow == ("hostname",)
+    missing = str(tmp_path / "missing.json")
+    with pytest.raises(SettingsError, match=r"plugins\.index: .*does not exist"):
+        await Container.create({**NULL, "plugins": {"index": missing}})
 
 
 async def test_a_plugin_index_url_of_another_scheme_fails_create() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import __future__
 
 import contextvars
+import dataclasses
 import enum
 import importlib
 import pkgutil
@@ -34,6 +35,13 @@ def _is_immutable(value: object) -> bool:
         return all(_is_immutable(item) for item in value)
     if isinstance(value, types.MappingProxyType):
         return all(_is_immutable(k) and _is_immutable(v) for k, v in value.items())
+    if (
+        dataclasses.is_dataclass(value)
+        and not isinstance(value, type)
+        and value.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    ):
+        # A frozen dataclass (a compliance rule): immutable when its fields are constants.
+        return all(_is_allowed(getattr(value, f.name)) for f in dataclasses.fields(value))
     return False
 
 

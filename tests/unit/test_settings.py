@@ -107,6 +107,7 @@ def test_plugin_references_and_policies_validate_their_shape() -> None:
             "enrichers": [{"name": "hostname"}],
             "plugins": {"allow": ["hostname"], "index": "plugins.json"},
             "compliance": {"profiles": ["gdpr"]},
+            "redaction": {"presets": ["pii"]},
         }
     )
     assert settings.enrichers[0].name == "hostname"
