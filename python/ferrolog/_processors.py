@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ferrolog._circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from ferrolog._diagnostics import Diagnostics
 from ferrolog._hierarchy import PluginError
 
@@ -45,15 +44,6 @@ class PluginCallError(PluginError):
     """What a caller-side plugin did wrong (counted and reported, never raised to the caller)."""
 
 
-class _SlowCall(PluginCallError):
-    """The call returned, after its timeout: a failure for the breaker, but its result is
-    used (the work is done)."""
-
-    def __init__(self, message: str, result: object) -> None:
-        super().__init__(message)
-        self.result = result
-
-
 def plugin_name(plugin: object) -> str:
     """A plugin's name for reports: its ``name`` attribute when that is a str, else its class."""
     name = getattr(plugin, "name", None)
@@ -61,7 +51,13 @@ def plugin_name(plugin: object) -> str:
 
 
 class _Stage:
-    """One plugin and its breaker and counters."""
+    """One plugin, its counters, and its breaker: closed; open after ``FAILURE_THRESHOLD``
+    failures in a row (the plugin is skipped); after ``RECOVERY_TIMEOUT`` one call probes it
+    (half-open), which closes the breaker on success and opens it again on failure.
+
+    Inline rather than a `CircuitBreaker`: it runs inside every log call, and with the GIL
+    held (the extension declares it needs the GIL) plain attributes are enough.
+    """
 
     def __init__(
         self,
@@ -85,67 +81,88 @@ class _Stage:
             self.timeout = float(timeout)
         self._diagnostics = diagnostics
         self._clock = clock
-        self.breaker = CircuitBreaker(
-            FAILURE_THRESHOLD,
-            RECOVERY_TIMEOUT,
-            1,
-            name=f"{kind} {self.name}",
-            diagnostics=diagnostics,
-            clock=clock,
-        )
-        self.calls = self.failures = self.skipped = self.slow = 0
+        self._consecutive = 0
+        self._open_until = 0.0  # 0: closed
+        self._probing = False
+        self.calls = self.failures = self.skipped = self.slow = self.opened = 0
+
+    @property
+    def state(self) -> str:
+        if not self._open_until:
+            return "closed"
+        return "half_open" if self._probing or self._clock() >= self._open_until else "open"
 
     def run(self, event: dict[str, Any]) -> tuple[bool, object]:
-        """Call the plugin through its breaker: ``(True, result)``, or ``(False, None)`` when
-        it failed or was skipped (disabled)."""
+        """Call the plugin: ``(True, result)``, or ``(False, None)`` when it failed or was
+        skipped (disabled). A call slower than the timeout still returns its result."""
+        clock = self._clock
+        if self._open_until:
+            if self._probing or clock() < self._open_until:
+                self.skipped += 1
+                return False, None
+            self._probing = True  # half-open: this call is the probe
+        self.calls += 1
+        started = clock()
         try:
-            with self.breaker:
-                self.calls += 1
-                started = self._clock()
-                result = self.fn(event)
-                took = self._clock() - started
-                if inspect.isawaitable(result):
-                    close = getattr(result, "close", None)
-                    if callable(close):
-                        close()
-                    raise PluginCallError(
-                        "returned an awaitable: caller-side plugins run inside the log call "
-                        "and must be plain functions"
-                    )
-                if took > self.timeout:
-                    self.slow += 1
-                    raise _SlowCall(
-                        f"took {took:.3g} s, more than its timeout of {self.timeout:g} s "
-                        "(the call was not interrupted; its result was used)",
-                        result,
-                    )
-                return True, result
-        except CircuitOpenError:
-            self.skipped += 1
-            return False, None
-        except _SlowCall as exc:
-            self._failed(exc)
-            return True, exc.result
+            result = self.fn(event)
         except Exception as exc:
             self._failed(exc)
             return False, None
+        took = clock() - started
+        if not isinstance(result, (dict, bool)) and inspect.isawaitable(result):
+            close = getattr(result, "close", None)
+            if callable(close):
+                close()
+            self._failed(
+                PluginCallError(
+                    "returned an awaitable: caller-side plugins run inside the log call "
+                    "and must be plain functions"
+                )
+            )
+            return False, None
+        if took > self.timeout:
+            self.slow += 1
+            self._failed(
+                PluginCallError(
+                    f"took {took:.3g} s, more than its timeout of {self.timeout:g} s "
+                    "(the call was not interrupted; its result was used)"
+                )
+            )
+            return True, result
+        if self._consecutive or self._open_until:
+            self._succeeded()
+        return True, result
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
+        self._consecutive += 1
         reason = str(exc) if isinstance(exc, PluginCallError) else repr(exc)
         self._diagnostics.report(
             f"{self.kind}:{self.name}:failed", f"{self.kind} plugin {self.name} failed: {reason}"
         )
+        if self._probing or self._consecutive >= FAILURE_THRESHOLD:
+            self._probing = False
+            self._open_until = self._clock() + RECOVERY_TIMEOUT
+            self.opened += 1
+            self._diagnostics.report(
+                f"{self.kind}:{self.name}:open",
+                f"{self.kind} plugin {self.name} disabled after {self._consecutive} failure(s) "
+                f"in a row; tried again in {RECOVERY_TIMEOUT:g} s",
+            )
+
+    def _succeeded(self) -> None:
+        if self._open_until:
+            self._diagnostics.report(
+                f"{self.kind}:{self.name}:closed",
+                f"{self.kind} plugin {self.name} recovered; it runs again",
+            )
+        self._consecutive = 0
+        self._open_until = 0.0
+        self._probing = False
 
     def garbage(self, what: str) -> None:
-        """The plugin returned something it must not: count it as a failure of its breaker."""
+        """The plugin returned something it must not: a failure like a raise."""
         self._failed(PluginCallError(what))
-        # Feed the breaker too: a plugin that keeps returning garbage is disabled.
-        try:
-            with self.breaker:
-                raise PluginCallError(what)
-        except (PluginCallError, CircuitOpenError):
-            pass
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -155,8 +172,8 @@ class _Stage:
             "failures": self.failures,
             "slow": self.slow,
             "skipped": self.skipped,
-            "state": self.breaker.state.value,
-            "disabled": self.breaker.state is CircuitState.OPEN,
+            "state": self.state,
+            "disabled": self.state == "open",
         }
 
 

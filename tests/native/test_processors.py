@@ -13,7 +13,7 @@ import pytest
 
 import ferrolog
 from ferrolog import Pipeline
-from ferrolog._processors import FAILURE_THRESHOLD, ProcessorChain
+from ferrolog._processors import FAILURE_THRESHOLD, RECOVERY_TIMEOUT, ProcessorChain
 
 
 def _pipeline(tmp_path: Path, chain: Any) -> tuple[Pipeline, Path]:
@@ -129,7 +129,7 @@ def test_a_raising_plugin_is_isolated_counted_reported_once_and_disabled(
     assert broken_stats["disabled"] is True
     err = capfd.readouterr().err
     assert err.count("filter plugin broken-filter failed: KeyError('boom')") == 1
-    assert "circuit 'filter broken-filter' changed from closed to open" in err
+    assert "filter plugin broken-filter disabled after 5 failure(s) in a row" in err
     p.close()
 
 
@@ -270,3 +270,36 @@ def test_processors_must_be_callable() -> None:
 def test_a_plugin_without_its_method_is_refused() -> None:
     with pytest.raises(TypeError, match="enricher plugin 'object' has no callable enrich"):
         ProcessorChain(enrichers=[object()])
+
+
+def test_a_disabled_plugin_is_probed_after_the_recovery_time_and_closes(tmp_path: Path) -> None:
+    now = [0.0]
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.fail = True
+
+        def enrich(self, event: dict[str, Any]) -> dict[str, Any]:
+            if self.fail:
+                raise RuntimeError("down")
+            return {"ok": True}
+
+    flaky = Flaky()
+    chain = ProcessorChain(enrichers=[flaky], clock=lambda: now[0])
+    p, path = _pipeline(tmp_path, chain)
+    log = p.logger("f")
+    for _ in range(FAILURE_THRESHOLD):
+        log.info("fails")
+    assert chain.stats()[0]["state"] == "open"
+    now[0] += RECOVERY_TIMEOUT + 1
+    log.info("probe fails")  # a failed probe opens it again
+    assert chain.stats()[0]["state"] == "open"
+    now[0] += RECOVERY_TIMEOUT + 1
+    flaky.fail = False
+    log.info("probe passes")
+    log.info("closed again")
+    events = _events(p, path)
+    assert [e.get("ok") for e in events][-2:] == [True, True]
+    (stats,) = chain.stats()
+    assert (stats["state"], stats["failures"]) == ("closed", FAILURE_THRESHOLD + 1)
+    p.close()
