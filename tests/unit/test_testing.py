@@ -172,3 +172,17 @@ def test_a_thread_without_the_context_goes_to_the_latest_capture() -> None:
         worker.join()
     assert logs.messages == ["from a plain thread"]
     p.close()
+
+
+def test_the_documented_example_passes() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "pytest_logs"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example)],
+        capture_output=True,
+        text=True,
+        cwd=example,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
