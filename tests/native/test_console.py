@@ -341,3 +341,32 @@ def test_hostile_text_property(
     body = stripped.replace("\n", "")
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in body), body
     assert not set(body) & {"\u2028", "\u2029", "\u202e"}
+
+
+def test_the_documented_console_example_runs() -> None:
+    """examples/console_demo.py (docs/console.md) on a pipe: no colours, the documented shape."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "console_demo.py"
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+    done = subprocess.run(
+        [sys.executable, str(example)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    assert "\x1b" not in done.stdout
+    assert " INFO " in lines[0]
+    assert "app.db" in lines[0]
+    assert "query done" in lines[0]
+    assert "user_id=7 path=/api latency_ms=12.5" in lines[0]
+    assert " WARNING " in lines[1]
+    assert 'params={"id":[1,2]}' in lines[1]
+    assert " ERROR " in lines[2]
+    assert 'path="/api/items x"' in lines[2]
+    assert any(line.startswith("    ") and "KeyError" in line for line in lines[3:])
