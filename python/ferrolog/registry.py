@@ -628,33 +628,26 @@ class PluginRegistry:
         """Every plugin ``settings`` use that cannot load, as ``(setting path, error)``."""
         from ferrolog.config import PluginSink
 
-        problems: list[tuple[str, Exception]] = []
-        for index, sink in enumerate(settings.sinks):
-            if isinstance(sink, PluginSink):
-                try:
-                    self.validate("sink", sink.name, sink.config)
-                except (PluginNotFoundError, PluginNotAllowedError, PluginKindError) as exc:
-                    problems.append((f"sinks.{index}.name", exc))
-                except (
-                    PluginDeclarationError,
-                    PluginIncompatibleError,
-                    PluginConfigError,
-                ) as exc:
-                    where = "config" if isinstance(exc, PluginConfigError) else "name"
-                    problems.append((f"sinks.{index}.{where}", exc))
+        # (where in the settings, kind, name, config) of every plugin the settings use.
+        used: list[tuple[str, PluginKind, str, Mapping[str, Any]]] = [
+            (f"sinks.{index}", "sink", sink.name, sink.config)
+            for index, sink in enumerate(settings.sinks)
+            if isinstance(sink, PluginSink)
+        ]
         for setting, kind in _CALLER_SIDE:
-            for index, ref in enumerate(getattr(settings, setting)):
-                try:
-                    self.validate(kind, ref.name, ref.config)
-                except (PluginNotFoundError, PluginNotAllowedError, PluginKindError) as exc:
-                    problems.append((f"{setting}.{index}.name", exc))
-                except (
-                    PluginDeclarationError,
-                    PluginIncompatibleError,
-                    PluginConfigError,
-                ) as exc:
-                    where = "config" if isinstance(exc, PluginConfigError) else "name"
-                    problems.append((f"{setting}.{index}.{where}", exc))
+            used += [
+                (f"{setting}.{index}", kind, ref.name, ref.config)
+                for index, ref in enumerate(getattr(settings, setting))
+            ]
+        problems: list[tuple[str, Exception]] = []
+        for where, kind, name, config in used:
+            try:
+                self.validate(kind, name, config)
+            except (PluginNotFoundError, PluginNotAllowedError, PluginKindError) as exc:
+                problems.append((f"{where}.name", exc))
+            except (PluginDeclarationError, PluginIncompatibleError, PluginConfigError) as exc:
+                part = "config" if isinstance(exc, PluginConfigError) else "name"
+                problems.append((f"{where}.{part}", exc))
         index_location = settings.plugins.index
         if index_location is not None:
             from ferrolog._marketplace import location_problem

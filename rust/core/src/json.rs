@@ -1,5 +1,6 @@
 //! A small JSON reader for the lines ferrolog's encoder writes, keeping object members in their
-//! written order (the console renders fields in the order they were logged).
+//! written order (the console renders fields in the order they were logged); the network
+//! sinks read lines with it too (`net::json`).
 //!
 //! Why not a crate: the console needs only a tree of the line with its key order, numbers kept
 //! as their text (never re-rounded) and a bound on nesting; the encoder's output is plain
@@ -28,6 +29,14 @@ impl Value {
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
             Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The text of a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
             _ => None,
         }
     }
