@@ -6,7 +6,6 @@ child had logged minus the prefix) must fit in the ring plus one batch."""
 from __future__ import annotations
 
 import mmap
-import os
 import random
 import signal
 import struct
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+
+from conftest import STRESS_SEED
 
 pytestmark = [pytest.mark.needs_fork, pytest.mark.linux_only]
 
@@ -88,7 +89,7 @@ def _trial(tmp: Path, rng: random.Random) -> tuple[int, int, int]:
 
 
 def _run(trials: int, tmp: Path, figure: Callable[[str, object], None]) -> None:
-    seed = int(os.environ.get("FERROLOG_STRESS_SEED", "0")) or random.randrange(1 << 30)
+    seed = STRESS_SEED or random.randrange(1 << 30)
     rng = random.Random(seed)
     worst, worst_bound, total_logged = 0, 0, 0
     for n in range(trials):
