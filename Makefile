@@ -12,7 +12,7 @@ LOOM_TARGET  := target/loom
 SANITIZE_TARGET := target/sanitize
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-rust test-loom test-sanitize test-python test-wheel test-matrix lint fmt bench bench-compare build clean toolchain
+.PHONY: help demo test test-rust test-loom test-sanitize test-python stress test-wheel test-matrix lint fmt bench bench-compare build clean toolchain
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -73,6 +73,11 @@ test-python: $(NATIVE_STAMP) ## pytest: unit, native, property and integration t
 	PYTHONMALLOC=debug $(PY) -m pytest -q -p no:cacheprovider tests/native
 	@echo "the whole suite:"
 	$(PY) -m pytest -q
+
+# The fault-injection suite (tests/stress) in full: its short variants run in test-python, the
+# long ones (marked `stress`) only here. Prints its figures, one line each, at the end.
+stress: $(NATIVE_STAMP) ## fault-injection suite in full (crash, disk full, threads); prints figures
+	FERROLOG_STRESS=1 $(PY) -m pytest -q -p no:cacheprovider -m stress tests/stress
 
 lint: $(NATIVE_STAMP) ## ruff, mypy --strict, stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(PY) -m ruff check .

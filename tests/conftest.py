@@ -46,12 +46,47 @@ _FACILITIES: dict[str, tuple[bool, str]] = {
 }
 
 
+# The long fault-injection runs of tests/stress (issue #19), marked `stress`: only with
+# FERROLOG_STRESS=1 (`make stress`). Their short variants run everywhere. FERROLOG_STRESS_SEED
+# replays the crash test's random kill moments. Both are taken out of the environment: every
+# FERROLOG_* variable must name a setting, so a container built from it would refuse them.
+_STRESS = os.environ.pop("FERROLOG_STRESS", None) == "1"
+STRESS_SEED = int(os.environ.pop("FERROLOG_STRESS_SEED", None) or 0)
+_STRESS_SKIP = "a long fault-injection run: set FERROLOG_STRESS=1 (make stress)"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip, with the reason, every test marked as needing a facility this platform lacks."""
+    """Skip, with the reason, every test marked as needing a facility this platform lacks,
+    and the `stress` tests unless FERROLOG_STRESS=1."""
     for item in items:
         for marker, (available, reason) in _FACILITIES.items():
             if not available and item.get_closest_marker(marker) is not None:
                 item.add_marker(pytest.mark.skip(reason=f"{reason}; not on {sys.platform}"))
+        if not _STRESS and item.get_closest_marker("stress") is not None:
+            item.add_marker(pytest.mark.skip(reason=_STRESS_SKIP))
+
+
+# The figures the fault-injection tests report through `figure`, printed at the end of the run.
+_FIGURES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("ferrolog fault-injection figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def figure(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
+    """`figure(name, value)`: one line of the run's final report, prefixed with the test's
+    variant (`full` for a `stress` test, `short` otherwise)."""
+    variant = "full" if request.node.get_closest_marker("stress") is not None else "short"
+
+    def report(name: str, value: object) -> None:
+        _FIGURES.append(f"{variant} {name}: {value}")
+
+    return report
 
 
 class FileLog:
