@@ -77,7 +77,7 @@ test-python: $(NATIVE_STAMP) ## pytest: unit, native, property and integration t
 # The fault-injection suite (tests/stress) in full: its short variants run in test-python, the
 # long ones (marked `stress`) only here. Prints its figures, one line each, at the end.
 stress: $(NATIVE_STAMP) ## fault-injection suite in full (crash, disk full, threads); prints figures
-	FERROLOG_STRESS=1 $(PY) -m pytest -q -p no:cacheprovider -m stress tests/stress
+	STRESS=1 $(PY) -m pytest -q -p no:cacheprovider -m stress tests/stress
 
 lint: $(NATIVE_STAMP) ## ruff, mypy --strict, stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(PY) -m ruff check .

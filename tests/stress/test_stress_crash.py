@@ -96,7 +96,7 @@ def _run(trials: int, tmp: Path, figure: Callable[[str, object], None]) -> None:
         try:
             logged, prefix, bound = _trial(tmp, rng)
         except AssertionError as e:
-            raise AssertionError(f"trial {n} (FERROLOG_STRESS_SEED={seed}): {e}") from e
+            raise AssertionError(f"trial {n} (STRESS_SEED={seed}): {e}") from e
         total_logged += logged
         if logged - prefix >= worst:
             worst, worst_bound = max(logged - prefix, 0), bound
