@@ -78,6 +78,18 @@ DURATION_FORMS = (
 ROTATION_FORMS = "'hourly', 'daily', or a duration of whole seconds, e.g. 3600, '1h', '7d'"
 
 
+def _number_with_unit(
+    value: str, units: Mapping[str, float], default: str, kind: str, forms: str
+) -> float:
+    """``value``'s number times its unit (``default`` when it has none); a clear error naming
+    ``kind`` and the accepted ``forms`` otherwise."""
+    match = _NUMBER_WITH_UNIT.match(value)
+    unit = (match.group(2) if match else "") or default
+    if match is None or unit not in units:
+        raise ValueError(f"{value!r} is not a {kind}; accepted: {forms}")
+    return float(match.group(1)) * units[unit]
+
+
 def parse_size(value: object) -> object:
     """Bytes for ``value``: an int, or a string such as ``"64 MiB"`` or ``"4KB"``.
 
@@ -85,11 +97,7 @@ def parse_size(value: object) -> object:
     """
     if isinstance(value, bool) or not isinstance(value, str):
         return value
-    match = _NUMBER_WITH_UNIT.match(value)
-    unit = match.group(2) if match else ""
-    if match is None or (unit and unit not in SIZE_UNITS):
-        raise ValueError(f"{value!r} is not a size; accepted: {SIZE_FORMS}")
-    number = float(match.group(1)) * SIZE_UNITS[unit or "B"]
+    number = _number_with_unit(value, SIZE_UNITS, "B", "size", SIZE_FORMS)
     if not number.is_integer():
         raise ValueError(f"{value!r} is not a whole number of bytes; accepted: {SIZE_FORMS}")
     return int(number)
@@ -102,11 +110,7 @@ def parse_duration(value: object) -> object:
     """
     if isinstance(value, bool) or not isinstance(value, str):
         return value
-    match = _NUMBER_WITH_UNIT.match(value)
-    unit = match.group(2) if match else ""
-    if match is None or (unit and unit not in DURATION_UNITS):
-        raise ValueError(f"{value!r} is not a duration; accepted: {DURATION_FORMS}")
-    seconds = float(match.group(1)) * DURATION_UNITS[unit or "s"]
+    seconds = _number_with_unit(value, DURATION_UNITS, "s", "duration", DURATION_FORMS)
     if not math.isfinite(seconds):
         raise ValueError(f"{value!r} is not a finite duration; accepted: {DURATION_FORMS}")
     return seconds

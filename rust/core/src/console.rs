@@ -28,6 +28,7 @@ use crate::fdio::FdKind;
 use crate::json::{self, Value};
 use crate::sink::Sink;
 use crate::stdio::write_stdio;
+use crate::tz::civil_from_days;
 
 /// The SGR (colour) sequences the console writes: the only escape sequences in its output.
 pub mod sgr {
@@ -618,20 +619,6 @@ fn push_time(out: &mut Vec<u8>, v: &Value) -> usize {
         }
     }
     push_text(out, text, Style::Bare)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); H. Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(all(test, not(loom)))]

@@ -51,6 +51,19 @@ impl Logger {
     }
 
     /// This logger with other (already encoded) bound fields.
+    /// This logger with no bound fields (name, level and policy rules kept, not recomputed).
+    pub(crate) fn unbound(&self, py: Python<'_>) -> Self {
+        let shared = &self.shared;
+        let none = EncodedFields::encode(
+            py,
+            PyDict::new(py),
+            Some(shared.schema),
+            shared.max_event_bytes,
+            &shared.redact,
+        );
+        self.with_bound(py, none)
+    }
+
     fn with_bound(&self, py: Python<'_>, bound: EncodedFields) -> Self {
         Self {
             shared: self.shared.clone(),

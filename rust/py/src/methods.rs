@@ -269,13 +269,7 @@ unsafe fn dispatch_inner(
             } => {
                 // The fields hold the context and bound ones now: encode them as the call's
                 // only fields, with a logger that has none bound.
-                bare = Some(Logger::create(
-                    py,
-                    logger.shared.clone(),
-                    logger.name.bind(py).clone(),
-                    logger.level,
-                    pyo3::types::PyDict::new(py),
-                ));
+                bare = Some(logger.unbound(py));
                 specials.no_context = true;
                 let ptrs = values.iter().map(Bound::as_ptr).collect();
                 processed = Some((new_msg, names, values, ptrs));

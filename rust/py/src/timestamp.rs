@@ -1,5 +1,6 @@
 //! UTC timestamps with microseconds, formatted once per second per thread.
 
+use ferrolog_core::tz::civil_from_days;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Microseconds since the Unix epoch, from the realtime clock.
@@ -112,20 +113,6 @@ fn format_second(secs: i64) -> [u8; 19] {
 fn two(dst: &mut [u8], v: u32) {
     dst[0] = b'0' + (v / 10) as u8;
     dst[1] = b'0' + (v % 10) as u8;
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); H. Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
