@@ -12,7 +12,7 @@ LOOM_TARGET  := target/loom
 SANITIZE_TARGET := target/sanitize
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-rust test-loom test-sanitize test-python stress test-wheel test-matrix lint fmt bench bench-compare build clean toolchain
+.PHONY: help demo test test-rust test-loom test-sanitize test-python stress test-wheel test-matrix lint fmt bench bench-compare build clean toolchain docs docs-serve docs-check
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -143,3 +143,46 @@ test-matrix: toolchain ## run pytest on each CPython in MATRIX (default 3.10-3.1
 		echo "test-matrix: Python $$v ($$py)"; \
 		$(MAKE) --no-print-directory test-python PYTHON=$$py VENV=.venv-$$v CARGO_TARGET_DIR=$(CURDIR)/target/py$$v PROFILE=dev-release || exit 1; \
 	done
+
+# The documentation site (mkdocs-material + mkdocstrings, the `docs` extra of pyproject.toml,
+# installed here into .venv; `make test` does not need it). docs/settings-reference.md is
+# regenerated from python/ferrolog/config.py first; the build is strict (mkdocs.yml), so a
+# broken link, anchor or reference fails it. The site goes to target/site.
+DOCS_STAMP := $(VENV)/.docs-extra
+$(DOCS_STAMP): $(NATIVE_STAMP) pyproject.toml
+	@mkdir -p target
+	$(PY) -c 'import sys; t = __import__("tomllib" if sys.version_info >= (3, 11) else "tomli"); \
+		print("\n".join(t.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))' \
+		> target/docs-requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r target/docs-requirements.txt
+	touch $@
+
+docs: $(DOCS_STAMP) ## build the documentation site (strict) into target/site
+	$(PY) docs/_tools/settings_reference.py
+	$(PY) -m mkdocs build --strict --quiet
+
+DOCS_PORT ?= 8000
+docs-serve: $(DOCS_STAMP) ## serve the documentation with live reload on 127.0.0.1:$(DOCS_PORT)
+	$(PY) docs/_tools/settings_reference.py
+	$(PY) -m mkdocs serve --strict -a 127.0.0.1:$(DOCS_PORT)
+
+# The built site in a real browser: headless Chromium (Debian package `chromium`, installed
+# with apt-get when root and missing) opens the home and configuration pages, saves
+# screenshots to target/docs-screenshots/, and fails on a console error or a broken internal
+# link (every internal link of the site is crawled). Then the docs' code blocks run with the
+# docs extra installed, so the structlog and loguru halves of the migration guide run too.
+docs-check: docs ## build the docs, check them in headless Chromium, run every docs example
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "docs-check: installing chromium with apt-get"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+				|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } \
+				|| echo "docs-check: apt-get could not install chromium"; \
+		fi; \
+	fi
+	@if command -v chromium >/dev/null 2>&1; then \
+		$(PY) docs/_tools/browser_check.py target/site --out target/docs-screenshots; \
+	else \
+		echo "docs-check: SKIPPED the browser check: no chromium (install the Debian package 'chromium', or run as root so this target installs it)"; \
+	fi
+	$(PY) -m pytest -q -p no:cacheprovider tests/docs
