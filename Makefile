@@ -159,12 +159,12 @@ $(DOCS_STAMP): $(NATIVE_STAMP) pyproject.toml
 
 docs: $(DOCS_STAMP) ## build the documentation site (strict) into target/site
 	$(PY) docs/_tools/settings_reference.py
-	$(PY) -m mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
 DOCS_PORT ?= 8000
 docs-serve: $(DOCS_STAMP) ## serve the documentation with live reload on 127.0.0.1:$(DOCS_PORT)
 	$(PY) docs/_tools/settings_reference.py
-	$(PY) -m mkdocs serve --strict -a 127.0.0.1:$(DOCS_PORT)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --strict -a 127.0.0.1:$(DOCS_PORT)
 
 # The built site in a real browser: headless Chromium (Debian package `chromium`, installed
 # with apt-get when root and missing) opens the home and configuration pages, saves
@@ -184,5 +184,6 @@ docs-check: docs ## build the docs, check them in headless Chromium, run every d
 		$(PY) docs/_tools/browser_check.py target/site --out target/docs-screenshots; \
 	else \
 		echo "docs-check: SKIPPED the browser check: no chromium (install the Debian package 'chromium', or run as root so this target installs it)"; \
+		if [ -n "$(DOCS_REQUIRE_BROWSER)" ]; then echo "docs-check: DOCS_REQUIRE_BROWSER is set: failing"; exit 1; fi; \
 	fi
 	$(PY) -m pytest -q -p no:cacheprovider tests/docs

@@ -82,6 +82,22 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
     return found
 
 
+def _from_docstring(model: type[BaseModel]) -> dict[str, str]:
+    """What a model's docstring says about its fields: ````name````: text (or ````name````
+    (default ...): text), up to the next such marker or the end of the paragraph or item."""
+    found: dict[str, str] = {}
+    for cls in model.__mro__:
+        doc = cls.__dict__.get("__doc__") or ""
+        for chunk in re.split(r"\n\s*\n|\n\s*- ", inspect.cleandoc(doc)):
+            text = " ".join(chunk.split())
+            marks = list(re.finditer(r"``(\w+)``(?: \((?:default )?[^)]*\))?: ", text))
+            for i, mark in enumerate(marks):
+                end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+                said = text[mark.end() : end].strip().rstrip(".")
+                found.setdefault(mark.group(1), said[:1].upper() + said[1:] + ".")
+    return found
+
+
 def _rst_to_md(text: str) -> str:
     text = re.sub(r"``([^`]+)``", r"`\1`", text)
     return " ".join(text.split()).replace("|", "\\|")
@@ -190,7 +206,7 @@ def _sections(
     model: type[BaseModel], path: str, env: str, title: str, intro: str
 ) -> Iterator[Section]:
     hints = typing.get_type_hints(model, include_extras=True)
-    comments = _comments(model)
+    comments = {**_from_docstring(model), **_comments(model)}
     rows: list[Row] = []
     nested: list[tuple[type[BaseModel], str, str, str, str]] = []
     for name, info in model.model_fields.items():
@@ -271,11 +287,14 @@ def render() -> str:
         if section.intro:
             out += [_rst_to_md(section.intro.split("\n\n")[0]), ""]
         out += [
-            "| setting | type | default | bounds | environment variable | description |",
-            "|---|---|---|---|---|---|",
+            "| setting and environment variable | type, default, bounds | description |",
+            "|---|---|---|",
         ]
         for row in section.rows:
-            cells = [f"`{row.path}`", row.type, row.default, row.bounds, f"`{row.env}`", row.doc]
+            kind = f"{row.type}<br>default {row.default}"
+            if row.bounds:
+                kind += f"<br>{row.bounds}"
+            cells = [f"`{row.path}`<br>`{row.env}`", kind, row.doc]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)

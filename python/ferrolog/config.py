@@ -170,6 +170,8 @@ class RingSettings(_Model):
         le=MAX_RING_BYTES,
         description="Ring size in bytes, 4096 to 1 GiB, rounded up to a power of two.",
     )
+    #: What a sync call does when the ring is full: ``"drop"`` the event (counted) or
+    #: ``"block"`` up to ``block_timeout`` (never on a thread running an event loop).
     overflow: Literal["drop", "block"] = "drop"
     #: With ``overflow="block"``: the longest a sync call waits for space before dropping,
     #: more than 0 and at most 60 seconds.
@@ -279,6 +281,7 @@ class FileSink(_Routed):
     """
 
     type: Literal["file"] = "file"
+    #: The file to append to; its directory must exist.
     path: Path
     #: Rotate when the file would grow past this many bytes, 1 KiB ..= 1 TiB.
     max_bytes: ByteSize | None = Field(
@@ -296,6 +299,7 @@ class FileSink(_Routed):
     backups: int = Field(
         default=5, ge=0, le=MAX_BACKUPS, description="Rotated files to keep, 0 to 1000."
     )
+    #: Gzip each rotated file (``app.log.1.gz``) on a background job.
     compress: bool = False
     #: Permission bits of a new file, 0 ..= 0o777: an int (TOML ``0o640``) or an octal
     #: string (``"0640"``, ``"0o640"``, e.g. from an environment variable).
@@ -316,6 +320,7 @@ class ConsoleSink(_Routed):
 
     type: Literal["console"] = "console"
     colors: Literal["auto", "always", "never"] = "auto"
+    #: The stream the lines go to.
     stream: Literal["stdout", "stderr"] = "stdout"
 
 
@@ -323,7 +328,9 @@ class PluginSink(_Routed):
     """A sink provided by a plugin: an allowed plugin's name or ``"module:Class"``."""
 
     type: Literal["plugin"] = "plugin"
+    #: The plugin: an allowed plugin's name or a ``"module:Class"`` reference.
     name: str
+    #: The plugin's own settings, validated by its ``Config`` model.
     config: FrozenConfig = Field(default_factory=_empty_mapping)
 
     @field_validator("name")
@@ -387,8 +394,11 @@ class SyslogSink(_ShippingOptions):
     address: str = "/dev/log"
     #: Default: ``unix`` for a path, ``udp`` for ``host:port``.
     transport: Literal["udp", "tcp", "unix"] | None = None
+    #: The message format: RFC 5424 or the older BSD format of RFC 3164.
     format: Literal["rfc5424", "rfc3164"] = "rfc5424"
+    #: The syslog facility, by name (``"user"``, ``"local0"`` ...) or number 0 ..= 23.
     facility: _Facility | Annotated[int, Field(ge=0, le=23)] = "user"
+    #: The APP-NAME (RFC 5424) or TAG (RFC 3164) of every message.
     app_name: str = Field(default="ferrolog", min_length=1, max_length=48)
     #: Default: this machine's host name.
     hostname: str | None = Field(default=None, min_length=1, max_length=255)
@@ -448,10 +458,14 @@ class HttpSink(_ShippingOptions):
     """
 
     type: Literal["http"] = "http"
+    #: The endpoint, ``http://`` or ``https://``.
     url: str = Field(max_length=2048)
     format: Literal["ndjson", "json_array", "otlp"] = "ndjson"
+    #: Extra request headers, name to value (never shown in a repr, a log or an error).
     headers: HeaderValues = Field(default_factory=_no_headers)
+    #: Sent as ``Authorization: Bearer <token>``; never shown.
     token: SecretStr | None = None
+    #: Compress each request body (``Content-Encoding: gzip``).
     gzip: bool = False
     #: Bytes of lines per request at most (one longer line goes alone).
     batch_bytes: ByteSize = Field(default=1 << 20, ge=1024, le=MAX_BATCH_BYTES)
@@ -463,6 +477,7 @@ class HttpSink(_ShippingOptions):
     verify_tls: bool = True
     #: https: a PEM file of CA certificates to trust instead of the system's store.
     ca_file: Path | None = None
+    #: ``otlp``: the resource attributes of every batch, e.g. ``{"service.name": "api"}``.
     resource: ResourceAttributes = Field(default_factory=_no_resource)
 
     @field_validator("url")
@@ -519,8 +534,11 @@ class StaticFields(_Model):
     A field of the event with the same name (bound, context or call) wins over a static one.
     """
 
+    #: The ``service`` field of every event.
     service: str | None = Field(default=None, min_length=1, max_length=256)
+    #: The ``env`` field of every event, e.g. ``"production"``.
     env: str | None = Field(default=None, min_length=1, max_length=256)
+    #: The ``version`` field of every event.
     version: str | None = Field(default=None, min_length=1, max_length=256)
     #: ``True``: this machine's host name, read when the pipeline starts; or the name itself.
     host: bool | Annotated[str, Field(min_length=1, max_length=255)] = False
@@ -534,8 +552,11 @@ class SamplingRule(_Model):
     """Keep the first of every ``every`` events per key, from the loggers named ``logger`` or
     below it (``""``: all), at or below ``level``; the others are counted (``sampled_out``)."""
 
+    #: Loggers named so or below (``""``: all).
     logger: str = ""
+    #: Events at this level or below are sampled; above it, all are kept.
     level: LevelSetting = "info"
+    #: Keep 1 of every ``every`` events per key.
     every: int = Field(ge=1, le=10**12)
     #: What counts as "the same event": its message text, or its logger.
     by: Literal["message", "logger"] = "message"
@@ -548,11 +569,15 @@ class RateLimitRule(_Model):
     were suppressed", fields ``suppressed`` and ``suppressed_key``) logged when the key is
     let through again, and at close."""
 
+    #: Loggers named so or below (``""``: all).
     logger: str = ""
+    #: Events at this level or below are limited; above it, all pass.
     level: LevelSetting = "info"
+    #: Events let through per second on average, per key.
     per_second: float = Field(gt=0, le=1e9)
     #: Default: ``per_second`` (at least 1).
     burst: int | None = Field(default=None, ge=1, le=10**9)
+    #: What counts as "the same event": its message text, or its logger.
     by: Literal["message", "logger"] = "message"
 
 
@@ -566,7 +591,9 @@ FallbackSettings = Annotated[
 class PluginRef(_Model):
     """A caller-side plugin (filter, enricher or redactor) and its own configuration."""
 
+    #: The plugin: an allowed plugin's name or a ``"module:Class"`` reference.
     name: str
+    #: The plugin's own settings, validated by its ``Config`` model.
     config: FrozenConfig = Field(default_factory=_empty_mapping)
 
     @field_validator("name")
@@ -681,7 +708,9 @@ class AuditSettings(_Model):
     ``fsync`` (default true) makes each record durable on disk before ``record`` returns.
     """
 
+    #: The trail's file (JSON lines); none: no audit trail.
     path: Path | None = None
+    #: Make each record durable on disk before ``record`` returns.
     fsync: bool = True
     #: Days the trail's records must be kept (1 ..= 36500): written in the trail's first
     #: record; a trail is never reopened with a shorter retention than its first record
@@ -727,6 +756,7 @@ class ObservabilitySettings(_Model):
 
     metrics: bool = True
     callback: str | None = None
+    #: Seconds between two calls of ``callback``.
     interval: Duration = Field(default=_DEFAULT_METRICS_INTERVAL, gt=0, le=86_400)
 
     @field_validator("callback")
@@ -780,11 +810,15 @@ with warnings.catch_warnings():
             frozen=True,
         )
 
+        #: The container's threshold: a stdlib number (plus ``TRACE`` = 5) or a level name,
+        #: case-insensitive, or one of ``levels``. Events below it are not even encoded.
         level: int = 20
         #: Custom levels of this container, name to number, e.g. ``{"notice": 25}``; usable
         #: in ``level`` and in ``log("notice", ...)``. Never registered globally. A custom
         #: level may not reuse a standard level's name or number, nor another's number.
         levels: FrozenLevels = Field(default_factory=_empty_mapping)
+        #: The JSON layout of every event: ``default``, Elastic's ``ecs`` or OpenTelemetry's
+        #: ``otel`` log data model (docs/concepts.md).
         schema: Literal["default", "ecs", "otel"] = "default"  # type: ignore[assignment]
         ring: RingSettings = Field(default_factory=RingSettings)
         #: At least one sink. Left unset, it is the console when standard output (fd 1) is a
