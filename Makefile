@@ -12,7 +12,7 @@ LOOM_TARGET  := target/loom
 SANITIZE_TARGET := target/sanitize
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-rust test-loom test-sanitize test-python stress test-wheel test-matrix lint fmt bench bench-compare build clean toolchain docs docs-serve docs-check
+.PHONY: help demo test test-rust test-loom test-sanitize test-python stress test-wheel test-matrix lint fmt bench bench-compare build clean toolchain
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -148,6 +148,7 @@ test-matrix: toolchain ## run pytest on each CPython in MATRIX (default 3.10-3.1
 # installed here into .venv; `make test` does not need it). docs/settings-reference.md is
 # regenerated from python/ferrolog/config.py first; the build is strict (mkdocs.yml), so a
 # broken link, anchor or reference fails it. The site goes to target/site.
+.PHONY: docs docs-serve docs-check
 DOCS_STAMP := $(VENV)/.docs-extra
 $(DOCS_STAMP): $(NATIVE_STAMP) pyproject.toml
 	@mkdir -p target
