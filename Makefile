@@ -163,7 +163,7 @@ docs: $(DOCS_STAMP) ## build the documentation site (strict) into target/site
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
 DOCS_PORT ?= 8000
-docs-serve: $(DOCS_STAMP) ## serve the documentation with live reload on 127.0.0.1:$(DOCS_PORT)
+docs-serve: $(DOCS_STAMP) ## serve the docs with live reload on 127.0.0.1:8000 (DOCS_PORT=...)
 	$(PY) docs/_tools/settings_reference.py
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --strict -a 127.0.0.1:$(DOCS_PORT)
 
