@@ -73,7 +73,9 @@ def test_program(block: Block, tmp_path: Path) -> None:
         (tmp_path / name).write_text(text, "utf-8")
     if "pytest" in block.directives:
         script = tmp_path / "test_example.py"
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name]
+        # Without the dev extra's heavier plugins, which no example uses (ferrolog's loads).
+        quiet = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark"]
+        command = [sys.executable, "-m", "pytest", "-q", *quiet, script.name]
     else:
         script = tmp_path / "example.py"
         command = [sys.executable, script.name]
