@@ -92,8 +92,16 @@ fmt: $(VENV)/bin/python ## format Rust and Python sources
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix --quiet .
 
-bench: $(NATIVE_STAMP) ## pytest-benchmark suites in benches/
+# Short runs: the pytest-benchmark suites, then the in-process service benchmark (paired CPU per
+# request against no logging) and the low-rate one; `make bench-compare` runs them in full.
+bench: $(NATIVE_STAMP) ## pytest-benchmark suites, short in-process service and low-rate runs
 	$(PY) -m pytest benches -q -p no:cacheprovider --benchmark-only --benchmark-columns=median,min,max,rounds -o testpaths=benches
+	@$(PY) benches/bench_requirements.py | while IFS= read -r req; do \
+		$(PY) -m pip install --quiet --disable-pip-version-check "$$req" >/dev/null 2>&1 \
+			|| echo "bench: could not install '$$req'; the peers that need it are skipped"; \
+	done
+	$(PY) benches/service/inproc.py --quick
+	$(PY) benches/lowrate.py --runs 1 --seconds 2
 
 # ARGS is passed to benches/compare.py, e.g. `make bench-compare ARGS=--quick` (20,000 events,
 # 2 runs, 3 s per wrk run) or ARGS='--only structlog,ferrolog --no-service'.
@@ -103,6 +111,10 @@ bench-compare: $(NATIVE_STAMP) ## peer comparison + service benchmark -> bench-r
 		$(PY) -m pip install --quiet --disable-pip-version-check "$$req" >/dev/null 2>&1 \
 			|| echo "bench-compare: could not install '$$req' for this Python; that peer will be skipped"; \
 	done
+	@if ! command -v strace >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null 2>&1 \
+			|| echo "bench-compare: apt-get could not install strace; caller syscalls are not counted"; \
+	fi
 	@if ! command -v wrk >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "bench-compare: installing wrk with apt-get"; \

@@ -332,6 +332,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for key, row in report["results"].items():
         lines.append(f"- **{row['label']}** (`{key}`): {row['config']}")
     lines.append("")
+    lines += _inproc_and_lowrate_markdown(report)
     svc = report.get("service")
     if svc:
         from service import run as service_run
@@ -350,6 +351,26 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _inproc_and_lowrate_markdown(report: dict[str, Any]) -> list[str]:
+    """The in-process service table (the stable figure) and the low-rate table."""
+    lines: list[str] = []
+    inproc_report = report.get("inproc")
+    if inproc_report and "error" not in inproc_report:
+        from service import inproc
+
+        lines += inproc.render_markdown(inproc_report)
+    elif inproc_report:
+        lines += ["## Service, in process", "", f"Not run: {inproc_report['error']}", ""]
+    low = report.get("lowrate")
+    if low and "error" not in low:
+        import lowrate
+
+        lines += lowrate.render_markdown(low)
+    elif low:
+        lines += ["## Low rate", "", f"Not run: {low['error']}", ""]
+    return lines
 
 
 def render_readme_section(report: dict[str, Any]) -> str:
@@ -380,16 +401,20 @@ def render_readme_section(report: dict[str, Any]) -> str:
             + (f"{held[0]:.2f} ms" if held else "—")
             + f" | {_fmt_check(loop, report['events'])} |"
         )
+    lines.append("")
+    lines += _inproc_and_lowrate_markdown(report)
     svc = (report.get("service") or {}).get("results") or {}
     base = svc.get("none", {})
     if svc and base.get("c64"):
         lines += [
+            "End to end under `wrk` (FastAPI on uvicorn, one worker, 5 events per request with a "
+            f"request id in context, loopback, {report['service']['duration_s']:.0f} s per "
+            f"run, median of {report['service'].get('reps', 1)} [min–max]). Throughput on these "
+            "shared machines swings by ±25 % between identical runs, so this table cannot show "
+            "a 5 % effect; the in-process table above can.",
             "",
-            "In a service (FastAPI on uvicorn, one worker, 5 events per request with a request "
-            f"id in context, `wrk` on loopback, {report['service']['duration_s']:.0f} s per "
-            f"run, median of {report['service'].get('reps', 1)}):",
-            "",
-            "| logger | req/s at 64 conns | p99 at 8 conns | lines lost / without request id |",
+            "| logger | req/s at 64 conns [min–max] | p99 at 8 conns | lines lost / without "
+            "request id |",
             "|---|---|---|---|",
         ]
         for key, r in svc.items():
@@ -403,9 +428,10 @@ def render_readme_section(report: dict[str, Any]) -> str:
             )
             chk = r.get("check")
             lost = f"{chk['lost']:,} / {chk['no_request_id']:,}" if chk else "—"
+            spread = f" [{c64['rps_min']:,.0f}–{c64['rps_max']:,.0f}]" if "rps_min" in c64 else ""
             lines.append(
-                f"| {r.get('label', key)} | {c64['rps']:,.0f}{rel} | {c8['p99_ms']:.2f} ms | "
-                f"{lost} |"
+                f"| {r.get('label', key)} | {c64['rps']:,.0f}{rel}{spread} | "
+                f"{c8['p99_ms']:.2f} ms | {lost} |"
             )
     lines += [
         "",
@@ -416,7 +442,10 @@ def render_readme_section(report: dict[str, Any]) -> str:
         "make bench-compare                 # full run as above (installs the `bench` extra, and",
         "                                   # wrk via apt-get when run as root)",
         "make bench-compare ARGS=--quick    # 20,000 events, 2 runs, 3 s per service run",
-        "make bench                         # pytest-benchmark suites of the hot path",
+        "make bench                         # pytest-benchmark suites, short in-process",
+        "                                   # service and low-rate runs",
+        "python benches/service/inproc.py   # the in-process service table alone",
+        "python benches/lowrate.py --syscalls  # the low-rate table alone",
         "```",
         "",
     ]
@@ -591,6 +620,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_service:
         report["service_note"] = "Service comparison not run (--no-service)."
     else:
+        report["inproc"] = _subprocess_report(
+            [str(HERE / "service" / "inproc.py"), *(["--quick"] if args.quick else [])]
+        )
+        report["lowrate"] = _subprocess_report(
+            [
+                str(HERE / "lowrate.py"),
+                "--syscalls",
+                *(["--runs", "1", "--seconds", "2"] if args.quick else []),
+            ]
+        )
         from service import run as service_run
 
         svc_keys = [k for k in service_run.SERVICE_LOGGERS if not only or k in only or k == "none"]
@@ -602,6 +641,21 @@ def main(argv: list[str] | None = None) -> int:
 
     write_outputs(report, Path(args.out))
     return 0
+
+
+def _subprocess_report(cmd: list[str]) -> dict[str, Any]:
+    """Run a benchmark script of benches/ in a fresh process with ``--json``: its report, or
+    ``{"error": ...}`` (the rest of the comparison still runs)."""
+    with tempfile.TemporaryDirectory(prefix="ferrolog-bench-") as tmp:
+        out = Path(tmp) / "report.json"
+        proc = subprocess.run(
+            [sys.executable, *cmd, "--json", str(out)], capture_output=True, text=True, check=False
+        )
+        print(proc.stdout, end="", flush=True)
+        if proc.returncode != 0 or not out.exists():
+            return {"error": f"{Path(cmd[0]).name} exit {proc.returncode}: {proc.stderr[-300:]}"}
+        loaded: dict[str, Any] = json.loads(out.read_text())
+        return loaded
 
 
 def write_outputs(report: dict[str, Any], out: Path) -> None:

@@ -32,6 +32,7 @@ import peers
 
 LOGGER = os.environ.get("BENCH_LOGGER", "none")
 LOG_FILE = os.environ.get("BENCH_LOG_FILE", "service.jsonl")
+EVENTS_PER_REQUEST = 5
 
 Emit = Callable[[int, float], Awaitable[None]]
 Bind = Callable[[str], AbstractContextManager[Any]]
@@ -39,6 +40,17 @@ Bind = Callable[[str], AbstractContextManager[Any]]
 
 class Backend:
     """What one logger plugs into the app: start/stop, binding the request id, 5 events."""
+
+    def install(self, app: FastAPI) -> None:
+        """Add what the logger needs to the app (middleware) before it serves."""
+        return
+
+    #: where it writes (set before `start`)
+    log_file: str = LOG_FILE
+
+    def flush(self) -> None:
+        """Block until what was logged is written (the in-process driver's burst end)."""
+        return
 
     async def start(self) -> None:
         return None
@@ -67,26 +79,58 @@ def _five(info: Callable[..., Any], item_id: int, t0: float) -> None:
         peers.MESSAGE,
         user_id=item_id,
         path=peers.PATH_VALUE,
-        latency_ms=round((time.perf_counter() - t0) * 1e3, 3) + 0.0,
+        latency_ms=(time.perf_counter() - t0) * 1e3,
     )
 
 
 class Ferrolog(Backend):
+    """ferrolog through its container. ``sink``: "file" or "null" (what the writer costs);
+    ``events``: False binds the request id and logs nothing (what binding alone costs);
+    ``middleware``: the request context is bound by `ferrolog.fastapi.RequestContextMiddleware`
+    (with its access event when ``access_log``) instead of by the endpoint."""
+
+    def __init__(
+        self,
+        sink: str = "file",
+        *,
+        level: str = "info",
+        ring_bytes: int = peers.RING_BYTES,
+        events: bool = True,
+        middleware: bool = False,
+        access_log: bool = False,
+    ) -> None:
+        self.sink = sink
+        self.level = level
+        self.ring_bytes = ring_bytes
+        self.events = events
+        self.middleware = middleware
+        self.access_log = access_log
+
+    def install(self, app: FastAPI) -> None:
+        if self.middleware:
+            from ferrolog.fastapi import RequestContextMiddleware
+
+            app.add_middleware(RequestContextMiddleware, access_log=self.access_log)
+
     async def start(self) -> None:
         import ferrolog
 
         self._bound = ferrolog.bound_contextvars
-        sink = {"type": "file", "path": LOG_FILE}
+        sink: dict[str, Any] = (
+            {"type": "file", "path": self.log_file} if self.sink == "file" else {"type": "null"}
+        )
         self.pipe: Any = None
         self.container: Any = None
         if hasattr(ferrolog, "Container"):  # the public API (DESIGN.md §3)
             self.container = await ferrolog.Container.create(
                 {
                     "sinks": [sink],
-                    "ring": {"capacity_bytes": peers.RING_BYTES, "overflow": "block"},
+                    "level": self.level,
+                    "ring": {"capacity_bytes": self.ring_bytes, "overflow": "block"},
                 }
             )
             self.log = await self.container.get(ferrolog.Logger)
+            self.pipe = await self.container.get(ferrolog.Pipeline)
         else:  # the native pipeline underneath it
             self.pipe = ferrolog.Pipeline(
                 sinks=[sink],
@@ -104,12 +148,18 @@ class Ferrolog(Backend):
         else:
             self.pipe.close(30.0)
 
+    def flush(self) -> None:
+        self.pipe.flush(30.0)
+
     def bind(self, request_id: str) -> AbstractContextManager[Any]:
+        if self.middleware:  # bound by the middleware already
+            return contextlib.nullcontext()
         cm: AbstractContextManager[Any] = self._bound(request_id=request_id)
         return cm
 
     async def emit(self, item_id: int, t0: float) -> None:
-        _five(self.info, item_id, t0)
+        if self.events:
+            _five(self.info, item_id, t0)
 
 
 class Structlog(Backend):
@@ -117,7 +167,7 @@ class Structlog(Backend):
         import orjson
         import structlog
 
-        self.fh = open(LOG_FILE, "wb")  # noqa: SIM115, ASYNC230 - start-up, closed in stop()
+        self.fh = open(self.log_file, "wb")  # noqa: SIM115, ASYNC230 - start-up, closed in stop()
         structlog.configure(
             cache_logger_on_first_use=True,
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
@@ -135,6 +185,9 @@ class Structlog(Backend):
 
     async def stop(self) -> None:
         self.fh.close()
+
+    def flush(self) -> None:
+        self.fh.flush()
 
     def bind(self, request_id: str) -> AbstractContextManager[Any]:
         cm: AbstractContextManager[Any] = self._bound(request_id=request_id)
@@ -175,7 +228,7 @@ class Stdlib(Backend):
         import queue
 
         peers._stdlib_fast_flags()
-        self.file_handler = logging.FileHandler(LOG_FILE, encoding="utf-8")
+        self.file_handler = logging.FileHandler(self.log_file, encoding="utf-8")
         self.file_handler.setFormatter(peers.JsonFormatter())
         log = peers._fresh_stdlib_logger("app")
         log.addFilter(RequestIdFilter())
@@ -215,7 +268,7 @@ class Loguru(Backend):
 
         logger.remove()
         logger.add(
-            LOG_FILE,
+            self.log_file,
             serialize=True,
             level="INFO",
             format="{message}",
@@ -243,7 +296,7 @@ class Fapilog(Backend):
         import fapilog
         from fapilog.core.errors import request_id_var
 
-        self.dir = Path(LOG_FILE).with_suffix(".d")
+        self.dir = Path(self.log_file).with_suffix(".d")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.var = request_id_var
         self.log = await fapilog.get_async_logger(
@@ -266,7 +319,7 @@ class Fapilog(Backend):
             peers.MESSAGE,
             user_id=item_id,
             path=peers.PATH_VALUE,
-            latency_ms=round((time.perf_counter() - t0) * 1e3, 3) + 0.0,
+            latency_ms=(time.perf_counter() - t0) * 1e3,
         )
 
 
@@ -280,40 +333,47 @@ LOGGERS: dict[str, Callable[[], Backend]] = {
     "fapilog": Fapilog,
 }
 
-backend = LOGGERS[LOGGER]()
-_counter = itertools.count(1)
-_served = 0
+
+def make_app(backend: Backend, *, lifespan_managed: bool = True) -> FastAPI:
+    """The service around one `backend`. With ``lifespan_managed`` the app's lifespan starts
+    and stops the backend and leaves ``<BENCH_LOG_FILE>.count`` (what uvicorn runs); without,
+    the caller does (the in-process driver of inproc.py, which keeps several apps alive)."""
+    counter = itertools.count(1)
+    served = 0
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await backend.start()
+        try:
+            yield
+        finally:
+            await backend.stop()
+            Path(LOG_FILE + ".count").write_text(str(served))  # noqa: ASYNC240 - at shutdown
+
+    app = FastAPI(lifespan=lifespan if lifespan_managed else None)
+    backend.install(app)
+
+    @app.get("/api/items/{item_id}")
+    async def get_item(item_id: int) -> dict[str, Any]:
+        nonlocal served
+        t0 = time.perf_counter()
+        n = next(counter)
+        served = n
+        with backend.bind(f"r-{n}"):
+            await backend.emit(item_id, t0)
+        return {"id": item_id, "name": "widget", "price": 9.99, "request": n}
+
+    @app.get("/_count")
+    async def count() -> dict[str, int]:
+        return {"requests": served}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
 
 
-@asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    await backend.start()
-    try:
-        yield
-    finally:
-        await backend.stop()
-        Path(LOG_FILE + ".count").write_text(str(_served))  # noqa: ASYNC240 - at shutdown
-
-
-app = FastAPI(lifespan=lifespan)
-
-
-@app.get("/api/items/{item_id}")
-async def get_item(item_id: int) -> dict[str, Any]:
-    global _served
-    t0 = time.perf_counter()
-    n = next(_counter)
-    _served = n
-    with backend.bind(f"r-{n}"):
-        await backend.emit(item_id, t0)
-    return {"id": item_id, "name": "widget", "price": 9.99, "request": n}
-
-
-@app.get("/_count")
-async def count() -> dict[str, int]:
-    return {"requests": _served}
-
-
-@app.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+if __name__ != "__main__" and os.environ.get("BENCH_LOGGER") is not None:
+    # uvicorn imports `app:app` with BENCH_LOGGER set (benches/service/run.py)
+    app = make_app(LOGGERS[LOGGER]())

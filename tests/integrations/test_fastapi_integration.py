@@ -119,6 +119,45 @@ async def test_request_id_is_generated_when_missing_or_invalid(
     assert _one(logs, "item read")["request_id"] == echoed
 
 
+async def test_generated_ids_do_not_repeat_after_the_app_seeds_random() -> None:
+    """An app seeding `random` (for its own reproducibility) does not make request ids
+    repeat: they come from the OS's generator."""
+    import random
+
+    async def ids(n: int) -> list[str]:
+        async with serve(make_app(access_log=False)) as client:
+            return [(await client.get("/items/1")).headers["x-request-id"] for _ in range(n)]
+
+    random.seed(1234)
+    first = await ids(3)
+    random.seed(1234)
+    second = await ids(3)
+    assert len(set(first + second)) == 6
+
+
+def test_a_forked_worker_makes_ids_its_parent_does_not() -> None:
+    """Pre-fork servers: two workers forked from one master never make the same ids (a
+    user-space generator copied by fork would)."""
+    import os
+
+    from ferrolog import fastapi as fa
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one id through the pipe, then out without cleanup
+        try:
+            os.write(write, fa._new_request_id().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = fa._new_request_id()
+    assert re.fullmatch(r"[0-9a-f]{32}", child)
+    assert child != parent
+
+
 async def test_custom_header(logs: list[dict[str, Any]]) -> None:
     """header= names the request id's header."""
     async with serve(make_app(header="X-Correlation-ID")) as client:

@@ -54,7 +54,8 @@ pub struct PipelineConfig {
     /// A batch never holds more than the ring, so values above its capacity act as the
     /// capacity.
     pub batch_bytes: usize,
-    /// How long the writer naps after a small batch so that more records share the next write.
+    /// How long the writer naps after a small batch so that more records share the next write;
+    /// at low rates its polls lengthen to 16 lingers (see `POLL_LINGERS`). 0: no batching delay.
     pub linger: Duration,
     /// Batches the channel holds for a Python sink runner ([`Pipeline::take_batch`]);
     /// 0 means no channel.
@@ -81,6 +82,17 @@ const ABANDON: u8 = 2;
 
 /// The longest the idle writer sleeps without a wakeup; a safety net, not a polling interval.
 const IDLE_PARK: Duration = Duration::from_millis(250);
+
+/// At low rates the writer polls instead of parking: its naps after a batch grow from the
+/// linger time by doubling up to this many lingers (16 ms by default), so records gather into
+/// fewer, larger writes and producers (which do not wake a napping writer until the ring is
+/// half full) make no wake-up syscall per event.
+const POLL_LINGERS: u32 = 16;
+
+/// Empty polls add up to this much before the writer parks until a producer wakes it: a
+/// trickle of one event every 100 ms still costs its producers no syscall, while an idle
+/// process stops waking up a quarter of a second after its last event.
+const POLL_QUIET: Duration = Duration::from_millis(250);
 
 /// Waiting for a producer between its reservation and its publication (normally a few
 /// instructions, unless it was preempted there): the first nap, and the longest. The producer
@@ -806,11 +818,18 @@ impl Pipeline {
         let mut buf = Vec::with_capacity(self.batch_bytes() * 2);
         let weak = Arc::downgrade(&self);
         let mut lingered = false;
-        // Whether the last drain found records: then the next empty ring is met with one more
-        // linger-long nap that producers do not interrupt, instead of an idle park that the
-        // next producer has to end with a wake-up syscall. Under a steady trickle of events
-        // (a service) this keeps the wake-ups off the callers' threads.
+        // Whether records came recently: then an empty ring is met with a poll, a nap that
+        // producers do not interrupt, instead of an idle park that the next producer has to
+        // end with a wake-up syscall. Under a steady trickle of events (a service) this keeps
+        // the wake-ups off the callers' threads. The polls lengthen (see `POLL_LINGERS`) until
+        // a drain finds at least half a batch, and end after `POLL_QUIET` of empty polls.
         let mut recently_active = false;
+        let poll_min = self.config.linger;
+        let poll_max = poll_min
+            .saturating_mul(POLL_LINGERS)
+            .min(Duration::from_secs(1));
+        let mut poll = poll_min;
+        let mut quiet = Duration::ZERO;
         // The next nap while a producer is between its reservation and its publication.
         let mut stall_nap = STALL_NAP_FIRST;
         loop {
@@ -838,9 +857,13 @@ impl Pipeline {
                 continue;
             }
             lingered = false;
-            let (records, _bytes) = self.write_ready(&weak, sinks, &mut buf);
+            let (records, bytes) = self.write_ready(&weak, sinks, &mut buf);
             if records > 0 {
                 stall_nap = STALL_NAP_FIRST;
+                quiet = Duration::ZERO;
+                if bytes >= self.batch_bytes() / 2 {
+                    poll = poll_min; // busy: back to short naps and prompt batches
+                }
             }
             if target.is_some() || draining {
                 let flushed = target.is_none_or(|t| self.ring.consumed_pos() >= t);
@@ -877,10 +900,15 @@ impl Pipeline {
                 recently_active = true;
                 continue;
             }
-            if recently_active && !self.config.linger.is_zero() {
-                recently_active = false;
+            if recently_active && !poll_min.is_zero() {
                 lingered = true;
-                self.state.nap(LINGER, self.config.linger, || false);
+                self.state.nap(LINGER, poll, || false);
+                quiet += poll;
+                poll = (poll * 2).min(poll_max);
+                if quiet >= POLL_QUIET {
+                    recently_active = false;
+                    poll = poll_min;
+                }
                 continue;
             }
             self.state.nap(IDLE, IDLE_PARK, || {

@@ -4,7 +4,7 @@
 use crate::context;
 use crate::encode::Encoder;
 use crate::escape::push_bytes;
-use crate::fields::{key_bytes, EncodedFields};
+use crate::fields::{key_bytes, same_str, EncodedFields};
 use crate::keys::CallKeys;
 use crate::logger::{import_attr, Logger};
 use crate::schema::{otel_severity, Schema, ECS_VERSION, FIELD_PREFIX};
@@ -128,15 +128,29 @@ impl Logger {
         // SAFETY: per this function's contract.
         let clash = unsafe { self.fields_clash(ctx_fields, kwnames, nkw, keys) };
         let mut lifted = Vec::new();
-        if clash {
+        if clash == Clash::Merge {
             // SAFETY: per this function's contract.
             lifted =
                 unsafe { self.merged_fields(py, &mut enc, ctx_fields, kwnames, kwvalues, nkw) };
         } else {
-            if let Some(c) = ctx_fields {
-                c.write_to(py, &mut enc);
+            if clash == Clash::Shadow {
+                // A name bound in the context and again by `bind()` or the call (a request's
+                // `path`, logged again by a handler): the later field wins, and the others'
+                // pre-encoded fragments are copied as usual.
+                let in_call = |name| {
+                    // SAFETY: per this function's contract; `name` is a live key of a field set.
+                    unsafe { call_has_field(kwnames, nkw, keys, name) }
+                };
+                if let Some(c) = ctx_fields {
+                    c.write_unshadowed(py, &mut enc, |k| self.bound.contains(k) || in_call(k));
+                }
+                self.bound.write_unshadowed(py, &mut enc, in_call);
+            } else {
+                if let Some(c) = ctx_fields {
+                    c.write_to(py, &mut enc);
+                }
+                self.bound.write_to(py, &mut enc);
             }
-            self.bound.write_to(py, &mut enc);
             for i in 0..nkw {
                 // SAFETY: per this function's contract.
                 let value = unsafe { *kwvalues.offset(i) };
@@ -235,8 +249,10 @@ impl Logger {
         }
     }
 
-    /// Whether context, bound and call fields share a name, the context has a key the
-    /// schema renames, or a key held lone surrogates (the rare cases that need a merged dict).
+    /// How context, bound and call fields meet: [`Clash::Merge`] when the context has a key
+    /// the schema renames or lifts, or a key held lone surrogates (the rare cases that need a
+    /// merged dict); [`Clash::Shadow`] when they merely share a name (the later set wins);
+    /// else [`Clash::None`].
     ///
     /// # Safety
     /// As [`scan_specials`].
@@ -247,13 +263,14 @@ impl Logger {
         kwnames: *mut ffi::PyObject,
         nkw: ffi::Py_ssize_t,
         keys: Option<&CallKeys>,
-    ) -> bool {
+    ) -> Clash {
         let schema = self.shared.schema;
+        let mut shadow = false;
         if let Some(c) = ctx {
-            if c.lossy || c.has_reserved(schema) || c.has_lifted(schema) || c.overlaps(&self.bound)
-            {
-                return true;
+            if c.lossy || c.has_reserved(schema) || c.has_lifted(schema) {
+                return Clash::Merge;
             }
+            shadow = c.overlaps(&self.bound);
         }
         // Two keys written as the same U+FFFD text must be told apart.
         let call_lossy = match keys {
@@ -262,27 +279,29 @@ impl Logger {
             None => nkw > 0 && unsafe { any_lossy(kwnames, nkw) },
         };
         if call_lossy || self.bound.lossy {
-            return true;
+            return Clash::Merge;
         }
         let lifting = schema.lifts_any();
         if lifting && self.bound.has_lifted(schema) {
-            return true;
+            return Clash::Merge;
         }
         if self.bound.is_empty() && ctx.is_none() && !lifting {
-            return false;
+            return Clash::None;
         }
         for i in 0..nkw {
             // SAFETY: per this function's contract.
             let name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
-            if self.bound.contains(name) || ctx.is_some_and(|c| c.contains(name)) {
-                return true;
-            }
             // SAFETY: `name` is a live str.
             if lifting && schema.lifted(&unsafe { key_bytes(name) }).is_some() {
-                return true;
+                return Clash::Merge;
             }
+            shadow = shadow || self.bound.contains(name) || ctx.is_some_and(|c| c.contains(name));
         }
-        false
+        if shadow {
+            Clash::Shadow
+        } else {
+            Clash::None
+        }
     }
 
     /// The slow path of a clash: merge context, bound and call fields into one dict.
@@ -379,6 +398,38 @@ impl Logger {
             Err(_) => self.shared.core.count_error(),
         }
     }
+}
+
+/// How an event's field sets meet (see `Logger::fields_clash`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Clash {
+    /// No shared names: each set is copied as encoded.
+    None,
+    /// Shared names only: each set is copied without the names a later set has.
+    Shadow,
+    /// Renamed, lifted or lossy keys: the sets are merged into a dict and encoded again.
+    Merge,
+}
+
+/// Whether the call has a field (not a special keyword such as `exc_info`) named `name`.
+///
+/// # Safety
+/// As [`scan_specials`]; `name` is a live str.
+unsafe fn call_has_field(
+    kwnames: *mut ffi::PyObject,
+    nkw: ffi::Py_ssize_t,
+    keys: Option<&CallKeys>,
+    name: *mut ffi::PyObject,
+) -> bool {
+    (0..nkw).any(|i| {
+        // SAFETY: per this function's contract.
+        let call_name = unsafe { ffi::PyTuple_GET_ITEM(kwnames, i) };
+        let special = match keys {
+            Some(k) => k.encoded[i as usize].is_empty(),
+            None => is_special(call_name),
+        };
+        !special && same_str(call_name, name)
+    })
 }
 
 /// Whether any of the call's keyword names holds lone surrogates (when the per-call-site cache,

@@ -111,7 +111,7 @@ impl Builder {
             schema,
             truncated: self.spans.iter().any(|s| s.truncated),
             lossy: self.spans.iter().any(|s| s.lossy),
-            json: self.json.into_boxed_slice(),
+            json: self.json,
             keys: self.keys.into_boxed_slice(),
             spans: self.spans.into_boxed_slice(),
         }
@@ -123,7 +123,8 @@ pub struct EncodedFields {
     pub dict: Py<PyDict>,
     /// The schema the keys were encoded for (None: as they are).
     schema: Option<Schema>,
-    pub json: Box<[u8]>,
+    /// (A Vec, not a boxed slice: shrinking it to fit would cost a realloc per bind.)
+    pub json: Vec<u8>,
     /// Whether any value was cut when encoded.
     truncated: bool,
     /// Whether any key held lone surrogates: written as U+FFFD, two such keys (or one and a
@@ -180,6 +181,33 @@ impl EncodedFields {
             return;
         }
         for (key, span) in self.keys.iter().zip(self.spans.iter()) {
+            if enc.encoded_field(&self.json[span.start..span.end], span.truncated) {
+                continue;
+            }
+            let key = key.bind(py);
+            if let Ok(Some(value)) = self.dict.bind(py).get_item(key) {
+                // SAFETY: `key` is a live str and the GIL is held.
+                let kb = unsafe { key_bytes(key.as_ptr()) };
+                enc.field(py, &kb, self.schema, value.as_ptr());
+            }
+            enc.truncated = true;
+            return;
+        }
+    }
+
+    /// As [`EncodedFields::write_to`], leaving out the fields whose name `shadowed` says a
+    /// later field set (bound or call fields) also has: that one wins, and its value is
+    /// written instead. The pre-encoded fragments of the others are copied as they are.
+    pub fn write_unshadowed(
+        &self,
+        py: Python<'_>,
+        enc: &mut Encoder<'_>,
+        shadowed: impl Fn(*mut ffi::PyObject) -> bool,
+    ) {
+        for (key, span) in self.keys.iter().zip(self.spans.iter()) {
+            if shadowed(key.as_ptr()) {
+                continue;
+            }
             if enc.encoded_field(&self.json[span.start..span.end], span.truncated) {
                 continue;
             }
