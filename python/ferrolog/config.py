@@ -771,6 +771,7 @@ class RequestBufferSettings(_Model):
     ending in error) writes them, else they are discarded when the scope ends (counted).
     """
 
+    #: Hold, inside request scopes, the events the logger's level would drop.
     enabled: bool = False
     #: The lowest level held (below the logger's level, or nothing is held).
     level: LevelSetting = "debug"
@@ -793,9 +794,14 @@ class RequestEventSettings(_Model):
     per request and write its access event as the canonical event.
     """
 
+    #: The FastAPI middleware opens a request scope per request and writes its access event
+    #: as the canonical event; false: the classic access event and no scope.
     enabled: bool = True
+    #: Requests at least this long (``"250ms"``, ``1.5``) are always kept; none: no rule.
     slow_threshold: Duration | None = Field(default=None, ge=0, le=86_400)
+    #: Of the requests neither failed nor slow, keep 1 in N (each kept says ``sample_rate``).
     keep_one_in: int = Field(default=1, ge=1, le=10**9)
+    #: N per route (the scope's ``route`` field; the middleware's route template).
     per_route: RouteRates = Field(default_factory=_no_routes)
     buffer: RequestBufferSettings = Field(default_factory=RequestBufferSettings)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import Token
 from types import TracebackType
 from typing import Any
@@ -81,7 +81,10 @@ class request_scope:
             return
         self._token = None
         # Out of the scope first: the canonical event itself is not held or counted in it.
-        request_scope_var.reset(token)
+        # Left in another context than it was entered in (an async generator closed
+        # elsewhere), that context's variable is not ours to reset; the event is still written.
+        with suppress(ValueError):
+            request_scope_var.reset(token)
         scope.finish(exc)
 
     async def __aenter__(self) -> RequestScope:

@@ -591,5 +591,37 @@ def test_an_error_logged_in_the_scope_keeps_its_event_at_error(tmp_path: Path) -
     assert [e["i"] for e in events] == [0, 2]
     assert events[1]["level"] == "error"
     assert events[1]["sample_rate"] == 1
+    assert events[1]["status"] == "error"
     assert "error_type" not in events[1], "nothing escaped"
+    p.close()
+
+
+def test_threads_holding_events_while_the_scope_ends_leave_nothing_held(
+    tmp_path: Path,
+) -> None:
+    """Events held by threads racing the scope's end are discarded too: no budget leaks."""
+    import contextvars
+
+    p, _ = _buffered(tmp_path, max_events=50)
+    log = p.logger("app", "info")
+    manager = request_scope(log)
+    ctx = contextvars.copy_context()
+    ctx.run(manager.__enter__)
+    go = threading.Event()
+
+    def work() -> None:
+        go.wait()
+        for i in range(2000):
+            ctx.copy().run(log.debug, "held", i=i)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    go.set()
+    ctx.copy().run(manager.__exit__, None, None, None)
+    for t in threads:
+        t.join()
+    s = p.stats()
+    assert s["buffer_bytes"] == 0
+    assert s["buffered"] == s["buffer_discarded"] + s["buffer_evicted"] + s["buffer_flushed"]
     p.close()

@@ -472,7 +472,7 @@ impl RequestScope {
         if status.is_none() {
             let s = if cancelled {
                 "cancelled"
-            } else if error.is_some() {
+            } else if error.is_some() || logged_error {
                 "error"
             } else {
                 "ok"
@@ -572,6 +572,12 @@ impl RequestScope {
         let scopes = &self.shared.scopes;
         let mut b = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         scopes.buffered.fetch_add(1, Ordering::Relaxed);
+        // Finished meanwhile (on another thread): its buffer was discarded under this lock
+        // already, or will be after us; either way nothing may stay held past the end.
+        if self.closed.load(Ordering::Acquire) {
+            scopes.discarded.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         while b.lines.len() >= scopes.max_events {
             evict_oldest(scopes, &mut b);
         }
@@ -662,8 +668,8 @@ impl Drop for RequestScope {
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.shared.scopes.open.fetch_sub(1, Ordering::Relaxed);
-            self.discard_buffer();
         }
+        self.discard_buffer();
     }
 }
 
