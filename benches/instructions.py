@@ -12,6 +12,16 @@ fields), all under the default redaction (the field-name deny-list); ``patterns`
 with every built-in value pattern on (each string scanned), ``denied`` is ``plain`` with one
 of the three fields a denied name (``token``). A build without redaction prints ``n/a`` for
 the last two.
+
+Request events (issue 21), asked for with --cases: ``reqadd`` adds one field to the open
+request scope's event (``add_to_request_event(user_id=i)``); ``buffered`` is ``plain`` at
+DEBUG under an INFO logger inside a scope whose fingers-crossed buffer holds it (discarded
+when the scope ends, which is counted in); ``filtered`` is the same DEBUG call with no scope
+open (dropped by level: the fast path); ``reqscope`` is a whole scope per call (open, finish,
+its canonical event written). ``svc_wide`` and ``svc_five`` are one whole FastAPI request
+driven through ASGI in-process behind ``RequestContextMiddleware`` (null sink): the endpoint
+adds five fields to the canonical event, against the endpoint logging four events plus the
+classic access event (five events). A build without request scopes prints ``n/a``.
 """
 
 from __future__ import annotations
@@ -27,7 +37,18 @@ N1, N2 = 2_000, 12_000
 #: The default cases run on any build (a case a build lacks prints n/a); the others are
 #: asked for with --cases.
 CASES = ("plain", "bound", "ctx", "patterns", "denied")
-EXTRA_CASES = ("enricher", "policy")
+EXTRA_CASES = (
+    "enricher",
+    "policy",
+    "reqadd",
+    "buffered",
+    "filtered",
+    "reqscope",
+    "svc_wide",
+    "svc_five",
+)
+#: Whole requests are slow under callgrind: these cases make fewer.
+FEWER = {"svc_wide": (200, 1_200), "svc_five": (200, 1_200)}
 
 _CHILD = r"""
 import sys
@@ -48,6 +69,8 @@ if case == "enricher":
 if case == "policy":
     # A logger that a rate-limit rule selects (generous: every call passes).
     options["rules"] = [{"kind": "limit", "per_second": 1e9, "burst": 1e9}]
+if case in ("reqadd", "buffered", "reqscope"):
+    options["request_events"] = {"buffer": True, "max_events": 10**6, "max_bytes": 1 << 30}
 if case == "patterns":
     options["redaction"] = {"builtin": list(_native.REDACTION_PATTERNS)}
 if case == "denied" and not hasattr(_native, "REDACTION_PATTERNS"):
@@ -61,7 +84,79 @@ if case == "bound":
     info = log.bind(service="api", region="eu-west-1", build=4211).info
 if case == "ctx":
     ferrolog.bind_contextvars(request_id="r-8f14e45f", tenant="acme")
-if case == "denied":
+if case.startswith("svc_"):
+    import asyncio
+
+    from fastapi import FastAPI
+
+    from ferrolog.fastapi import RequestContextMiddleware
+
+    wide = case == "svc_wide"
+    p.close()
+    p = _native.Pipeline(
+        sinks=[{"type": "null"}],
+        capacity_bytes=16 << 20,
+        overflow="block",
+        request_events={"enabled": wide},
+    )
+    root = p.logger("app", "info")
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware, logger=root.child("access"))
+    add = ferrolog.add_to_request_event if wide else None
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict:
+        if add is not None:
+            add(item_id=item_id, cache="hit")
+            add(user_id=7, plan="pro")
+            add(db_ms=1.5)
+        else:
+            root.info("item lookup", item_id=item_id)
+            root.info("cache", cache="hit")
+            root.info("user", user_id=7, plan="pro")
+            root.info("db", db_ms=1.5)
+        return {"id": item_id}
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        return None
+
+    async def requests():
+        for i in range(n):
+            path = f"/items/{i}"
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+                "query_string": b"", "root_path": "", "headers": [(b"host", b"bench")],
+                "client": ("127.0.0.1", 1234), "server": ("bench", 80),
+            }
+            await app(scope, receive, send)
+
+    asyncio.run(requests())
+elif case == "filtered":
+    debug = log.debug
+    for i in range(n):
+        debug("request handled", user_id=i, path="/api/items", latency_ms=12.5)
+elif case in ("reqadd", "buffered"):
+    debug = log.debug
+    add = ferrolog.add_to_request_event
+    scope = ferrolog.request_scope(log)
+    scope.__enter__()
+    if case == "reqadd":
+        for i in range(n):
+            add(user_id=i)
+    else:
+        for i in range(n):
+            debug("request handled", user_id=i, path="/api/items", latency_ms=12.5)
+    scope.__exit__(None, None, None)
+elif case == "reqscope":
+    request_scope = ferrolog.request_scope
+    for i in range(n):
+        with request_scope(log, route="/api/items"):
+            pass
+elif case == "denied":
     for i in range(n):
         info("request handled", user_id=i, path="/api/items", token="t-8f14e45f")
 else:
@@ -112,7 +207,8 @@ def main(args: list[str]) -> int:
         cells = []
         for case in cases:
             try:
-                per_call = (_total(python, N2, case) - _total(python, N1, case)) / (N2 - N1)
+                n1, n2 = FEWER.get(case, (N1, N2))
+                per_call = (_total(python, n2, case) - _total(python, n1, case)) / (n2 - n1)
             except subprocess.CalledProcessError:  # the build lacks what the case needs
                 cells.append(f"{'n/a':>8}")
             else:

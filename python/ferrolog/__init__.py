@@ -46,6 +46,15 @@ from ferrolog.errors import (
 from ferrolog.levels import CRITICAL, DEBUG, ERROR, INFO, NOTSET, TRACE, WARNING
 from ferrolog.plugins import PLUGIN_API_VERSION
 from ferrolog.registry import PluginRegistry
+from ferrolog.request_events import (
+    RequestScope,
+    add_to_request_event,
+    current_request_scope,
+    request_counter,
+    request_scope,
+    request_timer,
+    request_timing,
+)
 
 # Process-wide hooks over the native weak set of live pipelines: a forked child gets fresh
 # writer threads and none of the parent's backlog (the registry is held across the fork, so
@@ -84,6 +93,7 @@ __all__ = [
     "Pipeline",
     "PluginRegistry",
     "RegistrationError",
+    "RequestScope",
     "ResolutionError",
     "RetryExhaustedError",
     "Settings",
@@ -92,11 +102,17 @@ __all__ = [
     "SyncContainer",
     "UnsupportedSettingError",
     "__version__",
+    "add_to_request_event",
     "bind_contextvars",
     "bound_contextvars",
     "build_pipeline",
     "clear_contextvars",
+    "current_request_scope",
     "get_contextvars",
+    "request_counter",
+    "request_scope",
+    "request_timer",
+    "request_timing",
     "retry",
     "safe_execute",
     "unbind_contextvars",

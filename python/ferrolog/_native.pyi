@@ -18,6 +18,7 @@ __all__ = [
     "PendingRecord",
     "Pipeline",
     "Ready",
+    "RequestScope",
     "Router",
     "SinkChannel",
     "_PanicOnEncode",
@@ -28,11 +29,17 @@ __all__ = [
     "_close_all",
     "_tap_acquire",
     "_tap_release",
+    "add_to_request_event",
     "bind_contextvars",
     "bound_contextvars",
     "context_var",
+    "current_request_scope",
     "encode",
     "redaction_pattern_error",
+    "request_counter",
+    "request_events_enabled",
+    "request_scope_var",
+    "request_timing",
 ]
 
 #: Every standard level name (lowercase, aliases included) to its number: the one level table.
@@ -176,6 +183,7 @@ class Pipeline:
         redaction: Mapping[str, Any] | None = None,
         static_fields: Mapping[str, Any] | None = None,
         static_pid: bool = False,
+        request_events: Mapping[str, Any] | None = None,
     ) -> Pipeline: ...
     def logger(self, name: str | None = None, level: _LevelLike | None = None) -> Logger: ...
     def level_number(self, level: _LevelLike) -> int: ...
@@ -215,3 +223,52 @@ def _after_fork_child() -> None: ...
 def _close_all(timeout: float = 5.0) -> bool: ...
 def _tap_acquire(tap: Callable[[bytes, Any], object], events: object) -> None: ...
 def _tap_release(events: object) -> None: ...
+
+#: The ContextVar holding the current request scope (see ferrolog.request_events).
+request_scope_var: ContextVar[RequestScope | None]
+
+@final
+class RequestScope:
+    """One open request scope: the fields of its canonical event, its counters and timings,
+    and its fingers-crossed buffer."""
+
+    def __new__(cls, logger: Logger, message: str | None = None, **fields: Any) -> RequestScope:
+        """Open a scope whose canonical event ``logger`` writes with ``message``."""
+
+    def add(self, **fields: Any) -> bool:
+        """Add fields to the canonical event; False (counted) once the scope finished."""
+
+    def incr(self, name: str, n: int | float | None = None) -> bool:
+        """Add ``n`` (default 1) to the counter ``name``; False once the scope finished."""
+
+    def timing(self, name: str, ms: int | float) -> bool:
+        """Add ``ms`` milliseconds to the timing ``name``; False once the scope finished."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the scope has finished (its event written or sampled out)."""
+
+    @property
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the scope opened."""
+
+    def fields(self) -> dict[str, Any]:
+        """The canonical event's fields so far (added fields, counters, timings)."""
+
+    def finish(self, error: BaseException | None = None) -> bool:
+        """End the scope: sample, and write the canonical event (True when written)."""
+
+def add_to_request_event(**fields: Any) -> bool:
+    """Add fields to the current request scope's event; False when no scope is open."""
+
+def request_counter(name: str, n: int | float | None = None) -> bool:
+    """Add ``n`` (default 1) to the current scope's counter ``name``; False without one."""
+
+def request_timing(name: str, ms: int | float) -> bool:
+    """Add ``ms`` to the current scope's timing ``name``; False without a scope."""
+
+def current_request_scope() -> RequestScope | None:
+    """The request scope current in this context, or None."""
+
+def request_events_enabled(logger: Logger) -> bool:
+    """Whether ``logger``'s pipeline has ``request_events.enabled`` on."""

@@ -61,6 +61,7 @@ class PipelineOptions(TypedDict):
     static_pid: bool
     rules: list[dict[str, Any]]
     redaction: dict[str, Any]
+    request_events: dict[str, Any]
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
@@ -228,7 +229,25 @@ def pipeline_options(
             patterns=settings.redaction.patterns,
             replacement=settings.redaction.replacement,
         ),
+        request_events=_request_events(settings),
     )
+
+
+def _request_events(settings: Settings) -> dict[str, Any]:
+    """The native ``request_events`` options (sampling and the fingers-crossed buffer)."""
+    events = settings.request_events
+    buffer = events.buffer
+    return {
+        "enabled": events.enabled,
+        "slow_threshold": events.slow_threshold,
+        "keep_one_in": events.keep_one_in,
+        "per_route": dict(events.per_route),
+        "buffer": buffer.enabled,
+        "buffer_level": buffer.level,
+        "trigger_level": buffer.trigger,
+        "max_events": buffer.max_events,
+        "max_bytes": buffer.max_bytes,
+    }
 
 
 def _static_fields(settings: Settings) -> dict[str, Any]:

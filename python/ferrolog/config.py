@@ -781,6 +781,62 @@ class ObservabilitySettings(_Model):
         return self
 
 
+#: Sampling rates by route, frozen after validation.
+RouteRates = Annotated[
+    Mapping[str, Annotated[int, Field(ge=1, le=10**9)]],
+    AfterValidator(FrozenMap),
+    PlainSerializer(thaw, return_type=dict[str, Any]),
+]
+
+
+def _no_routes() -> Mapping[str, int]:
+    return FrozenMap()
+
+
+class RequestBufferSettings(_Model):
+    """The fingers-crossed buffer of request scopes (see docs/request-events.md).
+
+    Inside a request scope, events the logger's level would drop but at or above ``level``
+    are encoded and held; an event at or above ``trigger`` in the same scope (or the scope
+    ending in error) writes them, else they are discarded when the scope ends (counted).
+    """
+
+    #: Hold, inside request scopes, the events the logger's level would drop.
+    enabled: bool = False
+    #: The lowest level held (below the logger's level, or nothing is held).
+    level: LevelSetting = "debug"
+    #: Events at this level or above write what the scope holds.
+    trigger: LevelSetting = "error"
+    #: Events one scope holds at most; the oldest are evicted first (counted, and noted
+    #: in the flushed output).
+    max_events: int = Field(default=1000, ge=1, le=1_000_000)
+    #: Bytes all the scopes of the container hold at most, together.
+    max_bytes: ByteSize = Field(default=8 << 20, ge=4096, le=1 << 34)
+
+
+class RequestEventSettings(_Model):
+    """Canonical request events and their tail sampling (see docs/request-events.md).
+
+    A request scope writes one event when it ends. Errors (an exception escaped, or a
+    ``status`` of 500 and above) and requests at least ``slow_threshold`` long are always
+    kept; of the others, 1 in ``keep_one_in`` (or ``per_route[route]``) is kept, and every
+    kept event carries ``sample_rate``. ``enabled`` makes the FastAPI middleware open a scope
+    per request and write its access event as the canonical event.
+    """
+
+    #: The FastAPI middleware opens a request scope per request and writes its access event
+    #: as the canonical event; false (the default): the classic access event and no scope
+    #: (a scope costs about five events' worth of CPU, so it is opt-in).
+    enabled: bool = False
+    #: Requests at least this long (``"250ms"``, ``1.5``) are always kept; none: no rule.
+    slow_threshold: Duration | None = Field(default=None, ge=0, le=86_400)
+    #: Of the requests neither failed nor slow, keep 1 in N (each kept says ``sample_rate``).
+    keep_one_in: int = Field(default=1, ge=1, le=10**9)
+    #: N per route (the scope's ``route`` field; the middleware's route template).
+    per_route: RouteRates = Field(default_factory=_no_routes)
+    buffer: RequestBufferSettings = Field(default_factory=RequestBufferSettings)
+
+
 def _default_sinks() -> tuple[SinkSettings, ...]:
     return (StdoutSink(),)
 
@@ -848,6 +904,7 @@ with warnings.catch_warnings():
         otel_trace_context: bool = False
         diagnostics: DiagnosticsSettings = Field(default_factory=DiagnosticsSettings)
         observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+        request_events: RequestEventSettings = Field(default_factory=RequestEventSettings)
 
         def __init__(self, **values: Any) -> None:
             """Validate ``values`` over the environment; raise `SettingsError` when invalid."""
@@ -907,6 +964,28 @@ with warnings.catch_warnings():
                     parse_level(level)
                 except ValueError as exc:
                     raise ValueError(f"{path}: {exc}") from None
+            return self
+
+        @model_validator(mode="after")
+        def _request_buffer_levels(self) -> Settings:
+            custom = {name.lower(): number for name, number in self.levels.items()}
+            buffer = self.request_events.buffer
+            numbers: dict[str, int] = {}
+            for name in ("level", "trigger"):
+                value = getattr(buffer, name)
+                if isinstance(value, str) and value.strip().lower() in custom:
+                    numbers[name] = custom[value.strip().lower()]
+                    continue
+                try:
+                    numbers[name] = parse_level(value)
+                except ValueError as exc:
+                    raise ValueError(f"request_events.buffer.{name}: {exc}") from None
+            if buffer.enabled and numbers["trigger"] <= numbers["level"]:
+                raise ValueError(
+                    f"request_events.buffer.trigger ({buffer.trigger!r}) must be above "
+                    f"request_events.buffer.level ({buffer.level!r}): the buffer holds events "
+                    "below the trigger"
+                )
             return self
 
         @field_validator("levels")

@@ -38,6 +38,7 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
 from ferrolog._native import Logger
 from ferrolog.container import Container
 from ferrolog.context import bound_contextvars
+from ferrolog.request_events import request_events_enabled, request_scope
 from ferrolog.typing import SettingsSource
 
 __all__ = ["RequestContextMiddleware", "RequestLogger", "lifespan"]
@@ -69,6 +70,11 @@ class RequestContextMiddleware:
     copy of the context). Then, unless ``access_log`` is false or the path is in
     ``skip_paths``, it logs ``request handled`` with ``status``, ``duration_ms`` and
     ``response_bytes`` at info (error for 5xx, or when the app raised before responding).
+    With ``Settings.request_events.enabled`` (opt-in) that access event is the request's
+    canonical event: the request runs in a `ferrolog.request_scope`, so code handling it
+    can add fields, counters and timings to it (`ferrolog.add_to_request_event`), it gets
+    ``route`` and ``sample_rate`` and is tail-sampled, and the scope's fingers-crossed buffer
+    (``request_events.buffer``) holds the request's debug events. See docs/request-events.md.
 
     The access events go to ``logger`` when given, else to the logger named ``access``
     below the container's in ``app.state.ferrolog`` (see `lifespan`); without either, no
@@ -141,6 +147,10 @@ class RequestContextMiddleware:
             await send(message)
 
         log = await self._access_logger(scope) if self._logs(path) else None
+        if log is not None and request_events_enabled(log):
+            with bound_contextvars(**fields):
+                await self._canonical(log, scope, receive, send_with_id, lambda: (status, sent))
+            return
         started = time.perf_counter()
         with bound_contextvars(**fields):
             try:
@@ -165,6 +175,28 @@ class RequestContextMiddleware:
                     duration_ms=round(ms, 3),
                     response_bytes=sent,
                 )
+
+    async def _canonical(
+        self,
+        log: Logger,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        sent: Callable[[], tuple[int, int]],
+    ) -> None:
+        """Run the request in a request scope: its access event is the canonical event (with
+        ``status``, ``duration_ms``, ``response_bytes``, ``route`` and what the app added),
+        tail-sampled per ``Settings.request_events``; its debug events are held in the
+        scope's buffer when that is enabled."""
+        async with request_scope(log) as request:
+            try:
+                await self.app(scope, receive, send)
+            except BaseException:
+                status, size = sent()
+                request.add(status=status or 500, response_bytes=size, route=_route_of(scope))
+                raise
+            status, size = sent()
+            request.add(status=status, response_bytes=size, route=_route_of(scope))
 
     def _logs(self, path: str) -> bool:
         return self.access_log and path not in self.skip_paths
@@ -200,6 +232,12 @@ def _trace_fields(traceparent: str | None) -> dict[str, str]:
     if version == "ff" or trace_id == "0" * 32 or span_id == "0" * 16:
         return {}
     return {"trace_id": trace_id, "span_id": span_id}
+
+
+def _route_of(scope: Scope) -> str:
+    """The matched route's template (``/items/{item_id}``), else the path."""
+    route = getattr(scope.get("route"), "path", None)
+    return route if isinstance(route, str) else str(scope.get("path", ""))
 
 
 def _container_of(scope: Scope) -> Container | None:

@@ -326,6 +326,50 @@ def _callback(interval: str) -> Check:
     return check
 
 
+def _request_scopes(request_events: dict[str, Any], expect: dict[str, int]) -> Check:
+    """Requests in scopes (4, each with 3 debug and 3 level-7 events,
+    the last with an error, which keeps it) give these counters under ``request_events``."""
+
+    async def check(ctx: Ctx) -> None:
+        import ferrolog
+
+        settings = {**NULL, "levels": {"chatty": 7}, "request_events": request_events}
+        async with Container.create(settings) as container:
+            log = await container.get(Logger)
+            for i in range(4):
+                async with ferrolog.request_scope(log, route="/r"):
+                    for _ in range(3):
+                        log.log(7, "very fine")
+                        log.debug("fine")
+                    if i == 3:
+                        log.error("failed")
+            stats = log.stats()
+        assert {k: stats[k] for k in expect} == expect
+
+    return check
+
+
+async def _request_events_enabled(ctx: Ctx) -> None:
+    from ferrolog.request_events import request_events_enabled
+
+    async with Container.create(NULL) as container:
+        assert not request_events_enabled(await container.get(Logger)), "off by default"
+    async with Container.create({**NULL, "request_events": {"enabled": True}}) as container:
+        assert request_events_enabled(await container.get(Logger))
+
+
+async def _slow_threshold(ctx: Ctx) -> None:
+    import ferrolog
+
+    events = {"keep_one_in": 1000, "slow_threshold": "0ms"}
+    async with Container.create({**NULL, "request_events": events}) as container:
+        log = await container.get(Logger)
+        for _ in range(3):
+            async with ferrolog.request_scope(log):
+                pass
+        assert log.stats()["request_events_sampled_out"] == 0, "every request is slow"
+
+
 async def _otel_trace_context(ctx: Ctx) -> None:
     """Inside an OpenTelemetry span, events carry its trace and span ids."""
     pytest.importorskip("opentelemetry.sdk.trace", reason="needs ferrolog[otel] (dev extra)")
@@ -462,6 +506,31 @@ EFFECTS: dict[str, Check] = {
     "ObservabilitySettings.callback": _callback("20ms"),
     # The interval is both validated (needs a callback) and used (the reporter's period).
     "ObservabilitySettings.interval": _callback("10ms"),
+    "RequestEventSettings.enabled": _request_events_enabled,
+    "RequestEventSettings.slow_threshold": _slow_threshold,
+    "RequestEventSettings.keep_one_in": _request_scopes(
+        {"keep_one_in": 2}, {"request_events": 3, "request_events_sampled_out": 1}
+    ),
+    "RequestEventSettings.per_route": _request_scopes(
+        {"per_route": {"/r": 4}}, {"request_events": 2, "request_events_sampled_out": 2}
+    ),
+    "RequestBufferSettings.enabled": _request_scopes(
+        {"buffer": {"enabled": True}}, {"buffered": 12, "buffer_discarded": 9}
+    ),
+    "RequestBufferSettings.level": _request_scopes(
+        {"buffer": {"enabled": True, "level": "chatty"}}, {"buffered": 24, "buffer_flushed": 6}
+    ),
+    "RequestBufferSettings.trigger": _request_scopes(
+        {"buffer": {"enabled": True, "trigger": "critical"}},
+        {"buffered": 12, "buffer_discarded": 12},
+    ),
+    "RequestBufferSettings.max_events": _request_scopes(
+        {"buffer": {"enabled": True, "max_events": 1}},
+        {"buffered": 12, "buffer_evicted": 8, "buffer_flushed": 1},
+    ),
+    "RequestBufferSettings.max_bytes": _request_scopes(
+        {"buffer": {"enabled": True, "max_bytes": 4096}}, {"buffered": 12, "buffer_evicted": 0}
+    ),
 }
 
 

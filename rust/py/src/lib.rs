@@ -21,6 +21,7 @@ mod processors;
 mod redact;
 mod routing;
 mod schema;
+mod scope;
 mod shared;
 mod sink_spec;
 mod specials;
@@ -64,6 +65,11 @@ mod _native {
     #[pymodule_export]
     use crate::routing::Router;
     #[pymodule_export]
+    use crate::scope::{
+        add_to_request_event, current_request_scope, request_counter, request_events_enabled,
+        request_timing, RequestScope,
+    };
+    #[pymodule_export]
     use crate::tap::{_tap_acquire, _tap_release};
 
     #[pymodule_init]
@@ -81,6 +87,10 @@ mod _native {
         m.add(
             "context_var",
             context::context_var(m.py())?.clone_ref(m.py()),
+        )?;
+        m.add(
+            "request_scope_var",
+            scope::scope_var(m.py())?.clone_ref(m.py()),
         )?;
         Ok(())
     }

@@ -162,13 +162,21 @@ unsafe fn dispatch_inner(
             }
         }
     };
+    // Below the logger's level: dropped, unless a request scope's buffer holds it.
+    let mut hold = None;
     if level < logger.level {
-        return if call.is_async {
-            ready(py)
-        } else {
-            // SAFETY: the GIL is held.
-            unsafe { ffi::Py_NewRef(ffi::Py_None()) }
-        };
+        match crate::scope::below_level(py, &logger.shared, level) {
+            crate::scope::Below::Drop => {
+                return if call.is_async {
+                    ready(py)
+                } else {
+                    // SAFETY: the GIL is held.
+                    unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+                };
+            }
+            crate::scope::Below::Hold(scope) => hold = Some(scope),
+            crate::scope::Below::Write => {}
+        }
     }
     if nargs != msg_index + 1 {
         return raise(
@@ -288,6 +296,11 @@ unsafe fn dispatch_inner(
         ),
         _ => (logger, msg, kwnames, kwvalues, nkw, keys),
     };
+    // An event at the trigger level writes what the current scope's buffer holds first.
+    if level >= logger.shared.scopes.trigger_level && logger.shared.scopes.any_open() {
+        // SAFETY: `this` is a Logger (see above).
+        crate::scope::trigger(py, unsafe { this.cast_unchecked::<Logger>() });
+    }
     let encode_and_push = |buf: &mut Vec<u8>, second: &mut SecondCache| {
         let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             // SAFETY: per this function's contract.
@@ -308,6 +321,10 @@ unsafe fn dispatch_inner(
         }));
         match encoded {
             Ok(()) => {
+                if let Some(scope) = &hold {
+                    scope.get().hold(buf);
+                    return Outcome::Done;
+                }
                 if crate::tap::active() && crate::tap::send(py, buf).is_err() {
                     // SAFETY: the GIL is held.
                     unsafe { ffi::PyErr_Clear() };

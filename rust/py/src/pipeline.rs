@@ -35,7 +35,8 @@ impl Pipeline {
                         batch_bytes = None, linger = 0.001, max_event_bytes = None,
                         schema = "default", levels = None, fallback = None,
                         processors = None, logger_levels = None, rules = None,
-                        redaction = None, static_fields = None, static_pid = false))]
+                        redaction = None, static_fields = None, static_pid = false,
+                        request_events = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -55,6 +56,7 @@ impl Pipeline {
         redaction: Option<Bound<'_, PyDict>>,
         static_fields: Option<Bound<'_, PyDict>>,
         static_pid: bool,
+        request_events: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let static_fields = match static_fields {
             Some(d) => {
@@ -122,6 +124,7 @@ impl Pipeline {
         }
         let levels = LevelTable::new(schema, &custom)?;
         let policies = Policies::new(&levels, logger_levels.as_ref(), rules.as_ref())?;
+        let scopes = crate::scope::Scopes::parse(request_events.as_ref(), &levels)?;
         let mut native: Vec<Box<dyn Sink>> = Vec::new();
         let mut py_sinks = Vec::new();
         if sinks.is_instance_of::<PyString>()
@@ -235,6 +238,7 @@ impl Pipeline {
             policies,
             static_fields,
             static_pid,
+            scopes,
         });
         start_runner(py, &shared)?;
         process::register(py, &shared);

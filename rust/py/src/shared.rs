@@ -41,6 +41,8 @@ pub struct Shared {
     pub(crate) static_fields: Py<PyDict>,
     /// Whether every event carries `"pid"`, the id of the process that logged it.
     pub(crate) static_pid: bool,
+    /// Request scopes: sampling of their canonical events, the fingers-crossed buffers.
+    pub(crate) scopes: crate::scope::Scopes,
 }
 
 impl Shared {
@@ -112,6 +114,7 @@ impl Shared {
         d.set_item("batches", s.batches)?;
         d.set_item("high_water", s.high_water)?;
         d.set_item("capacity", self.core.capacity())?;
+        self.scopes.add_stats(&d)?;
         Ok(d)
     }
 
