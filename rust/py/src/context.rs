@@ -110,16 +110,27 @@ impl ContextFields {
     }
 }
 
-/// The current context's fields plus `fields` (encoding only those).
-fn extended(py: Python<'_>, fields: &Bound<'_, PyDict>) -> PyResult<ContextFields> {
-    check_keys(fields)?;
+/// The current context's fields plus `fields` (encoding only those). `owned`: the caller
+/// checked the keys and hands over a dict nothing else holds (a `bound_contextvars`' own
+/// kwargs), which then becomes the fields' dict without a copy.
+fn extended(py: Python<'_>, fields: &Bound<'_, PyDict>, owned: bool) -> PyResult<ContextFields> {
+    if !owned {
+        check_keys(fields)?;
+    }
     let rules = Redactor::default_rules();
     let fields = match current(py) {
         Some(cur) => cur
             .get()
             .fields
             .extend(py, fields, None, MAX_CONTEXT_VALUE_BYTES, rules)?,
-        None => EncodedFields::encode(py, fields.copy()?, None, MAX_CONTEXT_VALUE_BYTES, rules),
+        None => {
+            let dict = if owned {
+                fields.clone()
+            } else {
+                fields.copy()?
+            };
+            EncodedFields::encode(py, dict, None, MAX_CONTEXT_VALUE_BYTES, rules)
+        }
     };
     Ok(ContextFields::new_encoded(fields))
 }
@@ -141,7 +152,7 @@ fn check_keys(fields: &Bound<'_, PyDict>) -> PyResult<()> {
 #[pyo3(signature = (**fields))]
 pub fn bind_contextvars(py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> PyResult<()> {
     let Some(fields) = fields else { return Ok(()) };
-    let new = Bound::new(py, extended(py, &fields)?)?;
+    let new = Bound::new(py, extended(py, &fields, false)?)?;
     let var = context_var(py)?;
     // SAFETY: the GIL is held; `var` is a ContextVar; the token is a new reference we drop.
     unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContextVar_Set(var.as_ptr(), new.as_ptr()))? };
@@ -171,7 +182,9 @@ impl BoundContextVars {
     }
 
     fn __enter__(&mut self, py: Python<'_>) -> PyResult<()> {
-        let new = Bound::new(py, extended(py, self.fields.bind(py))?)?;
+        // `fields` is the dict PyO3 built for this object's keyword arguments, checked in
+        // `__new__` and never handed out: the context may keep it as it is.
+        let new = Bound::new(py, extended(py, self.fields.bind(py), true)?)?;
         let var = context_var(py)?;
         // SAFETY: the GIL is held; `var` is a ContextVar; a new reference (the token) or NULL
         // with an exception set comes back.
