@@ -61,6 +61,9 @@ class PipelineOptions(TypedDict):
     static_pid: bool
     rules: list[dict[str, Any]]
     redaction: dict[str, Any]
+    gcp_project: str | None
+    once_window: float | None
+    dedupe_window: float | None
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
@@ -216,7 +219,8 @@ def pipeline_options(
         levels={number: name for name, number in settings.levels.items()},
         fallback=_native_spec(settings.fallback),
         processors=processors,
-        logger_levels=dict(settings.logger_levels),
+        # The container's level is the level of every logger no longer prefix names.
+        logger_levels={"": settings.level, **settings.logger_levels},
         static_fields=_static_fields(settings),
         static_pid=settings.static_fields.pid,
         rules=[{"kind": "sample", **rule.model_dump()} for rule in settings.sampling]
@@ -228,6 +232,9 @@ def pipeline_options(
             patterns=settings.redaction.patterns,
             replacement=settings.redaction.replacement,
         ),
+        gcp_project=settings.gcp_project,
+        once_window=settings.dedupe.once_window,
+        dedupe_window=settings.dedupe.window if settings.dedupe.enabled else None,
     )
 
 
