@@ -246,6 +246,9 @@ def _static_fields(settings: Settings) -> dict[str, Any]:
         value = getattr(static, name)
         if value is not None:
             fields[name] = value
+            if settings.schema == "datadog":
+                # Datadog's log-trace correlation reads dd.service, dd.env and dd.version.
+                fields[f"dd.{name}"] = value
     if static.host is True:
         fields["host"] = socket.gethostname()
     elif isinstance(static.host, str):
