@@ -54,6 +54,23 @@ def test_set_level_reaches_existing_loggers_and_children(file_log: FileLog) -> N
     assert p.logger_levels() == {}
 
 
+def test_bound_loggers_follow_too() -> None:
+    """A logger from bind()/unbind()/new() shares its parent's level cache and follows later
+    changes like any other."""
+    p = Pipeline(sinks=[{"type": "null"}])
+    try:
+        log = p.logger("app")
+        early = log.bind(a=1)
+        assert early.level == 20
+        p.set_level("app", "debug")
+        late = log.bind(b=2)  # made from a logger whose cache is now stale
+        assert (log.level, early.level, late.level, late.unbind("b").level) == (10, 10, 10, 10)
+        p.set_level("app", "error")
+        assert (early.level, late.level, late.new(c=3).level) == (40, 40, 40)
+    finally:
+        p.close()
+
+
 def test_configured_levels_come_back_and_pinned_levels_stay() -> None:
     p = Pipeline(sinks=[{"type": "null"}], logger_levels={"app": "warning"})
     try:

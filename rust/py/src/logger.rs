@@ -97,7 +97,9 @@ impl Logger {
         }
     }
 
-    /// Recompute the level in force as of `generation`.
+    /// Recompute the level in force as of `generation`. Runs with the GIL held and without
+    /// releasing it (the module keeps the GIL, see `lib.rs`), so two threads never interleave
+    /// their stores of the level and its generation.
     #[cold]
     fn refresh_level(&self, generation: u64) -> i32 {
         let level = if self.pinned {
@@ -132,14 +134,19 @@ impl Logger {
     }
 
     fn with_bound(&self, py: Python<'_>, bound: EncodedFields) -> Self {
+        // Same name and pin, so the same level: the cache carries over. The generation is read
+        // first: a level stored after it was published is at least as new (at worst the copy
+        // recomputes once more).
+        let generation = self.gate_generation.load(Ordering::Acquire);
+        let gate = self.gate.load(Ordering::Relaxed);
         Self {
             shared: self.shared.clone(),
             name: self.name.clone_ref(py),
             name_json: self.name_json.clone(),
             own_level: self.own_level,
             pinned: self.pinned,
-            gate: AtomicI32::new(self.gate.load(Ordering::Relaxed)),
-            gate_generation: AtomicU64::new(u64::MAX),
+            gate: AtomicI32::new(gate),
+            gate_generation: AtomicU64::new(generation),
             bound,
             rules: self.rules.clone(),
         }
