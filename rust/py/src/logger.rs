@@ -186,6 +186,13 @@ impl Logger {
         self.name.clone_ref(py)
     }
 
+    /// The output schema of this logger's pipeline (`default`, `ecs`, `otel`, `gcp`,
+    /// `datadog`).
+    #[getter]
+    fn schema(&self) -> &'static str {
+        self.shared.schema.name()
+    }
+
     /// The minimum level this logger emits.
     #[getter]
     #[pyo3(name = "level")]
