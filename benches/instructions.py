@@ -11,7 +11,9 @@ Shapes: ``plain`` (3 fields), ``bound`` (3 bound + 3 call fields), ``ctx`` (2 co
 fields), all under the default redaction (the field-name deny-list); ``patterns`` is ``plain``
 with every built-in value pattern on (each string scanned), ``denied`` is ``plain`` with one
 of the three fields a denied name (``token``). A build without redaction prints ``n/a`` for
-the last two.
+the last two. Asked for by name: ``enricher`` (one Python enricher), ``policy`` (a rate-limit
+rule that lets everything through), ``once`` (``info_once`` from one call site: all but the
+first call left out) and ``repeat`` (the repeated-events filter on, every call identical).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ N1, N2 = 2_000, 12_000
 #: The default cases run on any build (a case a build lacks prints n/a); the others are
 #: asked for with --cases.
 CASES = ("plain", "bound", "ctx", "patterns", "denied")
-EXTRA_CASES = ("enricher", "policy")
+EXTRA_CASES = ("enricher", "policy", "once", "repeat")
 
 _CHILD = r"""
 import sys
@@ -48,6 +50,9 @@ if case == "enricher":
 if case == "policy":
     # A logger that a rate-limit rule selects (generous: every call passes).
     options["rules"] = [{"kind": "limit", "per_second": 1e9, "burst": 1e9}]
+if case == "repeat":
+    # The repeated-events filter on; every call identical (all but the first left out).
+    options["dedupe_window"] = 3600.0
 if case == "patterns":
     options["redaction"] = {"builtin": list(_native.REDACTION_PATTERNS)}
 if case == "denied" and not hasattr(_native, "REDACTION_PATTERNS"):
@@ -61,9 +66,15 @@ if case == "bound":
     info = log.bind(service="api", region="eu-west-1", build=4211).info
 if case == "ctx":
     ferrolog.bind_contextvars(request_id="r-8f14e45f", tenant="acme")
+if case == "once":
+    # One call site: every call after the first is left out.
+    info = log.info_once
 if case == "denied":
     for i in range(n):
         info("request handled", user_id=i, path="/api/items", token="t-8f14e45f")
+elif case == "repeat":
+    for i in range(n):
+        info("request handled", user_id=7, path="/api/items", latency_ms=12.5)
 else:
     for i in range(n):
         info("request handled", user_id=i, path="/api/items", latency_ms=12.5)

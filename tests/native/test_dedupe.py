@@ -32,10 +32,17 @@ def _log(path: Path, **options: Any) -> tuple[Pipeline, Logger]:
 
 
 def test_once_per_call_site_and_message(file_log: FileLog) -> None:
+    """Once per calling function and message text, whatever the other fields."""
     log = file_log.logger
     for i in range(5):
         log.info_once("loop", i=i)  # one call site: logged the first time only
-    log.info_once("loop", i=99)  # another call site: logged once too
+
+    def elsewhere() -> None:
+        log.info_once("loop", i=99)  # another function: another call site
+
+    elsewhere()
+    elsewhere()
+    log.info_once("loop", i=100)  # the same function and message: already logged
     for name in ("a", "b", "a"):
         log.warning_once(f"config {name} missing")  # same site, two messages
     for level in ("debug", "error", "debug"):
@@ -57,7 +64,7 @@ def test_once_per_call_site_and_message(file_log: FileLog) -> None:
     ]
     assert [e["level"] for e in events[4:]] == ["debug", "debug", "error", "critical", "trace"]
     stats = file_log.stats()
-    assert stats["once_suppressed"] == 4 + 1 + 2
+    assert stats["once_suppressed"] == 4 + 1 + 1 + 1 + 2
     assert stats["emitted"] == stats["written"] == len(events)
 
 

@@ -2,9 +2,10 @@
 //!
 //! - `*_once` calls (`log.info_once(...)`, `await log.ainfo_once(...)`): an event is logged
 //!   once per call site and message, per process (a forked child starts afresh) or, with a
-//!   window, once per window. The call site is the caller's code object and line, read from
-//!   the caller's frame only on `*_once` calls; the message keys by its hash (a non-str
-//!   message by its type). At most [`MAX_ONCE_KEYS`] keys are kept; past that, a new key is
+//!   window, once per window. The call site is the calling function (its code object, read
+//!   from the caller's frame only on `*_once` calls: no line-table lookup), with the message
+//!   (its text's hash; a non-str message keys by its type): the same message logged from
+//!   two places in one function counts once. At most [`MAX_ONCE_KEYS`] keys are kept; past that, a new key is
 //!   not remembered and its events are all logged (never lost for lack of room).
 //! - The filter of repeated events (`Settings.dedupe.enabled`): an event identical to the one
 //!   just before it in this pipeline (same bytes but the timestamp: logger, level, message,
@@ -30,13 +31,15 @@ use std::time::{Duration, Instant};
 /// `*_once` keys remembered per pipeline.
 pub const MAX_ONCE_KEYS: usize = 10_000;
 
-/// A `*_once` call site and message: (code object address, line, message hash).
-type OnceKey = (usize, i32, u64);
+/// A `*_once` call site and message: (the calling function's code object address, the
+/// message's hash).
+type OnceKey = (usize, u64);
 
 struct OnceEntry {
     /// Held so the code object's address is not reused by another while remembered.
     _code: Py<PyAny>,
-    logged: Instant,
+    /// When it was last logged (kept only with a window).
+    logged: Option<Instant>,
 }
 
 /// The current run of identical events.
@@ -122,16 +125,13 @@ impl Dedupe {
     pub unsafe fn once(&self, py: Python<'_>, msg: *mut ffi::PyObject) -> bool {
         // SAFETY: the GIL is held; a borrowed frame (or NULL outside any Python frame).
         let frame = unsafe { ffi::PyEval_GetFrame() };
-        let (code, line) = if frame.is_null() {
-            (None, 0)
+        let code = if frame.is_null() {
+            None
         } else {
             // SAFETY: `frame` is a live frame; PyFrame_GetCode returns a new reference.
             unsafe {
                 let code = ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject;
-                (
-                    Bound::from_owned_ptr_or_opt(py, code),
-                    ffi::PyFrame_GetLineNumber(frame),
-                )
+                Bound::from_owned_ptr_or_opt(py, code)
             }
         };
         // SAFETY: `msg` is live and the GIL is held.
@@ -143,17 +143,15 @@ impl Dedupe {
                 ffi::Py_TYPE(msg) as usize as u64
             }
         };
-        let key = (
-            code.as_ref().map_or(0, |c| c.as_ptr() as usize),
-            line,
-            msg_hash,
-        );
-        let now = Instant::now();
+        let key = (code.as_ref().map_or(0, |c| c.as_ptr() as usize), msg_hash);
+        // The clock is read only for a window.
+        let now = self.once_window.map(|_| Instant::now());
         let mut once = self.once.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = once.get_mut(&key) {
-            let due = self
-                .once_window
-                .is_some_and(|w| now.saturating_duration_since(entry.logged) >= w);
+            let due = match (self.once_window, now, entry.logged) {
+                (Some(w), Some(now), Some(logged)) => now.saturating_duration_since(logged) >= w,
+                _ => false,
+            };
             if !due {
                 self.once_suppressed.fetch_add(1, Ordering::Relaxed);
                 return false;
