@@ -22,6 +22,10 @@ its canonical event written). ``svc_wide`` and ``svc_five`` are one whole FastAP
 driven through ASGI in-process behind ``RequestContextMiddleware`` (null sink): the endpoint
 adds five fields to the canonical event, against the endpoint logging four events plus the
 classic access event (five events). A build without request scopes prints ``n/a``.
+
+Also by name: ``enricher`` (one Python enricher), ``policy`` (a rate-limit rule that
+lets everything through), ``once`` (``info_once`` from one call site: all but the first call
+left out) and ``repeat`` (the repeated-events filter on, every call identical).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ EXTRA_CASES = (
     "reqscope",
     "svc_wide",
     "svc_five",
+    "once",
+    "repeat",
 )
 #: Whole requests are slow under callgrind: these cases make fewer.
 FEWER = {"svc_wide": (200, 1_200), "svc_five": (200, 1_200)}
@@ -71,6 +77,9 @@ if case == "policy":
     options["rules"] = [{"kind": "limit", "per_second": 1e9, "burst": 1e9}]
 if case in ("reqadd", "buffered", "reqscope"):
     options["request_events"] = {"buffer": True, "max_events": 10**6, "max_bytes": 1 << 30}
+if case == "repeat":
+    # The repeated-events filter on; every call identical (all but the first left out).
+    options["dedupe_window"] = 3600.0
 if case == "patterns":
     options["redaction"] = {"builtin": list(_native.REDACTION_PATTERNS)}
 if case == "denied" and not hasattr(_native, "REDACTION_PATTERNS"):
@@ -84,6 +93,9 @@ if case == "bound":
     info = log.bind(service="api", region="eu-west-1", build=4211).info
 if case == "ctx":
     ferrolog.bind_contextvars(request_id="r-8f14e45f", tenant="acme")
+if case == "once":
+    # One call site: every call after the first is left out.
+    info = log.info_once
 if case.startswith("svc_"):
     import asyncio
 
@@ -159,6 +171,9 @@ elif case == "reqscope":
 elif case == "denied":
     for i in range(n):
         info("request handled", user_id=i, path="/api/items", token="t-8f14e45f")
+elif case == "repeat":
+    for i in range(n):
+        info("request handled", user_id=7, path="/api/items", latency_ms=12.5)
 else:
     for i in range(n):
         info("request handled", user_id=i, path="/api/items", latency_ms=12.5)

@@ -118,7 +118,19 @@ def describe(exc_info: object, schema: str = "default") -> dict[str, Any]:
             "exception.message": _safe_str(exc),
             "exception.stacktrace": _formatted(exc),
         }
+    if schema == "datadog":
+        # Datadog's standard attributes error.kind, error.message and error.stack.
+        return {
+            "error": {
+                "kind": _type_name(exc),
+                "message": _safe_str(exc),
+                "stack": _formatted(exc),
+            }
+        }
     info = _one(exc, set(), [MAX_CHAIN])
+    if schema == "gcp":
+        # Error Reporting reads a formatted stack trace from `stack_trace`.
+        return {"exception": info, "stack_trace": _formatted(exc)}
     info["traceback"] = _formatted(exc)
     return {"exception": info}
 

@@ -62,6 +62,9 @@ class PipelineOptions(TypedDict):
     rules: list[dict[str, Any]]
     redaction: dict[str, Any]
     request_events: dict[str, Any]
+    gcp_project: str | None
+    once_window: float | None
+    dedupe_window: float | None
 
 
 def unsupported_settings(settings: Settings) -> list[str]:
@@ -217,7 +220,8 @@ def pipeline_options(
         levels={number: name for name, number in settings.levels.items()},
         fallback=_native_spec(settings.fallback),
         processors=processors,
-        logger_levels=dict(settings.logger_levels),
+        # The container's level is the level of every logger no longer prefix names.
+        logger_levels={"": settings.level, **settings.logger_levels},
         static_fields=_static_fields(settings),
         static_pid=settings.static_fields.pid,
         rules=[{"kind": "sample", **rule.model_dump()} for rule in settings.sampling]
@@ -230,6 +234,9 @@ def pipeline_options(
             replacement=settings.redaction.replacement,
         ),
         request_events=_request_events(settings),
+        gcp_project=settings.gcp_project,
+        once_window=settings.dedupe.once_window,
+        dedupe_window=settings.dedupe.window if settings.dedupe.enabled else None,
     )
 
 
@@ -258,6 +265,9 @@ def _static_fields(settings: Settings) -> dict[str, Any]:
         value = getattr(static, name)
         if value is not None:
             fields[name] = value
+            if settings.schema == "datadog":
+                # Datadog's log-trace correlation reads dd.service, dd.env and dd.version.
+                fields[f"dd.{name}"] = value
     if static.host is True:
         fields["host"] = socket.gethostname()
     elif isinstance(static.host, str):

@@ -42,6 +42,8 @@ class AsyncContainer(Protocol):
     ) -> None: ...
     async def get(self, key: type[_T]) -> _T: ...
     async def aclose(self, timeout: float | None = ...) -> None: ...
+    def set_level(self, name: str | None, level: int | str | None) -> None: ...
+    def reset_levels(self) -> None: ...
 
 
 @final
@@ -104,6 +106,15 @@ class SyncContainer:
         runs while this call waits.
         """
         return self._run(self._container.get(key))
+
+    def set_level(self, name: str | None, level: int | str | None) -> None:
+        """Set (or with ``None`` forget) the level of the loggers named ``name`` or below it,
+        at once on every existing logger (see `Container.set_level`)."""
+        self._container.set_level(name, level)
+
+    def reset_levels(self) -> None:
+        """Forget every level set with `set_level`."""
+        self._container.reset_levels()
 
     def close(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Close the container (see `Container.aclose`) and stop the helper thread."""

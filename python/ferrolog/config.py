@@ -581,6 +581,28 @@ class RateLimitRule(_Model):
     by: Literal["message", "logger"] = "message"
 
 
+class DedupeSettings(_Model):
+    """Fewer copies of the same event (see docs/levels-and-dedupe.md).
+
+    ``enabled`` turns on the filter of repeated events: an event identical to the one just
+    before it (logger, level, message and fields; the timestamp aside) is not written but
+    counted (``deduplicated``), and when the run ends (a different event, ``window`` seconds
+    after the run began, a flush, the close) one summary event says how many were left out
+    ("last event repeated N more time(s)", fields ``repeated`` and ``repeated_message``).
+    ``once_window`` is what ``log.info_once(...)`` and the other ``*_once`` calls mean by
+    "once": ``None``, once per process; a number of seconds, once per that many seconds (per
+    call site and message either way).
+    """
+
+    enabled: bool = False
+    window: float = Field(default=60.0, gt=0, le=86_400 * 365)
+    once_window: float | None = Field(default=None, gt=0, le=86_400 * 365)
+
+
+#: A Google Cloud project id (for the ``gcp`` schema's trace member).
+GcpProject = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
 #: Where a failing sink's events go: a native sink, or ``null`` for none (dropped, counted).
 FallbackSettings = Annotated[
     Union[StderrSink, StdoutSink, FileSink, NullSink],  # noqa: UP007
@@ -873,9 +895,10 @@ with warnings.catch_warnings():
         #: in ``level`` and in ``log("notice", ...)``. Never registered globally. A custom
         #: level may not reuse a standard level's name or number, nor another's number.
         levels: FrozenLevels = Field(default_factory=_empty_mapping)
-        #: The JSON layout of every event: ``default``, Elastic's ``ecs`` or OpenTelemetry's
-        #: ``otel`` log data model (docs/concepts.md).
-        schema: Literal["default", "ecs", "otel"] = "default"  # type: ignore[assignment]
+        #: The shape of each event: ferrolog's own, Elastic's ECS, OpenTelemetry's log data
+        #: model, or a vendor's preset (``gcp``: Google Cloud Logging, ``datadog``); see
+        #: docs/output-presets.md.
+        schema: Literal["default", "ecs", "otel", "gcp", "datadog"] = "default"  # type: ignore[assignment]
         ring: RingSettings = Field(default_factory=RingSettings)
         #: At least one sink. Left unset, it is the console when standard output (fd 1) is a
         #: terminal and JSON lines to stdout otherwise, decided when the pipeline starts.
@@ -902,6 +925,12 @@ with warnings.catch_warnings():
         #: Add the current OpenTelemetry span's ``trace_id`` and ``span_id`` to every event
         #: logged inside one (needs ``pip install 'ferrolog[otel]'``; see docs/otel.md).
         otel_trace_context: bool = False
+        #: The Google Cloud project of the ``gcp`` schema's ``logging.googleapis.com/trace``
+        #: member (``projects/<gcp_project>/traces/<trace_id>``); without it the trace id is
+        #: written alone.
+        gcp_project: GcpProject | None = None
+        #: ``*_once`` calls and the filter of repeated events.
+        dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
         diagnostics: DiagnosticsSettings = Field(default_factory=DiagnosticsSettings)
         observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
         request_events: RequestEventSettings = Field(default_factory=RequestEventSettings)

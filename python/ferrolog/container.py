@@ -60,6 +60,7 @@ from ferrolog._lifecycle import (
 )
 from ferrolog._native import Logger, Pipeline
 from ferrolog._pipeline import build_pipeline, check_supported
+from ferrolog._runtime_levels import RuntimeLevels
 from ferrolog._sync import SyncContainer
 from ferrolog.audit import AuditTrail, error_record
 from ferrolog.compliance import check as check_compliance
@@ -158,6 +159,7 @@ class Container:
         self._close_task: asyncio.Future[None] | None = None
         self._close_owner_waiting = False
         self._close_reported = False
+        self._runtime_levels = RuntimeLevels(settings.levels)
         self._registrations[Settings] = _Registration(_settings_factory, "singleton", no_close)
         self._registrations[Pipeline] = _Registration(
             _pipeline_factory, "singleton", _close_pipeline_component
@@ -225,6 +227,21 @@ class Container:
     def closed(self) -> bool:
         """True once ``aclose()`` has started."""
         return self._closing is not None
+
+    def set_level(self, name: str | None, level: int | str | None) -> None:
+        """Set the level of the loggers named ``name`` or below it (``""`` or ``None``: every
+        logger), e.g. ``set_level("app.db", "debug")``; ``level=None`` forgets what was set
+        for ``name`` (the configured ``logger_levels``, else the container's level, apply).
+
+        Takes effect at once on every logger of this container, those already made included
+        (but a logger whose level was pinned with ``with_level()``). Raises ``ValueError`` or
+        ``TypeError`` for a malformed name or an unknown level.
+        """
+        self._runtime_levels.set(name, level)
+
+    def reset_levels(self) -> None:
+        """Forget every level set with `set_level`."""
+        self._runtime_levels.reset()
 
     def register(
         self,
@@ -657,8 +674,13 @@ async def _pipeline_factory(container: Container) -> Pipeline:
         # Created inside ferrolog.testing.capture_logs(): the capture taps every event; the
         # configured sinks are left alone (no files, no network in a test).
         quiet = settings.model_copy(update={"sinks": (NullSink(),)})
-        return build_pipeline(quiet, processors=processors)
-    return build_pipeline(settings, plugins=registry.sink_plugins(settings), processors=processors)
+        pipeline = build_pipeline(quiet, processors=processors)
+    else:
+        pipeline = build_pipeline(
+            settings, plugins=registry.sink_plugins(settings), processors=processors
+        )
+    container._runtime_levels.attach(pipeline)
+    return pipeline
 
 
 async def _registry_factory(container: Container) -> PluginRegistry:
@@ -731,11 +753,10 @@ def _scoped(closer: Closer, container_id: str, key: object) -> Closer:
 async def _logger_factory(container: Container) -> Logger:
     pipeline = await container.get(Pipeline)
     settings = await container.get(Settings)
-    # `logger_levels` may name the root logger ("app", or "" for every logger): the
-    # pipeline applies it; otherwise the root logger has the container's level.
-    if any(prefix in ("", "app") for prefix in settings.logger_levels):
-        return pipeline.logger("app")
-    return pipeline.logger("app", settings.level)
+    del settings
+    # The pipeline's levels by name decide (`""` is the container's level unless
+    # `logger_levels` names it), now and after `Container.set_level()`.
+    return pipeline.logger("app")
 
 
 async def _close_pipeline_component(pipeline: Pipeline, timeout: float | None) -> None:

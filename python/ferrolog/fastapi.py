@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
     ) from exc
 
 from ferrolog._native import Logger
+from ferrolog._presets import gcp_http_request
 from ferrolog.container import Container
 from ferrolog.context import bound_contextvars
 from ferrolog.request_events import request_events_enabled, request_scope
@@ -164,6 +165,7 @@ class RequestContextMiddleware:
                         duration_ms=round(ms, 3),
                         response_bytes=sent,
                         exc_info=exc if isinstance(exc, Exception) else False,
+                        **gcp_http_request(log, scope, status or 500, ms, sent),
                     )
                 raise
             if log is not None:
@@ -174,6 +176,7 @@ class RequestContextMiddleware:
                     status=status,
                     duration_ms=round(ms, 3),
                     response_bytes=sent,
+                    **gcp_http_request(log, scope, status, ms, sent),
                 )
 
     async def _canonical(

@@ -36,7 +36,7 @@ PREFIX = "ferrolog"
 #: Pipeline counters that only grow (Prometheus counters); the others are gauges.
 _COUNTERS = frozenset(
     {"emitted", "written", "dropped", "errors", "bytes", "rerouted", "filtered",
-     "sampled_out", "suppressed", "batches"}
+     "sampled_out", "suppressed", "batches", "deduplicated", "once_suppressed"}
 )  # fmt: skip
 _SINK_COUNTERS = frozenset(
     {"errors", "rerouted", "failovers", "delivered", "retried", "failed_batches", "dropped",

@@ -338,3 +338,38 @@ async def _no_receive() -> dict[str, Any]:
 
 async def _no_send(message: Any) -> None:
     raise AssertionError("nothing is sent for a lifespan scope here")
+
+
+async def test_access_events_carry_gcp_http_request(logs: list[dict[str, Any]]) -> None:
+    """Under the gcp schema the access event carries Cloud Logging's ``httpRequest`` (its
+    documented ``HttpRequest`` names: requestMethod, requestUrl, status, responseSize,
+    latency, protocol, remoteIp, userAgent)."""
+    app = FastAPI(lifespan=lifespan({"schema": "gcp", "sinks": [{"type": "null"}]}))
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    async with serve(app) as client:
+        response = await client.get("/items/5?secret=1", headers={"User-Agent": "probe/1"})
+    (access,) = _access(logs)
+    request = access["httpRequest"]
+    assert request["requestMethod"] == "GET"
+    assert request["requestUrl"] == "/items/5"
+    assert request["status"] == 200
+    assert request["responseSize"] == str(len(response.content))
+    assert request["latency"].endswith("s")
+    assert float(request["latency"][:-1]) >= 0
+    assert request["protocol"].startswith("HTTP/")
+    assert request["userAgent"] == "probe/1"
+    assert "http_request" not in access
+    assert access["severity"] == "INFO"
+
+
+async def test_access_events_have_no_http_request_by_default(logs: list[dict[str, Any]]) -> None:
+    async with serve(make_app()) as client:
+        await client.get("/items/1")
+    (access,) = _access(logs)
+    assert "http_request" not in access
+    assert "httpRequest" not in access

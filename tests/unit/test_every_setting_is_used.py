@@ -389,6 +389,36 @@ async def _otel_trace_context(ctx: Ctx) -> None:
         assert ("span_id" in event) is enabled
 
 
+async def _dedupe_enabled(ctx: Ctx) -> None:
+    """With the filter on, repeated events are counted instead of written."""
+    for enabled in (False, True):
+        async with Container.create({**NULL, "dedupe": {"enabled": enabled}}) as container:
+            log = await container.get(Logger)
+            for _ in range(3):
+                log.info("same")
+            assert (log.stats()["deduplicated"] == 2) is enabled
+
+
+async def _dedupe_window(ctx: Ctx) -> None:
+    """The filter's window reaches the pipeline (with the filter on, against the default)."""
+    on = {"enabled": True}
+    assert _options(dedupe={**on, "window": 5.0}) != _options(dedupe=on)
+
+
+async def _gcp_project(ctx: Ctx) -> None:
+    """The gcp schema's trace member names the project when one is given."""
+    from ferrolog.testing import capture_logs
+
+    for project in (None, "proj-1"):
+        with capture_logs() as logs:
+            settings = {**NULL, "schema": "gcp", "gcp_project": project}
+            async with Container.create(settings) as container:
+                (await container.get(Logger)).info("m", trace_id="ab" * 16)
+        (event,) = logs
+        expected = "ab" * 16 if project is None else f"projects/proj-1/traces/{'ab' * 16}"
+        assert event["logging.googleapis.com/trace"] == expected
+
+
 async def _profiles(ctx: Ctx) -> None:
     with pytest.raises(SettingsError, match="gdpr"):
         Settings(**NULL, compliance={"profiles": ["gdpr"]})
@@ -412,6 +442,10 @@ EFFECTS: dict[str, Check] = {
     "ConsoleSink.colors": spec_changes(ConsoleSink, "colors", "never"),
     "ConsoleSink.stream": spec_changes(ConsoleSink, "stream", "stderr"),
     "Settings.otel_trace_context": _otel_trace_context,
+    "Settings.gcp_project": _gcp_project,
+    "DedupeSettings.enabled": _dedupe_enabled,
+    "DedupeSettings.window": _dedupe_window,
+    "DedupeSettings.once_window": options_change(dedupe={"once_window": 30.0}),
     **routing_changes(StderrSink),
     **routing_changes(NullSink),
     **routing_changes(FileSink),

@@ -3,8 +3,8 @@
 //! `2026-11-30 06:53:07.755 INFO     app.db       query done               user_id=7 path=/api`
 //! — with the event's traceback or stack (if any) as indented lines below it.
 //!
-//! The three schemas are told apart by each line's first key (`timestamp`, `@timestamp`,
-//! `Timestamp`). Times are shown in UTC, as the JSON has them, to the millisecond. Fields keep
+//! The schemas are told apart by each line's first key (`timestamp`, `@timestamp`,
+//! `Timestamp`, `time` for GCP's; Datadog's is `timestamp` followed by `status`). Times are shown in UTC, as the JSON has them, to the millisecond. Fields keep
 //! the order they were logged in; strings are shown bare unless they hold a space, `"`, `=`,
 //! `\` or an escape (then quoted), nested dicts and lists as compact JSON. A line that is not
 //! JSON is shown as (escaped) text: never lost.
@@ -322,6 +322,10 @@ impl<'a> Event<'a> {
         match members.first().map(|(k, _)| k.as_str()) {
             Some("Timestamp") => Self::otel(members),
             Some("@timestamp") => Self::ecs(members),
+            Some("time") => Self::gcp(members),
+            Some("timestamp") if members.get(1).is_some_and(|(k, _)| k == "status") => {
+                Self::datadog(members)
+            }
             _ => Self::default_schema(members),
         }
     }
@@ -355,6 +359,58 @@ impl<'a> Event<'a> {
                 "ecs.version" => {}
                 "error" if matches!(value, Value::Object(_)) => {
                     e.blocks.push(exception_text(value, "stack_trace"));
+                }
+                "stack" => e.blocks.push(text_of(value)),
+                _ => e.fields.push((key, value)),
+            }
+        }
+        e
+    }
+
+    /// Google Cloud Logging's preset: `time`, `severity`, `logger`, `message`; the exception
+    /// object with the formatted trace in `stack_trace`.
+    fn gcp(members: &'a [(String, Value)]) -> Self {
+        let mut e = Event::default();
+        let mut exception = None;
+        for (key, value) in members {
+            match key.as_str() {
+                "time" => e.time = Some(value),
+                "severity" => e.level = Some(value),
+                "logger" => e.logger = Some(value),
+                "message" => e.message = Some(value),
+                "exception" if matches!(value, Value::Object(_)) => exception = Some(value),
+                "stack_trace" => e.blocks.insert(0, text_of(value)),
+                "stack" => e.blocks.push(text_of(value)),
+                _ => e.fields.push((key, value)),
+            }
+        }
+        if e.blocks.is_empty() {
+            if let Some(exc) = exception {
+                e.blocks.push(exception_text(exc, "traceback"));
+            }
+        }
+        e
+    }
+
+    /// Datadog's preset: `timestamp`, `status`, `logger.name`, `message`; the exception as
+    /// `error` with `kind`, `message` and `stack`.
+    fn datadog(members: &'a [(String, Value)]) -> Self {
+        let mut e = Event::default();
+        for (key, value) in members {
+            match key.as_str() {
+                "timestamp" => e.time = Some(value),
+                "status" => e.level = Some(value),
+                "logger.name" => e.logger = Some(value),
+                "message" => e.message = Some(value),
+                "error" if matches!(value, Value::Object(_)) => {
+                    let text = match value.get("stack") {
+                        Some(stack) => text_of(stack),
+                        None => summary(
+                            value.get("kind").unwrap_or(&Value::Null),
+                            value.get("message"),
+                        ),
+                    };
+                    e.blocks.insert(0, text);
                 }
                 "stack" => e.blocks.push(text_of(value)),
                 _ => e.fields.push((key, value)),
@@ -642,6 +698,38 @@ mod tests {
             "2026-11-30 06:53:07.755 INFO     app.db       query done               \
              user_id=7 path=/api latency_ms=12.5\n"
         );
+    }
+
+    #[test]
+    fn gcp_and_datadog_presets() {
+        let gcp = r#"{"time":"2026-11-30T06:53:07.000001Z","severity":"WARNING","logger":"svc","message":"slow","ms":900,"logging.googleapis.com/trace":"projects/p/traces/abc"}"#;
+        let dd = r#"{"timestamp":"2026-11-30T06:53:07.000001Z","status":"warning","logger.name":"svc","message":"slow","ms":900,"dd.trace_id":"123"}"#;
+        let g = render(false, &[gcp]);
+        let d = render(false, &[dd]);
+        for out in [&g, &d] {
+            assert!(out.starts_with("2026-11-30 06:53:07.000 "), "{out}");
+            assert!(out.contains(" svc "), "{out}");
+            assert!(out.contains("slow"), "{out}");
+            assert!(out.contains("ms=900"), "{out}");
+            assert!(
+                !out.contains("severity") && !out.contains("status="),
+                "{out}"
+            );
+        }
+        assert!(g.to_ascii_uppercase().contains("WARNING"), "{g}");
+        assert!(d.to_ascii_uppercase().contains("WARNING"), "{d}");
+        assert!(
+            g.contains("logging.googleapis.com/trace=projects/p/traces/abc"),
+            "{g}"
+        );
+        assert!(d.contains("dd.trace_id=123"), "{d}");
+        let failed = r#"{"timestamp":"2026-11-30T06:53:07Z","status":"error","logger.name":"a","message":"m","error":{"kind":"KeyError","message":"'k'","stack":"Traceback:\nKeyError: 'k'\n"}}"#;
+        let out = render(false, &[failed]);
+        assert!(out.contains("\n    Traceback:\n    KeyError: 'k'"), "{out}");
+        let gfail = r#"{"time":"2026-11-30T06:53:07Z","severity":"ERROR","logger":"a","message":"m","exception":{"type":"KeyError","message":"'k'","frames":[]},"stack_trace":"Traceback:\nKeyError: 'k'\n"}"#;
+        let out = render(false, &[gfail]);
+        assert!(out.contains("\n    Traceback:\n    KeyError: 'k'"), "{out}");
+        assert!(!out.contains("frames"), "{out}");
     }
 
     #[test]

@@ -7,7 +7,9 @@ use crate::escape::push_bytes;
 use crate::fields::{key_bytes, same_str, EncodedFields};
 use crate::keys::CallKeys;
 use crate::logger::{import_attr, Logger};
-use crate::schema::{otel_severity, Schema, ECS_VERSION, FIELD_PREFIX};
+use crate::schema::{
+    dd_decimal, otel_severity, Schema, DD_SPAN, DD_TRACE, ECS_VERSION, FIELD_PREFIX, GCP_TRACE,
+};
 use crate::specials::{is_special, Specials};
 use crate::timestamp::{now_micros, write_rfc3339, write_unix_nanos, SecondCache};
 use pyo3::ffi;
@@ -58,7 +60,7 @@ impl Logger {
         let micros = now_micros();
         // The envelope.
         match schema {
-            Schema::Default | Schema::Ecs => {
+            Schema::Default | Schema::Ecs | Schema::Gcp | Schema::Datadog => {
                 let (timestamp, level_key, logger_key) = schema.envelope_keys();
                 enc.out.extend_from_slice(timestamp);
                 write_rfc3339(enc.out, micros, second);
@@ -187,11 +189,13 @@ impl Logger {
         }
         if schema == Schema::Otel {
             enc.out.push(b'}');
-            // `trace_id`/`span_id` fields become the record's TraceId/SpanId.
-            for (name, value) in &lifted {
-                if !enc.field(py, name.as_bytes(), None, value.as_ptr()) {
-                    break;
-                }
+        }
+        // `trace_id`/`span_id` fields become the record's TraceId/SpanId (OTel), GCP's trace
+        // and span members, Datadog's `dd.*` ids; `http_request` GCP's `httpRequest`.
+        for (name, value) in &lifted {
+            let value = self.lifted_value(py, name, value);
+            if !enc.field(py, name.as_bytes(), None, value.as_ptr()) {
+                break;
             }
         }
         if enc.truncated {
@@ -227,10 +231,57 @@ impl Logger {
         })
     }
 
-    /// The level's JSON text; a name `log()` did not know takes at most a quarter of the room.
+    /// A lifted field's value in its schema's form: GCP's trace as
+    /// `projects/<project>/traces/<id>` (the id alone without a project), Datadog's ids as
+    /// the unsigned decimal of their low 64 bits (a value in neither hex nor int form is
+    /// written as it is).
+    fn lifted_value<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        value: &Bound<'py, PyAny>,
+    ) -> Bound<'py, PyAny> {
+        match name {
+            GCP_TRACE => match (&self.shared.gcp_project, value.str()) {
+                (Some(project), Ok(id)) => PyString::new(
+                    py,
+                    &format!("projects/{project}/traces/{}", id.to_string_lossy()),
+                )
+                .into_any(),
+                _ => value.clone(),
+            },
+            DD_TRACE | DD_SPAN => {
+                let decimal = if let Ok(text) = value.cast::<PyString>() {
+                    dd_decimal(&text.to_string_lossy())
+                } else if value.is_instance_of::<pyo3::types::PyInt>()
+                    && !value.is_instance_of::<pyo3::types::PyBool>()
+                {
+                    // The low 64 bits of any int, negative ones in two's complement.
+                    value
+                        .bitand(u64::MAX)
+                        .and_then(|low| low.extract::<u64>())
+                        .ok()
+                        .map(|n| n.to_string())
+                } else {
+                    None
+                };
+                match decimal {
+                    Some(d) => PyString::new(py, &d).into_any(),
+                    None => value.clone(),
+                }
+            }
+            _ => value.clone(),
+        }
+    }
+
+    /// The level's JSON text; a name `log()` did not know takes at most a quarter of the room
+    /// (GCP, which only knows its own severity names, gets `DEFAULT`).
     fn level_text(&self, enc: &mut Encoder<'_>, level: i32, specials: &Specials) {
         match &specials.level_text {
             None => push_bytes(enc.out, &self.shared.levels.text(level)),
+            Some(_) if self.shared.schema == Schema::Gcp => {
+                enc.out.extend_from_slice(b"\"DEFAULT\"");
+            }
             Some(raw) => {
                 let share = enc.room() / 4;
                 enc.capped(share, |e| e.str_bytes(raw));

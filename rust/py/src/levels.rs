@@ -94,7 +94,7 @@ impl LevelTable {
         names.sort();
         let texts = names
             .iter()
-            .map(|(n, nm)| (*n, schema.level_text(nm).into_boxed_slice()))
+            .map(|(n, nm)| (*n, schema.level_text(*n, nm).into_boxed_slice()))
             .collect();
         Ok(Self {
             names,
@@ -108,7 +108,7 @@ impl LevelTable {
     pub fn text(&self, level: i32) -> std::borrow::Cow<'_, [u8]> {
         match self.texts.iter().find(|(n, _)| *n == level) {
             Some((_, t)) => std::borrow::Cow::Borrowed(t),
-            None => std::borrow::Cow::Owned(self.schema.level_text(&standard_name(level))),
+            None => std::borrow::Cow::Owned(self.schema.level_text(level, &standard_name(level))),
         }
     }
 

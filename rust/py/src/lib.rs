@@ -3,6 +3,7 @@
 
 mod channel;
 mod context;
+mod dedupe;
 mod encode;
 mod escape;
 mod event;

@@ -6,6 +6,7 @@ use crate::shared::Shared;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A structured logger bound to one pipeline. Immutable: `bind()` and friends return new ones.
@@ -14,7 +15,14 @@ pub struct Logger {
     pub(crate) shared: Arc<Shared>,
     pub(crate) name: Py<PyString>,
     pub(crate) name_json: Box<[u8]>,
-    pub(crate) level: i32,
+    /// The level this logger was made with (given, or inherited from its parent).
+    pub(crate) own_level: i32,
+    /// Whether `own_level` was pinned with `with_level()` (or given to `Pipeline.logger()`):
+    /// then the levels by logger name, configured or set at run time, do not apply.
+    pub(crate) pinned: bool,
+    /// The level in force, as of `gate_generation` (see [`Logger::level`]).
+    gate: AtomicI32,
+    gate_generation: AtomicU64,
     pub(crate) bound: EncodedFields,
     /// The policy rules (sampling, rate limits) that select this logger; empty for most.
     pub(crate) rules: Box<[u16]>,
@@ -26,6 +34,18 @@ impl Logger {
         shared: Arc<Shared>,
         name: Bound<'_, PyString>,
         level: i32,
+        bound: Bound<'_, PyDict>,
+    ) -> Self {
+        Self::create_with(py, shared, name, level, false, bound)
+    }
+
+    /// As [`create`](Self::create); a `pinned` level ignores the levels by logger name.
+    pub fn create_with(
+        py: Python<'_>,
+        shared: Arc<Shared>,
+        name: Bound<'_, PyString>,
+        level: i32,
+        pinned: bool,
         bound: Bound<'_, PyDict>,
     ) -> Self {
         let mut name_json = Vec::new();
@@ -40,14 +60,63 @@ impl Logger {
             &shared.redact,
         );
         let rules = shared.policies.rules_for(&name.to_string_lossy());
-        Self {
+        let this = Self {
             shared,
             name: name.unbind(),
             name_json: name_json.into_boxed_slice(),
-            level,
+            own_level: level,
+            pinned,
+            gate: AtomicI32::new(level),
+            gate_generation: AtomicU64::new(u64::MAX),
             bound,
             rules,
+        };
+        this.refresh_level(
+            this.shared
+                .policies
+                .level_generation
+                .load(Ordering::Acquire),
+        );
+        this
+    }
+
+    /// The minimum level in force: one load and one compare while no level changed at run
+    /// time since the last call (`Pipeline.set_level`), else recomputed from the levels by
+    /// logger name.
+    #[inline]
+    pub(crate) fn level(&self) -> i32 {
+        let generation = self
+            .shared
+            .policies
+            .level_generation
+            .load(Ordering::Acquire);
+        if generation == self.gate_generation.load(Ordering::Relaxed) {
+            self.gate.load(Ordering::Relaxed)
+        } else {
+            self.refresh_level(generation)
         }
+    }
+
+    /// Recompute the level in force as of `generation`. Runs with the GIL held and without
+    /// releasing it (the module keeps the GIL, see `lib.rs`), so two threads never interleave
+    /// their stores of the level and its generation.
+    #[cold]
+    fn refresh_level(&self, generation: u64) -> i32 {
+        let level = if self.pinned {
+            self.own_level
+        } else {
+            // SAFETY: `name` is a live str (held by this logger); only its text is read.
+            let name = unsafe { key_bytes(self.name.as_ptr()) };
+            self.shared
+                .policies
+                .level_for(&String::from_utf8_lossy(&name))
+                .unwrap_or(self.own_level)
+        };
+        self.gate.store(level, Ordering::Relaxed);
+        // Published after the level: a thread that sees this generation sees that level or a
+        // newer one (both computed from a map at least as new).
+        self.gate_generation.store(generation, Ordering::Release);
+        level
     }
 
     /// This logger with other (already encoded) bound fields.
@@ -65,28 +134,45 @@ impl Logger {
     }
 
     fn with_bound(&self, py: Python<'_>, bound: EncodedFields) -> Self {
+        // Same name and pin, so the same level: the cache carries over. The generation is read
+        // first: a level stored after it was published is at least as new (at worst the copy
+        // recomputes once more).
+        let generation = self.gate_generation.load(Ordering::Acquire);
+        let gate = self.gate.load(Ordering::Relaxed);
         Self {
             shared: self.shared.clone(),
             name: self.name.clone_ref(py),
             name_json: self.name_json.clone(),
-            level: self.level,
+            own_level: self.own_level,
+            pinned: self.pinned,
+            gate: AtomicI32::new(gate),
+            gate_generation: AtomicU64::new(generation),
             bound,
             rules: self.rules.clone(),
         }
     }
 
+    /// A logger like this one, with another name (its own level then comes from the levels by
+    /// name, else this one's), another pinned level, or other bound fields.
     fn derive(
         &self,
         py: Python<'_>,
         name: Option<Bound<'_, PyString>>,
-        level: Option<i32>,
+        pin: Option<i32>,
         bound: Bound<'_, PyDict>,
     ) -> Self {
-        Self::create(
+        let (level, pinned) = match pin {
+            Some(level) => (level, true),
+            // A child does not inherit a pin: the levels by its name apply to it.
+            None if name.is_some() => (self.own_level, false),
+            None => (self.own_level, self.pinned),
+        };
+        Self::create_with(
             py,
             self.shared.clone(),
             name.unwrap_or_else(|| self.name.bind(py).clone()),
-            level.unwrap_or(self.level),
+            level,
+            pinned,
             bound,
         )
     }
@@ -100,10 +186,18 @@ impl Logger {
         self.name.clone_ref(py)
     }
 
+    /// The output schema of this logger's pipeline (`default`, `ecs`, `otel`, `gcp`,
+    /// `datadog`).
+    #[getter]
+    fn schema(&self) -> &'static str {
+        self.shared.schema.name()
+    }
+
     /// The minimum level this logger emits.
     #[getter]
-    fn level(&self) -> i32 {
-        self.level
+    #[pyo3(name = "level")]
+    fn level_getter(&self) -> i32 {
+        self.level()
     }
 
     /// A copy of the bound fields.
@@ -170,9 +264,9 @@ impl Logger {
                 .cast_into::<PyString>()?
         };
         let d = self.bound.dict.bind(py).copy()?;
-        // A level configured for the child's name (`logger_levels`) wins over the parent's.
-        let level = self.shared.policies.level_for(&full.to_string_lossy());
-        Ok(self.derive(py, Some(full), level, d))
+        // A level set for the child's name (`logger_levels`, `set_level`) wins over the
+        // parent's, now and after later changes.
+        Ok(self.derive(py, Some(full), None, d))
     }
 
     /// The same logger with a different minimum level (a number or a level name).
@@ -184,7 +278,7 @@ impl Logger {
 
     /// Whether an event at `level` (a number or a name) would be emitted.
     fn is_enabled_for(&self, level: Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.shared.levels.parse(&level)? >= self.level)
+        Ok(self.shared.levels.parse(&level)? >= self.level())
     }
 
     /// The pipeline's counters: emitted, written, dropped, errors, bytes, high_water, ...
@@ -197,6 +291,7 @@ impl Logger {
     #[pyo3(signature = (timeout = None))]
     fn flush<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         // The wait starts here, not at the first await: "before this call" is now.
+        crate::methods::emit_pending_repeats(py, &self.shared);
         let ticket = self.shared.start_flush(timeout)?;
         let f = ASYNC_FLUSH.get_or_try_init(py, || import_attr(py, "ferrolog._aio", "flush"))?;
         f.bind(py).call1((ticket,))
@@ -215,7 +310,7 @@ impl Logger {
         Ok(format!(
             "<ferrolog.Logger name={} level={} bound={}>",
             self.name.bind(py).repr()?,
-            self.shared.levels.name_of(self.level),
+            self.shared.levels.name_of(self.level()),
             shown.repr()?
         ))
     }

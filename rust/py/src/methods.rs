@@ -2,6 +2,7 @@
 //! METH_FASTCALL|METH_KEYWORDS method descriptors: no wrapper frame, no kwargs dict. Each
 //! call encodes its event into a thread-local buffer and pushes it to the ring in one piece.
 
+use crate::dedupe::{Filtered, Repeated};
 use crate::keys;
 use crate::levels::{CRITICAL, DEBUG, ERROR, INFO, TRACE, WARNING};
 use crate::logger::{import_attr, Logger, Outcome};
@@ -78,6 +79,8 @@ struct Call {
     is_async: bool,
     /// `exception()`: capture the active exception unless `exc_info` says otherwise.
     exc_default: bool,
+    /// A `*_once` twin: logged once per call site and message (see `dedupe`).
+    once: bool,
 }
 
 /// # Safety
@@ -164,7 +167,7 @@ unsafe fn dispatch_inner(
     };
     // Below the logger's level: dropped, unless a request scope's buffer holds it.
     let mut hold = None;
-    if level < logger.level {
+    if level < logger.level() {
         match crate::scope::below_level(py, &logger.shared, level) {
             crate::scope::Below::Drop => {
                 return if call.is_async {
@@ -187,6 +190,19 @@ unsafe fn dispatch_inner(
                 nargs - msg_index
             )),
         );
+    }
+    if call.once {
+        // SAFETY: nargs == msg_index + 1, so the message is there and live for the call.
+        let msg = unsafe { *args.offset(msg_index) };
+        // SAFETY: the GIL is held; `msg` is live.
+        if !unsafe { logger.shared.dedupe.once(py, msg) } {
+            return if call.is_async {
+                ready(py)
+            } else {
+                // SAFETY: the GIL is held.
+                unsafe { ffi::Py_NewRef(ffi::Py_None()) }
+            };
+        }
     }
     // Sampling and rate limits, for the loggers a rule selects (decided when the logger was
     // made: none for most, and then this is one empty-slice test).
@@ -325,6 +341,21 @@ unsafe fn dispatch_inner(
                     scope.get().hold(buf);
                     return Outcome::Done;
                 }
+                if logger.shared.dedupe.filtering() && !IN_SUMMARY.get() {
+                    // SAFETY: the GIL is held; `msg` is live for the call.
+                    match unsafe {
+                        logger
+                            .shared
+                            .dedupe
+                            .filter(buf, logger.name.bind(py), level, msg)
+                    } {
+                        Filtered::Repeat => return Outcome::Done,
+                        Filtered::Write(Some(ended)) => {
+                            emit_repeated(py, &logger.shared, ended);
+                        }
+                        Filtered::Write(None) => {}
+                    }
+                }
                 if crate::tap::active() && crate::tap::send(py, buf).is_err() {
                     // SAFETY: the GIL is held.
                     unsafe { ffi::PyErr_Clear() };
@@ -389,27 +420,63 @@ fn emit_summary(logger: &Bound<'_, PyAny>, s: &Summary) {
     let kwargs = pyo3::types::PyDict::new(py);
     let result = kwargs
         .set_item("suppressed", s.suppressed)
-        .and_then(|()| kwargs.set_item("suppressed_key", &s.key))
-        .and_then(|()| {
-            IN_SUMMARY.set(true);
-            let r = logger.call_method(
-                "log",
-                (
-                    s.level,
-                    format!(
-                        "rate limit: {} event(s) like this were suppressed",
-                        s.suppressed
-                    ),
-                ),
-                Some(&kwargs),
-            );
-            IN_SUMMARY.set(false);
-            r
-        });
+        .and_then(|()| kwargs.set_item("suppressed_key", &s.key));
+    let message = format!(
+        "rate limit: {} event(s) like this were suppressed",
+        s.suppressed
+    );
+    log_summary(logger, s.level, message, result.map(|()| kwargs));
+}
+
+/// Log a summary event (no policy or filter applies to it) through `logger`; a failure is
+/// counted as an error.
+fn log_summary(
+    logger: &Bound<'_, PyAny>,
+    level: i32,
+    message: String,
+    fields: PyResult<Bound<'_, pyo3::types::PyDict>>,
+) {
+    let result = fields.and_then(|kwargs| {
+        IN_SUMMARY.set(true);
+        let r = logger.call_method("log", (level, message), Some(&kwargs));
+        IN_SUMMARY.set(false);
+        r
+    });
     if result.is_err() {
         if let Ok(l) = logger.cast::<Logger>() {
             l.get().shared.core.count_error();
         }
+    }
+}
+
+/// Log the summary of a run of repeated events, through a logger named like theirs (its level
+/// pinned to theirs, so that a level changed since does not hide it).
+fn emit_repeated(py: Python<'_>, shared: &std::sync::Arc<crate::shared::Shared>, r: Repeated) {
+    let logger = Logger::create_with(
+        py,
+        shared.clone(),
+        pyo3::types::PyString::new(py, &r.logger),
+        r.level,
+        true,
+        shared.root_fields(py),
+    );
+    let Ok(logger) = Bound::new(py, logger) else {
+        shared.core.count_error();
+        return;
+    };
+    let kwargs = pyo3::types::PyDict::new(py);
+    let fields = kwargs
+        .set_item("repeated", r.count)
+        .and_then(|()| kwargs.set_item("repeated_message", &r.message))
+        .map(|()| kwargs);
+    let message = format!("last event repeated {} more time(s)", r.count);
+    log_summary(logger.as_any(), r.level, message, fields);
+}
+
+/// Log what the repeated-events filter still holds back (before a flush, and at close).
+pub(crate) fn emit_pending_repeats(py: Python<'_>, shared: &std::sync::Arc<crate::shared::Shared>) {
+    if let Some(r) = shared.dedupe.finish_run() {
+        emit_repeated(py, shared, r);
     }
 }
 
@@ -419,17 +486,20 @@ pub(crate) fn emit_pending_summaries(
     py: Python<'_>,
     shared: &std::sync::Arc<crate::shared::Shared>,
 ) {
+    emit_pending_repeats(py, shared);
     for (prefix, s) in shared.policies.drain_summaries() {
         let name = if prefix.is_empty() {
             "ferrolog"
         } else {
             &prefix
         };
-        let logger = Logger::create(
+        // Pinned at the summary's level: the levels by logger name do not hide it.
+        let logger = Logger::create_with(
             py,
             shared.clone(),
             pyo3::types::PyString::new(py, name),
             s.level,
+            true,
             shared.root_fields(py),
         );
         match Bound::new(py, logger) {
@@ -445,7 +515,7 @@ fn raise(py: Python<'_>, err: PyErr) -> *mut ffi::PyObject {
 }
 
 macro_rules! level_methods {
-    ($($fn_name:ident => $level:expr, $is_async:expr, $exc:expr;)*) => {
+    ($($fn_name:ident => $level:expr, $is_async:expr, $exc:expr, $once:expr;)*) => {
         $(
             unsafe extern "C" fn $fn_name(
                 slf: *mut ffi::PyObject,
@@ -455,7 +525,7 @@ macro_rules! level_methods {
             ) -> *mut ffi::PyObject {
                 // SAFETY: CPython calls this with the METH_FASTCALL|METH_KEYWORDS contract.
                 unsafe {
-                    dispatch(slf, args, nargsf, kwnames, Call { level: $level, is_async: $is_async, exc_default: $exc })
+                    dispatch(slf, args, nargsf, kwnames, Call { level: $level, is_async: $is_async, exc_default: $exc, once: $once })
                 }
             }
         )*
@@ -463,22 +533,36 @@ macro_rules! level_methods {
 }
 
 level_methods! {
-    m_trace => Some(TRACE), false, false;
-    m_debug => Some(DEBUG), false, false;
-    m_info => Some(INFO), false, false;
-    m_warning => Some(WARNING), false, false;
-    m_error => Some(ERROR), false, false;
-    m_critical => Some(CRITICAL), false, false;
-    m_exception => Some(ERROR), false, true;
-    m_log => None, false, false;
-    m_atrace => Some(TRACE), true, false;
-    m_adebug => Some(DEBUG), true, false;
-    m_ainfo => Some(INFO), true, false;
-    m_awarning => Some(WARNING), true, false;
-    m_aerror => Some(ERROR), true, false;
-    m_acritical => Some(CRITICAL), true, false;
-    m_aexception => Some(ERROR), true, true;
-    m_alog => None, true, false;
+    m_trace => Some(TRACE), false, false, false;
+    m_debug => Some(DEBUG), false, false, false;
+    m_info => Some(INFO), false, false, false;
+    m_warning => Some(WARNING), false, false, false;
+    m_error => Some(ERROR), false, false, false;
+    m_critical => Some(CRITICAL), false, false, false;
+    m_exception => Some(ERROR), false, true, false;
+    m_log => None, false, false, false;
+    m_atrace => Some(TRACE), true, false, false;
+    m_adebug => Some(DEBUG), true, false, false;
+    m_ainfo => Some(INFO), true, false, false;
+    m_awarning => Some(WARNING), true, false, false;
+    m_aerror => Some(ERROR), true, false, false;
+    m_acritical => Some(CRITICAL), true, false, false;
+    m_aexception => Some(ERROR), true, true, false;
+    m_alog => None, true, false, false;
+    m_trace_once => Some(TRACE), false, false, true;
+    m_debug_once => Some(DEBUG), false, false, true;
+    m_info_once => Some(INFO), false, false, true;
+    m_warning_once => Some(WARNING), false, false, true;
+    m_error_once => Some(ERROR), false, false, true;
+    m_critical_once => Some(CRITICAL), false, false, true;
+    m_log_once => None, false, false, true;
+    m_atrace_once => Some(TRACE), true, false, true;
+    m_adebug_once => Some(DEBUG), true, false, true;
+    m_ainfo_once => Some(INFO), true, false, true;
+    m_awarning_once => Some(WARNING), true, false, true;
+    m_aerror_once => Some(ERROR), true, false, true;
+    m_acritical_once => Some(CRITICAL), true, false, true;
+    m_alog_once => None, true, false, true;
 }
 
 type FastcallKw = unsafe extern "C" fn(
@@ -488,7 +572,7 @@ type FastcallKw = unsafe extern "C" fn(
     *mut ffi::PyObject,
 ) -> *mut ffi::PyObject;
 
-const METHODS: [(&std::ffi::CStr, FastcallKw, &std::ffi::CStr); 17] = [
+const METHODS: [(&std::ffi::CStr, FastcallKw, &std::ffi::CStr); 31] = [
     (c"trace", m_trace, c"trace($self, msg, /, **fields)\n--\n\nLog at TRACE (5)."),
     (c"debug", m_debug, c"debug($self, msg, /, **fields)\n--\n\nLog at DEBUG (10)."),
     (c"info", m_info, c"info($self, msg, /, **fields)\n--\n\nLog at INFO (20)."),
@@ -506,6 +590,20 @@ const METHODS: [(&std::ffi::CStr, FastcallKw, &std::ffi::CStr); 17] = [
     (c"acritical", m_acritical, c"acritical($self, msg, /, **fields)\n--\n\nAwaitable critical(): waits for ring space instead of dropping."),
     (c"aexception", m_aexception, c"aexception($self, msg, /, **fields)\n--\n\nAwaitable exception(): waits for ring space instead of dropping."),
     (c"alog", m_alog, c"alog($self, level, msg, /, **fields)\n--\n\nAwaitable log(): waits for ring space instead of dropping."),
+    (c"trace_once", m_trace_once, c"trace_once($self, msg, /, **fields)\n--\n\ntrace(), once per call site and message (per process, or per dedupe.once_window)."),
+    (c"debug_once", m_debug_once, c"debug_once($self, msg, /, **fields)\n--\n\ndebug(), once per call site and message (per process, or per dedupe.once_window)."),
+    (c"info_once", m_info_once, c"info_once($self, msg, /, **fields)\n--\n\ninfo(), once per call site and message (per process, or per dedupe.once_window)."),
+    (c"warning_once", m_warning_once, c"warning_once($self, msg, /, **fields)\n--\n\nwarning(), once per call site and message (per process, or per dedupe.once_window)."),
+    (c"error_once", m_error_once, c"error_once($self, msg, /, **fields)\n--\n\nerror(), once per call site and message (per process, or per dedupe.once_window)."),
+    (c"critical_once", m_critical_once, c"critical_once($self, msg, /, **fields)\n--\n\ncritical(), once per call site and message (per process, or per dedupe.once_window)."),
+    (c"log_once", m_log_once, c"log_once($self, level, msg, /, **fields)\n--\n\nlog(), once per call site and message (per process, or per dedupe.once_window)."),
+    (c"atrace_once", m_atrace_once, c"atrace_once($self, msg, /, **fields)\n--\n\nAwaitable trace_once()."),
+    (c"adebug_once", m_adebug_once, c"adebug_once($self, msg, /, **fields)\n--\n\nAwaitable debug_once()."),
+    (c"ainfo_once", m_ainfo_once, c"ainfo_once($self, msg, /, **fields)\n--\n\nAwaitable info_once()."),
+    (c"awarning_once", m_awarning_once, c"awarning_once($self, msg, /, **fields)\n--\n\nAwaitable warning_once()."),
+    (c"aerror_once", m_aerror_once, c"aerror_once($self, msg, /, **fields)\n--\n\nAwaitable error_once()."),
+    (c"acritical_once", m_acritical_once, c"acritical_once($self, msg, /, **fields)\n--\n\nAwaitable critical_once()."),
+    (c"alog_once", m_alog_once, c"alog_once($self, level, msg, /, **fields)\n--\n\nAwaitable log_once()."),
 ];
 
 /// Install the level methods on the Logger type as fastcall method descriptors.

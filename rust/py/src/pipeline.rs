@@ -36,7 +36,8 @@ impl Pipeline {
                         schema = "default", levels = None, fallback = None,
                         processors = None, logger_levels = None, rules = None,
                         redaction = None, static_fields = None, static_pid = false,
-                        request_events = None))]
+                        request_events = None, gcp_project = None, once_window = None,
+                        dedupe_window = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -57,7 +58,29 @@ impl Pipeline {
         static_fields: Option<Bound<'_, PyDict>>,
         static_pid: bool,
         request_events: Option<Bound<'_, PyDict>>,
+        gcp_project: Option<Bound<'_, PyString>>,
+        once_window: Option<f64>,
+        dedupe_window: Option<f64>,
     ) -> PyResult<Self> {
+        let gcp_project = gcp_project
+            .map(|p| {
+                let text = setting_text(&p, "gcp_project")?;
+                let valid = !text.is_empty()
+                    && text.len() <= 100
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+                if valid {
+                    Ok(text)
+                } else {
+                    Err(PyValueError::new_err(format!(
+                        "gcp_project must be a Google Cloud project id (letters, digits, '-', \
+                         '_', '.', ':'; 1 to 100 characters), got {text:?}"
+                    )))
+                }
+            })
+            .transpose()?;
+        let dedupe = crate::dedupe::Dedupe::new(once_window, dedupe_window)?;
         let static_fields = match static_fields {
             Some(d) => {
                 for k in d.keys() {
@@ -83,7 +106,7 @@ impl Pipeline {
         }
         let schema = Schema::parse(schema).ok_or_else(|| {
             PyValueError::new_err(format!(
-                "schema must be 'default', 'ecs' or 'otel', got {schema:?}"
+                "schema must be 'default', 'ecs', 'otel', 'gcp' or 'datadog', got {schema:?}"
             ))
         })?;
         if !(block_timeout.is_finite() && block_timeout > 0.0) {
@@ -239,6 +262,8 @@ impl Pipeline {
             static_fields,
             static_pid,
             scopes,
+            gcp_project,
+            dedupe,
         });
         start_runner(py, &shared)?;
         process::register(py, &shared);
@@ -255,21 +280,71 @@ impl Pipeline {
         let py = slf.py();
         let name = name.unwrap_or_else(|| PyString::new(py, "app"));
         let this = slf.get();
-        let level = match level {
-            Some(l) => this.shared.levels.parse(&l)?,
-            None => this
-                .shared
-                .policies
-                .level_for(&name.to_string_lossy())
-                .unwrap_or(INFO),
+        // A level given here is pinned (as with `with_level()`); otherwise the levels by
+        // logger name apply, now and after `set_level()`, else INFO.
+        let (level, pinned) = match level {
+            Some(l) => (this.shared.levels.parse(&l)?, true),
+            None => (INFO, false),
         };
-        Ok(Logger::create(
+        Ok(Logger::create_with(
             py,
             this.shared.clone(),
             name,
             level,
+            pinned,
             this.shared.root_fields(py),
         ))
+    }
+
+    /// Set the level of the loggers named `name` or below it (`""` or None: every logger), or
+    /// with `level=None` forget the level set so (the configured `logger_levels` apply
+    /// again). Takes effect at once on every existing logger of this pipeline but those
+    /// whose level was pinned (`with_level()`, or a level given to `logger()`).
+    #[pyo3(signature = (name, level))]
+    fn set_level(
+        &self,
+        name: Option<Bound<'_, PyAny>>,
+        level: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let prefix = logger_prefix(name)?;
+        let level = level
+            .filter(|l| !l.is_none())
+            .map(|l| {
+                if l.is_instance_of::<pyo3::types::PyBool>() {
+                    return Err(PyTypeError::new_err(
+                        "set_level: a level is an int or a name, got a bool",
+                    ));
+                }
+                self.shared.levels.parse(&l).map_err(|e| {
+                    let py = l.py();
+                    let why = e.value(py).to_string();
+                    if e.is_instance_of::<PyTypeError>(py) {
+                        PyTypeError::new_err(format!("set_level({prefix:?}): {why}"))
+                    } else {
+                        PyValueError::new_err(format!("set_level({prefix:?}): {why}"))
+                    }
+                })
+            })
+            .transpose()?;
+        self.shared.policies.set_level(&prefix, level);
+        Ok(())
+    }
+
+    /// Forget every level set with `set_level()`; the configured `logger_levels` apply again.
+    fn reset_levels(&self) {
+        self.shared.policies.reset_levels();
+    }
+
+    /// The levels by logger-name prefix in force now: `logger_levels`, and over them those
+    /// set with `set_level()`.
+    fn logger_levels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let mut levels = self.shared.policies.levels_in_force();
+        levels.sort();
+        for (prefix, level) in levels {
+            d.set_item(prefix, level)?;
+        }
+        Ok(d)
     }
 
     /// Resolve a level number or name as this pipeline understands it.
@@ -292,6 +367,8 @@ impl Pipeline {
     #[pyo3(signature = (timeout = None))]
     fn flush(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<bool> {
         let deadline = Instant::now() + timeout_of(timeout)?;
+        // What the repeated-events filter holds back is said before the flush.
+        crate::methods::emit_pending_repeats(slf.py(), &slf.get().shared);
         let target = slf.get().shared.flush_target();
         Ok(slf.py().detach(move || target.flush(deadline)))
     }
@@ -299,7 +376,8 @@ impl Pipeline {
     /// Start an async flush now: a ticket the event loop polls (see `ferrolog._aio.flush`).
     /// `timeout=None` waits without limit.
     #[pyo3(signature = (timeout = None))]
-    fn _start_flush(&self, timeout: Option<f64>) -> PyResult<FlushTicket> {
+    fn _start_flush(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<FlushTicket> {
+        crate::methods::emit_pending_repeats(py, &self.shared);
         self.shared.start_flush(timeout)
     }
 
@@ -392,6 +470,38 @@ impl Pipeline {
             s.dropped
         )
     }
+}
+
+/// A logger-name prefix for `set_level`: a str of dot-separated non-empty parts (None or `""`:
+/// every logger), at most 256 characters, no surrounding space.
+fn logger_prefix(name: Option<Bound<'_, PyAny>>) -> PyResult<String> {
+    let Some(name) = name.filter(|n| !n.is_none()) else {
+        return Ok(String::new());
+    };
+    let text = name.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "set_level: a logger name is a str (or None for every logger), got {}",
+            name.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let text = setting_text(text, "set_level name")?;
+    if text.is_empty() {
+        return Ok(text);
+    }
+    if text.chars().count() > 256
+        || text.trim() != text
+        || text.split('.').any(str::is_empty)
+        || text.chars().any(char::is_control)
+    {
+        return Err(PyValueError::new_err(format!(
+            "set_level: {text:?} is not a logger name (dot-separated non-empty parts, \
+             no surrounding space or control characters, at most 256 characters)"
+        )));
+    }
+    Ok(text)
 }
 
 /// The redaction rules from `redaction` (None: the default deny-list): a dict with `enabled`

@@ -19,7 +19,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use crate::levels::LevelTable;
@@ -80,11 +80,37 @@ pub enum Admit {
     Drop,
 }
 
-/// A pipeline's policies; immutable once built, the per-key state behind locks.
+/// Levels by logger-name prefix: those configured (`logger_levels`) and those set at run
+/// time (`Pipeline.set_level`), which win over a configured level for the same prefix.
+#[derive(Debug, Default)]
+struct LevelMap {
+    configured: Vec<(String, i32)>,
+    runtime: Vec<(String, i32)>,
+    /// Both merged, longest prefix first (a runtime level replaces a configured one).
+    merged: Vec<(String, i32)>,
+}
+
+impl LevelMap {
+    fn rebuild(&mut self) {
+        let mut merged = self.runtime.clone();
+        for (prefix, level) in &self.configured {
+            if !merged.iter().any(|(p, _)| p == prefix) {
+                merged.push((prefix.clone(), *level));
+            }
+        }
+        merged.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        self.merged = merged;
+    }
+}
+
+/// A pipeline's policies; the per-key state and the levels behind locks.
 #[derive(Debug, Default)]
 pub struct Policies {
-    /// (prefix, level), longest prefix first.
-    logger_levels: Vec<(String, i32)>,
+    logger_levels: RwLock<LevelMap>,
+    /// Bumped on every run-time level change: each logger compares it with the generation its
+    /// cached level was computed at (one load and one compare per call), and recomputes its
+    /// level when they differ.
+    pub level_generation: AtomicU64,
     rules: Vec<Rule>,
     /// Events sampling kept out.
     pub sampled_out: AtomicU64,
@@ -123,7 +149,11 @@ impl Policies {
                 by_name.push((prefix, level));
             }
         }
-        by_name.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        let mut map = LevelMap {
+            configured: by_name,
+            ..LevelMap::default()
+        };
+        map.rebuild();
         let mut out = Vec::new();
         for (i, spec) in rules.iter().flat_map(|l| l.iter()).enumerate() {
             let at = format!("rules[{i}]");
@@ -203,7 +233,7 @@ impl Policies {
             });
         }
         Ok(Policies {
-            logger_levels: by_name,
+            logger_levels: RwLock::new(map),
             rules: out,
             ..Policies::default()
         })
@@ -212,9 +242,48 @@ impl Policies {
     /// The level configured for logger `name` (longest matching prefix), if any.
     pub fn level_for(&self, name: &str) -> Option<i32> {
         self.logger_levels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .merged
             .iter()
             .find(|(prefix, _)| selects(prefix, name))
             .map(|(_, level)| *level)
+    }
+
+    /// Set (`Some`) or clear (`None`: back to the configured level, if any) the run-time level
+    /// of the loggers named `prefix` or below it, and tell every logger to look again.
+    pub fn set_level(&self, prefix: &str, level: Option<i32>) {
+        let mut map = self
+            .logger_levels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.runtime.retain(|(p, _)| p != prefix);
+        if let Some(level) = level {
+            map.runtime.push((prefix.to_owned(), level));
+        }
+        map.rebuild();
+        // Under the lock: a logger that sees the new generation reads the new map.
+        self.level_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Forget every run-time level (the configured ones apply again).
+    pub fn reset_levels(&self) {
+        let mut map = self
+            .logger_levels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.runtime.clear();
+        map.rebuild();
+        self.level_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The levels in force by prefix: configured, with the run-time ones over them.
+    pub fn levels_in_force(&self) -> Vec<(String, i32)> {
+        self.logger_levels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .merged
+            .clone()
     }
 
     /// The indices of the rules that select logger `name`.

@@ -102,6 +102,7 @@ pub fn _after_fork_child(py: Python<'_>) {
     for shared in pipelines {
         after_fork(&shared.core);
         shared.policies.reset();
+        shared.dedupe.reset();
         // The old thread object names a thread that does not exist in the child.
         *shared.runner.lock().unwrap_or_else(|e| e.into_inner()) = None;
         shared.flusher.reset_after_fork();

@@ -12,6 +12,15 @@ pub enum Schema {
     /// OpenTelemetry log data model: `Timestamp`, `SeverityText`, `SeverityNumber`, `Body`,
     /// `Attributes` (the fields), `TraceId`/`SpanId` when present.
     Otel,
+    /// Google Cloud Logging's structured JSON: `time`, `severity` (DEBUG ... EMERGENCY),
+    /// `logger`, `message`, the fields, `logging.googleapis.com/trace` (as
+    /// `projects/<project>/traces/<trace_id>`) and `logging.googleapis.com/spanId` from the
+    /// `trace_id`/`span_id` fields, `httpRequest` from an `http_request` field.
+    Gcp,
+    /// Datadog's reserved attributes: `timestamp`, `status`, `logger.name`, `message`, the
+    /// fields (`service`, `env`, `version` among the static ones), `dd.trace_id`/`dd.span_id`
+    /// in Datadog's decimal form from the `trace_id`/`span_id` fields.
+    Datadog,
 }
 
 pub const ECS_VERSION: &str = "8.11.0";
@@ -22,6 +31,8 @@ impl Schema {
             "default" => Some(Schema::Default),
             "ecs" => Some(Schema::Ecs),
             "otel" => Some(Schema::Otel),
+            "gcp" => Some(Schema::Gcp),
+            "datadog" => Some(Schema::Datadog),
             _ => None,
         }
     }
@@ -31,13 +42,17 @@ impl Schema {
             Schema::Default => "default",
             Schema::Ecs => "ecs",
             Schema::Otel => "otel",
+            Schema::Gcp => "gcp",
+            Schema::Datadog => "datadog",
         }
     }
 
-    /// The opening of the timestamp, level and logger members (default and ECS).
+    /// The opening of the timestamp, level and logger members (all but OTel).
     pub fn envelope_keys(self) -> (&'static [u8], &'static [u8], &'static [u8]) {
         match self {
             Schema::Ecs => (b"{\"@timestamp\":", b",\"log.level\":", b",\"log.logger\":"),
+            Schema::Gcp => (b"{\"time\":", b",\"severity\":", b",\"logger\":"),
+            Schema::Datadog => (b"{\"timestamp\":", b",\"status\":", b",\"logger.name\":"),
             _ => (b"{\"timestamp\":", b",\"level\":", b",\"logger\":"),
         }
     }
@@ -66,6 +81,30 @@ impl Schema {
                 b"stack",
                 b"_truncated",
             ],
+            Schema::Gcp => &[
+                b"time",
+                b"severity",
+                b"logger",
+                b"message",
+                b"exception",
+                b"stack_trace",
+                b"stack",
+                b"_truncated",
+                b"httpRequest",
+                b"logging.googleapis.com/trace",
+                b"logging.googleapis.com/spanId",
+            ],
+            Schema::Datadog => &[
+                b"timestamp",
+                b"status",
+                b"logger.name",
+                b"message",
+                b"error",
+                b"stack",
+                b"_truncated",
+                b"dd.trace_id",
+                b"dd.span_id",
+            ],
             // Fields live inside `Attributes`, next to the logger's name and what the encoder
             // adds there (the exception's attributes, the stack); `_truncated` is outside.
             Schema::Otel => &[
@@ -78,10 +117,11 @@ impl Schema {
         }
     }
 
-    /// Whether this schema moves some fields out of the attributes (OTel's trace context).
+    /// Whether this schema moves some fields to names (and forms) of its own: the trace
+    /// context (OTel, GCP, Datadog), GCP's `httpRequest`.
     #[inline]
     pub fn lifts_any(self) -> bool {
-        self == Schema::Otel
+        matches!(self, Schema::Otel | Schema::Gcp | Schema::Datadog)
     }
 
     /// The top-level name a field is moved to, if this schema lifts it.
@@ -90,6 +130,11 @@ impl Schema {
         match (self, key) {
             (Schema::Otel, b"trace_id") => Some("TraceId"),
             (Schema::Otel, b"span_id") => Some("SpanId"),
+            (Schema::Gcp, b"trace_id") => Some(GCP_TRACE),
+            (Schema::Gcp, b"span_id") => Some("logging.googleapis.com/spanId"),
+            (Schema::Gcp, b"http_request") => Some("httpRequest"),
+            (Schema::Datadog, b"trace_id") => Some(DD_TRACE),
+            (Schema::Datadog, b"span_id") => Some(DD_SPAN),
             _ => None,
         }
     }
@@ -106,16 +151,52 @@ impl Schema {
         self.reserved().contains(&rest)
     }
 
-    /// The pre-encoded value of the level named `name` (a JSON string, with quotes).
-    pub fn level_text(self, name: &str) -> Vec<u8> {
+    /// The pre-encoded value of level `number`, named `name` (a JSON string, with quotes).
+    pub fn level_text(self, number: i32, name: &str) -> Vec<u8> {
         let name = match self {
             Schema::Otel => name.to_ascii_uppercase(),
+            Schema::Gcp => gcp_severity(number).to_owned(),
+            Schema::Datadog => gcp_severity(number).to_ascii_lowercase(),
             _ => name.to_ascii_lowercase(),
         };
         let mut out = Vec::new();
         write_str(&mut out, name.as_bytes());
         out
     }
+}
+
+/// GCP's trace member (its value: `projects/<project>/traces/<trace_id>`).
+pub const GCP_TRACE: &str = "logging.googleapis.com/trace";
+/// Datadog's trace correlation members (their values: unsigned 64-bit decimal strings).
+pub const DD_TRACE: &str = "dd.trace_id";
+pub const DD_SPAN: &str = "dd.span_id";
+
+/// Google Cloud Logging's `LogSeverity` name for a level number: the standard levels map to
+/// DEBUG (TRACE too), INFO, WARNING, ERROR and CRITICAL; a custom level takes the name of the
+/// band it falls in (25-29: NOTICE, 60-69: ALERT, 70 and above: EMERGENCY; 0: DEFAULT).
+/// Datadog's `status` uses the same names in lower case (its syslog severities).
+pub fn gcp_severity(level: i32) -> &'static str {
+    match level {
+        i32::MIN..=0 => "DEFAULT",
+        1..=19 => "DEBUG",
+        20..=24 => "INFO",
+        25..=29 => "NOTICE",
+        30..=39 => "WARNING",
+        40..=49 => "ERROR",
+        50..=59 => "CRITICAL",
+        60..=69 => "ALERT",
+        _ => "EMERGENCY",
+    }
+}
+
+/// The low 64 bits of a hex trace or span id as an unsigned decimal (Datadog's form); None
+/// when `hex` is not 1 to 32 hex digits.
+pub fn dd_decimal(hex: &str) -> Option<String> {
+    if hex.is_empty() || hex.len() > 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let low = &hex[hex.len().saturating_sub(16)..];
+    u64::from_str_radix(low, 16).ok().map(|n| n.to_string())
 }
 
 /// What a renamed field's key starts with.
@@ -174,6 +255,48 @@ mod tests {
         assert!(Schema::Ecs.renames(b"field.@timestamp"));
         assert!(Schema::Otel.renames(b"exception.type"));
         assert!(!Schema::Otel.renames(b"_truncated"));
+    }
+
+    #[test]
+    fn datadog_ids_are_the_low_64_bits_in_decimal() {
+        assert_eq!(
+            dd_decimal("0af7651916cd43dd8448eb211c80319c").as_deref(),
+            Some("9532127138774266268")
+        );
+        assert_eq!(
+            dd_decimal("00f067aa0ba902b7").as_deref(),
+            Some("67667974448284343")
+        );
+        assert_eq!(
+            dd_decimal("ffffffffffffffffffffffffffffffff").as_deref(),
+            Some("18446744073709551615")
+        );
+        assert_eq!(dd_decimal(""), None);
+        assert_eq!(dd_decimal("xyz"), None);
+        assert_eq!(dd_decimal(&"1".repeat(33)), None);
+    }
+
+    #[test]
+    fn gcp_severities_of_standard_levels() {
+        let got: Vec<&str> = [0, 5, 10, 20, 25, 30, 40, 50, 60, 70]
+            .iter()
+            .map(|l| gcp_severity(*l))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "DEFAULT",
+                "DEBUG",
+                "DEBUG",
+                "INFO",
+                "NOTICE",
+                "WARNING",
+                "ERROR",
+                "CRITICAL",
+                "ALERT",
+                "EMERGENCY"
+            ]
+        );
     }
 
     #[test]

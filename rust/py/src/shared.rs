@@ -43,6 +43,10 @@ pub struct Shared {
     pub(crate) static_pid: bool,
     /// Request scopes: sampling of their canonical events, the fingers-crossed buffers.
     pub(crate) scopes: crate::scope::Scopes,
+    /// The Google Cloud project of the `gcp` schema's trace member, if given.
+    pub(crate) gcp_project: Option<String>,
+    /// `*_once` calls and the filter of repeated events (see `dedupe`).
+    pub(crate) dedupe: crate::dedupe::Dedupe,
 }
 
 impl Shared {
@@ -110,6 +114,14 @@ impl Shared {
         d.set_item(
             "suppressed",
             self.policies.suppressed.load(Ordering::Relaxed),
+        )?;
+        d.set_item(
+            "deduplicated",
+            self.dedupe.deduplicated.load(Ordering::Relaxed),
+        )?;
+        d.set_item(
+            "once_suppressed",
+            self.dedupe.once_suppressed.load(Ordering::Relaxed),
         )?;
         d.set_item("batches", s.batches)?;
         d.set_item("high_water", s.high_water)?;
