@@ -191,15 +191,28 @@ class RequestContextMiddleware:
         ``status``, ``duration_ms``, ``response_bytes``, ``route`` and what the app added),
         tail-sampled per ``Settings.request_events``; its debug events are held in the
         scope's buffer when that is enabled."""
+        started = time.perf_counter()
         async with request_scope(log) as request:
             try:
                 await self.app(scope, receive, send)
             except BaseException:
                 status, size = sent()
-                request.add(status=status or 500, response_bytes=size, route=_route_of(scope))
+                ms = (time.perf_counter() - started) * 1000.0
+                request.add(
+                    status=status or 500,
+                    response_bytes=size,
+                    route=_route_of(scope),
+                    **gcp_http_request(log, scope, status or 500, ms, size),
+                )
                 raise
             status, size = sent()
-            request.add(status=status, response_bytes=size, route=_route_of(scope))
+            ms = (time.perf_counter() - started) * 1000.0
+            request.add(
+                status=status,
+                response_bytes=size,
+                route=_route_of(scope),
+                **gcp_http_request(log, scope, status, ms, size),
+            )
 
     def _logs(self, path: str) -> bool:
         return self.access_log and path not in self.skip_paths

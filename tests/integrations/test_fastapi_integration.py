@@ -340,11 +340,19 @@ async def _no_send(message: Any) -> None:
     raise AssertionError("nothing is sent for a lifespan scope here")
 
 
-async def test_access_events_carry_gcp_http_request(logs: list[dict[str, Any]]) -> None:
-    """Under the gcp schema the access event carries Cloud Logging's ``httpRequest`` (its
-    documented ``HttpRequest`` names: requestMethod, requestUrl, status, responseSize,
-    latency, protocol, remoteIp, userAgent)."""
-    app = FastAPI(lifespan=lifespan({"schema": "gcp", "sinks": [{"type": "null"}]}))
+@pytest.mark.parametrize("canonical", [False, True], ids=["classic", "canonical"])
+async def test_access_events_carry_gcp_http_request(
+    logs: list[dict[str, Any]], canonical: bool
+) -> None:
+    """Under the gcp schema the access event, classic or canonical, carries Cloud Logging's
+    ``httpRequest`` (its documented ``HttpRequest`` names: requestMethod, requestUrl,
+    status, responseSize, latency, protocol, remoteIp, userAgent)."""
+    settings = {
+        "schema": "gcp",
+        "sinks": [{"type": "null"}],
+        "request_events": {"enabled": canonical},
+    }
+    app = FastAPI(lifespan=lifespan(settings))
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/items/{item_id}")
