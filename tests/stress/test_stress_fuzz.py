@@ -190,16 +190,17 @@ def sink(tmp_path: Path) -> Iterator[Sink]:
 
 def _fuzz(seconds: float, per_run: int, sink: Sink, figure: Callable[[str, object], None]) -> None:
     rng = random.Random(STRESS_SEED or None)
-    properties = {"hostile": _hostile_property(sink), "round-trip": _roundtrip_property(sink)}
+    # Factories: each run decorates a fresh test function with its own seed and settings.
+    properties = {"hostile": _hostile_property, "round-trip": _roundtrip_property}
     counts = dict.fromkeys(properties, 0)
     runs = 0
     started = time.monotonic()
     while runs == 0 or time.monotonic() - started < seconds:
-        for name, prop in properties.items():
+        for name, make in properties.items():
             run_seed = rng.getrandbits(64)
             before = sink.examples
             try:
-                with_seed(run_seed)(_settings(per_run)(prop))()
+                with_seed(run_seed)(_settings(per_run)(make(sink)))()
             except BaseException as e:
                 raise AssertionError(f"{name} property, hypothesis.seed({run_seed}): {e}") from e
             counts[name] += sink.examples - before
