@@ -405,7 +405,10 @@ class _Worker:
                 self._call("write_batch", share, view)
                 with self._cv:
                     if self._given_up:  # it returned, but after its timeout
-                        raise TimeoutError(f"write_batch took more than {self.timeout:g} s")
+                        raise TimeoutError(
+                            "write_batch returned after it was given up (past its timeout of "
+                            f"{self.timeout:g} s, or at the close deadline)"
+                        )
             ok = True
             self.batches += 1
         except CircuitOpenError:

@@ -108,7 +108,10 @@ def _run(events: int, tmp: Path, figure: Callable[[str, object], None]) -> None:
         fast_rate, _ = _burst(beside_fast, events, fast_path, size)
     finally:
         assert beside_fast.close(30.0)
-    assert fast.lines == events
+    # Even a fast Python sink's queue may overflow at this rate (rerouted to the fallback and
+    # counted, by design): every event is either written to it or counted as missed.
+    fast_health = next(h for h in beside_fast.sink_health() if h["name"] == "Fast")
+    assert fast.lines + fast_health["missed"] == events, (fast.lines, fast_health)
 
     slow, hung = Slow(), Hung()
     native, spare = tmp / "native.log", tmp / "spare.log"
