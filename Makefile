@@ -32,7 +32,7 @@ $(VENV)/bin/python: | toolchain
 # (other interpreters' builds, from `make test-matrix`, have other names and stay).
 $(NATIVE_STAMP): $(VENV)/bin/python $(RUST_SOURCES) pyproject.toml
 	rm -f python/ferrolog/_native$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') $(VENV)/.native-*
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet --profile $(PROFILE) --extras dev,shipping-tests
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet --profile $(PROFILE) --extras dev,shipping-tests,stress
 	touch $@
 
 build: $(NATIVE_STAMP) ## build the extension (PROFILE=release|dev-release) into the venv
@@ -75,9 +75,21 @@ test-python: $(NATIVE_STAMP) ## pytest: unit, native, property and integration t
 	$(PY) -m pytest -q
 
 # The fault-injection suite (tests/stress) in full: its short variants run in test-python, the
-# long ones (marked `stress`) only here. Prints its figures, one line each, at the end.
-stress: $(NATIVE_STAMP) ## fault-injection suite in full (crash, disk full, threads); prints figures
-	STRESS=1 $(PY) -m pytest -q -p no:cacheprovider -m stress tests/stress
+# long ones (marked `stress`) only here. Prints its figures, one line each, at the end. Takes
+# about 20 minutes: STRESS_FUZZ_SECONDS (default 600) is the fuzzing budget, STRESS_SEED replays
+# the random moments. The pre-fork server test needs wrk: installed with apt-get when root.
+stress: $(NATIVE_STAMP) ## fault-injection suite in full (crash, disk full, sinks, shutdown, fork, server, fuzz); prints figures
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "stress: installing wrk with apt-get"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
+				|| { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } \
+				|| echo "stress: apt-get could not install wrk; the gunicorn test under wrk will be skipped"; \
+		else \
+			echo "stress: wrk not found and not root; the gunicorn test under wrk will be skipped (install wrk to run it)"; \
+		fi; \
+	fi
+	STRESS=1 $(PY) -m pytest -q -p no:cacheprovider --timeout 3600 -m stress tests/stress
 
 lint: $(NATIVE_STAMP) ## ruff, mypy --strict, stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(PY) -m ruff check .

@@ -448,6 +448,29 @@ def _open_loguru(enqueue: bool) -> Callable[[Path], Session]:
     return open_
 
 
+def _open_logust(enqueue: bool) -> Callable[[Path], Session]:
+    def open_(path: Path) -> Session:
+        # logust: loguru's API over a Rust core; serialize=True is its JSON output, keyword
+        # arguments land in "extra" as with loguru.
+        from logust import logger
+
+        logger.remove()
+        logger.add(str(path), serialize=True, level="INFO", enqueue=enqueue)
+        info = logger.info
+
+        def loop(start: int, stop: int) -> None:
+            for i in range(start, stop):
+                info(MESSAGE, user_id=i, path=PATH_VALUE, latency_ms=LATENCY)
+
+        def finish() -> None:
+            logger.complete()
+            logger.remove()
+
+        return Session(loop, finish, _one(path))
+
+    return open_
+
+
 # --------------------------------------------------------------------------- fapilog
 
 
@@ -608,6 +631,22 @@ PEERS: list[Peer] = [
         ("loguru",),
         "as above with enqueue=True; logger.complete() before the file is read",
         _open_loguru(True),
+    ),
+    Peer(
+        "logust",
+        "logust serialize",
+        ("logust",),
+        "logger.add(path, serialize=True, level='INFO'); loguru's API on a Rust core, fields "
+        "as keyword arguments (extra)",
+        _open_logust(False),
+    ),
+    Peer(
+        "logust-enqueue",
+        "logust enqueue=True",
+        ("logust",),
+        "as above with enqueue=True (its background writer thread); logger.complete() before "
+        "the file is read",
+        _open_logust(True),
     ),
     Peer(
         "fapilog",

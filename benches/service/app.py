@@ -291,6 +291,32 @@ class Loguru(Backend):
         _five(self.info, item_id, t0)
 
 
+class Logust(Backend):
+    """logust (loguru's API on a Rust core): serialize, the request id via contextualize."""
+
+    async def start(self) -> None:
+        from logust import logger
+
+        logger.remove()
+        logger.add(self.log_file, serialize=True, level="INFO")
+        self.logger = logger
+        self.info = logger.info
+
+    async def stop(self) -> None:
+        self.logger.complete()
+        self.logger.remove()
+
+    def flush(self) -> None:
+        self.logger.complete()
+
+    def bind(self, request_id: str) -> AbstractContextManager[Any]:
+        cm: AbstractContextManager[Any] = self.logger.contextualize(request_id=request_id)
+        return cm
+
+    async def emit(self, item_id: int, t0: float) -> None:
+        _five(self.info, item_id, t0)
+
+
 class Fapilog(Backend):
     async def start(self) -> None:
         import fapilog
@@ -330,6 +356,7 @@ LOGGERS: dict[str, Callable[[], Backend]] = {
     "stdlib": lambda: Stdlib(queued=False),
     "stdlib-queue": lambda: Stdlib(queued=True),
     "loguru-enqueue": lambda: Loguru(enqueue=True),
+    "logust": Logust,
     "fapilog": Fapilog,
 }
 

@@ -88,9 +88,23 @@ CONTENDERS: dict[str, tuple[str, Callable[[], service.Backend], tuple[str, ...]]
         service.Structlog,
         ("structlog", "orjson"),
     ),
+    "logust": (
+        "logust serialize (contextualize)",
+        service.Logust,
+        ("logust",),
+    ),
 }
 #: What `make bench` runs (short) and the acceptance rows of issue 18.
-DEFAULT = ("none", "ferrolog", "ferrolog-null", "ferrolog-bind", "ferrolog-mw", "structlog")
+DEFAULT = (
+    "none",
+    "ferrolog",
+    "ferrolog-null",
+    "ferrolog-off",
+    "ferrolog-bind",
+    "ferrolog-mw",
+    "structlog",
+    "logust",
+)
 
 
 @dataclass

@@ -45,6 +45,7 @@ SERVICE_LOGGERS: dict[str, tuple[str, ...]] = {
     "stdlib": (),
     "stdlib-queue": (),
     "loguru-enqueue": ("loguru",),
+    "logust": ("logust",),
     "fapilog": ("fapilog",),
 }
 LABELS = {
@@ -54,6 +55,7 @@ LABELS = {
     "stdlib": "stdlib logging + JSON formatter (filter)",
     "stdlib-queue": "stdlib QueueHandler/QueueListener (filter)",
     "loguru-enqueue": "loguru serialize, enqueue=True (contextualize)",
+    "logust": "logust serialize (contextualize)",
     "fapilog": "fapilog lossless (request_id_var, async logger)",
 }
 

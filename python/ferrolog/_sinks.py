@@ -241,22 +241,30 @@ class _Worker:
         return self._busy is not None and now - self._busy[0] > self.timeout
 
     def watch(self, now: float) -> None:
-        """Give up on a call that outlived the sink's timeout: settle its batch as failed
-        now (the pipeline reroutes it), and count it."""
+        """Give up on a call that outlived the sink's timeout: settle its batch, and the
+        batches queued behind it (which would wait for it too), as failed now (the pipeline
+        reroutes them), and count them."""
         with self._cv:
             if self._busy is None or self._given_up or not self._hung(now):
                 return
             self._given_up = True
-            share = self._busy[1]
             self.timeouts += 1
+            busy = self._busy[1]
+            settle = [] if busy is None else [busy]
+            settle += [item for item in self._queue if isinstance(item, _Share)]
+            if len(settle) > (busy is not None):
+                kept = [item for item in self._queue if not isinstance(item, _Share)]
+                self._queue.clear()
+                self._queue.extend(kept)
+                self._queued = 0
+                self._cv.notify_all()  # an offer waiting for room (backpressure) sees it now
+            self.missed += sum(share.records for share in settle)
         self._report(
             "timeout",
             f"a call did not return within {self.timeout:g} s; its batches go to the "
             "fallback sink while it hangs",
         )
-        if share is not None:
-            with self._cv:
-                self.missed += share.records
+        for share in settle:
             share.done(False)
 
     def request_flush(self) -> threading.Event | None:
@@ -289,9 +297,12 @@ class _Worker:
             self._given_up = True
         if busy is not None:
             left.append(busy)
+        lost = sum(share.records for share in left)
+        with self._cv:
+            self.missed += lost
         for share in left:
             share.done(False)
-        return sum(share.records for share in left)
+        return lost
 
     def health(self) -> dict[str, Any]:
         with self._cv:
@@ -394,7 +405,10 @@ class _Worker:
                 self._call("write_batch", share, view)
                 with self._cv:
                     if self._given_up:  # it returned, but after its timeout
-                        raise TimeoutError(f"write_batch took more than {self.timeout:g} s")
+                        raise TimeoutError(
+                            "write_batch returned after it was given up (past its timeout of "
+                            f"{self.timeout:g} s, or at the close deadline)"
+                        )
             ok = True
             self.batches += 1
         except CircuitOpenError:
@@ -440,6 +454,8 @@ class Runner:
             for index, (sink, route) in enumerate(zip(sinks, routes, strict=True))
         ]
         names = "+".join(w.name for w in self.workers)
+        # When the pipeline's close must be done (monotonic), set by `join`.
+        self._close_by: float | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"ferrolog-sinks-{names}", daemon=True
         )
@@ -450,7 +466,13 @@ class Runner:
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the runner (and so every worker) to finish, at most ``timeout`` seconds."""
+        """Wait for the runner (and so every worker) to finish, at most ``timeout`` seconds.
+
+        With a ``timeout`` (the pipeline's close deadline), a worker still busy when it is
+        nearly up is abandoned then, not only after its sink's own timeout: what it could not
+        deliver is settled (and so counted) before the close returns."""
+        if timeout is not None:
+            self._close_by = time.monotonic() + max(timeout - 2 * _POLL_SECONDS, 0.0)
         self._thread.join(timeout)
 
     def is_alive(self) -> bool:
@@ -502,17 +524,22 @@ class Runner:
             worker.stop()
         for worker in self.workers:
             deadline = time.monotonic() + worker.timeout
-            while worker.thread.is_alive() and time.monotonic() < deadline:
+            while worker.thread.is_alive():
+                close_by = self._close_by
+                now = time.monotonic()
+                if now >= deadline or (close_by is not None and now >= close_by):
+                    break
                 worker.thread.join(_POLL_SECONDS)
                 worker.watch(time.monotonic())
                 if not worker.can_finish():
                     break
             if worker.thread.is_alive():
-                lost = worker.abandon()
+                worker.abandon()
                 self.diagnostics.report(
                     f"sink:{worker.name}:shutdown",
-                    f"sink {worker.name} did not finish within {worker.timeout:g} s at close; "
-                    f"{lost} event(s) were not delivered to it (they went to the fallback sink)",
+                    f"sink {worker.name} did not finish in time at close; {worker.missed} "
+                    "event(s) in all were not delivered to it (they went to the fallback sink "
+                    "while it was open, and count as dropped after that)",
                 )
 
 

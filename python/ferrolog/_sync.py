@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
@@ -65,6 +66,10 @@ class SyncContainer:
         thread.start()
         self._loop = loop
         self._thread = thread
+        # The process the helper thread runs in: a forked child has no such thread (see
+        # `_after_fork`). `_fork_lock` is taken only in a child, never in this process.
+        self._pid = os.getpid()
+        self._fork_lock = threading.Lock()
         self._close_lock = threading.Lock()
         # Guards submissions against the loop's stop: once `_stopping` is set under it, no
         # coroutine reaches the loop, and every one submitted before is settled by the stop.
@@ -118,6 +123,7 @@ class SyncContainer:
 
     def close(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Close the container (see `Container.aclose`) and stop the helper thread."""
+        self._check_fork()
         with self._close_lock:
             if not self._finalizer.alive:
                 return
@@ -142,7 +148,35 @@ class SyncContainer:
             self._stopping = True
         self._finalizer()
 
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            with self._fork_lock:
+                if self._pid != os.getpid():
+                    self._after_fork()
+
+    def _after_fork(self) -> None:
+        """In a forked child (e.g. a pre-fork server's worker, the container made before the
+        fork): the helper thread did not survive the fork, so the inherited loop can never
+        run again and every call would wait for it forever. Start a new loop and thread for
+        this process; the inherited loop is left alone (it still looks running: it cannot be
+        closed here). Locks a parent thread may have held at the fork are replaced."""
+        self._close_lock = threading.Lock()
+        self._submit_lock = threading.Lock()
+        self._pid = os.getpid()
+        if not self._finalizer.alive:  # closed before the fork
+            return
+        self._finalizer.detach()
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=_run_loop, args=(loop,), name="ferrolog-container", daemon=True
+        )
+        thread.start()
+        self._loop = loop
+        self._thread = thread
+        self._finalizer = weakref.finalize(self, _stop_loop, loop, thread)
+
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        self._check_fork()
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("a SyncContainer cannot be used from its own event loop thread")
