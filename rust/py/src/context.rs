@@ -8,6 +8,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
+use pyo3::PyClass;
 use std::sync::{Arc, Mutex};
 
 /// Bytes one context value may take once encoded.
@@ -215,7 +216,13 @@ impl BoundContextVars {
 /// The context fields current in this context, if any (a new reference held by the result).
 #[inline]
 pub fn current(py: Python<'_>) -> Option<Bound<'_, ContextFields>> {
-    let var = CONTEXT_VAR.get(py)?;
+    value_of(py, CONTEXT_VAR.get(py)?)
+}
+
+/// The value `var` (a ContextVar) holds in this context when it is a `T`, else None (also
+/// when unset, or when reading it failed, whose error is cleared).
+#[inline]
+pub fn value_of<'py, T: PyClass>(py: Python<'py>, var: &Py<PyAny>) -> Option<Bound<'py, T>> {
     let mut value: *mut ffi::PyObject = std::ptr::null_mut();
     // SAFETY: the GIL is held; `var` is a live ContextVar; on success `value` is a new
     // reference or NULL when unset.
@@ -230,5 +237,5 @@ pub fn current(py: Python<'_>) -> Option<Bound<'_, ContextFields>> {
     }
     // SAFETY: `value` is a new reference.
     let value = unsafe { Bound::from_owned_ptr(py, value) };
-    value.cast_into::<ContextFields>().ok()
+    value.cast_into::<T>().ok()
 }

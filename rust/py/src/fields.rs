@@ -177,21 +177,8 @@ impl EncodedFields {
     /// Add these fields to an event: all at once when they fit; else one by one until one does
     /// not, which is encoded again from its value, cut to what is left, and ends the set.
     pub fn write_to(&self, py: Python<'_>, enc: &mut Encoder<'_>) {
-        if enc.encoded_field(&self.json, self.truncated) {
-            return;
-        }
-        for (key, span) in self.keys.iter().zip(self.spans.iter()) {
-            if enc.encoded_field(&self.json[span.start..span.end], span.truncated) {
-                continue;
-            }
-            let key = key.bind(py);
-            if let Ok(Some(value)) = self.dict.bind(py).get_item(key) {
-                // SAFETY: `key` is a live str and the GIL is held.
-                let kb = unsafe { key_bytes(key.as_ptr()) };
-                enc.field(py, &kb, self.schema, value.as_ptr());
-            }
-            enc.truncated = true;
-            return;
+        if !enc.encoded_field(&self.json, self.truncated) {
+            self.write_unshadowed(py, enc, |_| false);
         }
     }
 

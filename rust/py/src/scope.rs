@@ -41,22 +41,7 @@ pub fn scope_var(py: Python<'_>) -> PyResult<&Py<PyAny>> {
 /// The request scope current in this context, if any.
 #[inline]
 pub fn current(py: Python<'_>) -> Option<Bound<'_, RequestScope>> {
-    let var = SCOPE_VAR.get(py)?;
-    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-    // SAFETY: the GIL is held; `var` is a live ContextVar; on success `value` is a new
-    // reference or NULL when unset.
-    let rc = unsafe { ffi::PyContextVar_Get(var.as_ptr(), std::ptr::null_mut(), &mut value) };
-    if rc != 0 {
-        // SAFETY: the GIL is held.
-        unsafe { ffi::PyErr_Clear() };
-        return None;
-    }
-    if value.is_null() {
-        return None;
-    }
-    // SAFETY: `value` is a new reference.
-    let value = unsafe { Bound::from_owned_ptr(py, value) };
-    value.cast_into::<RequestScope>().ok()
+    crate::context::value_of(py, SCOPE_VAR.get(py)?)
 }
 
 /// A pipeline's request-event settings and counters (part of [`Shared`]).
