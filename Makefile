@@ -71,8 +71,8 @@ test-sanitize: toolchain ## AddressSanitizer (ring, writer, pipeline) + ThreadSa
 test-python: $(NATIVE_STAMP) ## pytest: unit, native, property and integration tests
 	@echo "native boundary tests under PYTHONMALLOC=debug (catches refcount and buffer misuse):"
 	PYTHONMALLOC=debug $(PY) -m pytest -q -p no:cacheprovider tests/native
-	@echo "the whole suite:"
-	$(PY) -m pytest -q
+	@echo "the rest of the suite (the native tests ran above):"
+	$(PY) -m pytest -q --ignore=tests/native
 
 # The fault-injection suite (tests/stress) in full: its short variants run in test-python, the
 # long ones (marked `stress`) only here. Prints its figures, one line each, at the end. Takes

@@ -23,6 +23,9 @@ driven through ASGI in-process behind ``RequestContextMiddleware`` (null sink): 
 adds five fields to the canonical event, against the endpoint logging four events plus the
 classic access event (five events). A build without request scopes prints ``n/a``.
 
+``bindcm`` is one ``with bound_contextvars(request_id=i): pass`` (what binding a request's
+context costs, nothing logged).
+
 Also by name: ``enricher`` (one Python enricher), ``policy`` (a rate-limit rule that
 lets everything through), ``once`` (``info_once`` from one call site: all but the first call
 left out) and ``repeat`` (the repeated-events filter on, every call identical).
@@ -52,6 +55,7 @@ EXTRA_CASES = (
     "svc_five",
     "once",
     "repeat",
+    "bindcm",
 )
 #: Whole requests are slow under callgrind: these cases make fewer.
 FEWER = {"svc_wide": (200, 1_200), "svc_five": (200, 1_200)}
@@ -147,6 +151,11 @@ if case.startswith("svc_"):
             await app(scope, receive, send)
 
     asyncio.run(requests())
+elif case == "bindcm":
+    bound = ferrolog.bound_contextvars
+    for i in range(n):
+        with bound(request_id=i):
+            pass
 elif case == "filtered":
     debug = log.debug
     for i in range(n):

@@ -12,6 +12,7 @@ __all__ = [
     "REDACTION_PATTERNS",
     "STANDARD_LEVELS",
     "Batch",
+    "BoundContextVars",
     "ContextFields",
     "FlushTicket",
     "Logger",
@@ -88,13 +89,20 @@ class Batch:
 def bind_contextvars(**fields: Any) -> None:
     """Add `fields` to the current request context (replacing fields of the same name)."""
 
-@final
-class bound_contextvars:
+def bound_contextvars(**fields: Any) -> BoundContextVars:
     """Bind `fields` for the duration of a `with` block, then restore the context."""
 
-    def __new__(cls, **fields: Any) -> bound_contextvars: ...
+@final
+class BoundContextVars:
+    """What `bound_contextvars` returns: binds on `__enter__`, restores on `__exit__`."""
+
     def __enter__(self) -> None: ...
-    def __exit__(self, *_exc: object) -> bool: ...
+    def __exit__(
+        self,
+        _exc_type: object = None,
+        _exc: object = None,
+        _tb: object = None,
+    ) -> bool: ...
 
 @final
 class SinkChannel:

@@ -11,6 +11,7 @@ import string
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,3 +105,38 @@ def test_context_bound_and_call_fields_merge_as_dicts_do(
         assert fields == {**ctx, **bound, **call}
     finally:
         pipe.close(5.0)
+
+
+class _Name(str):
+    """A str subclass as a field name, with a hash of its own (never asked of it)."""
+
+    def __hash__(self) -> int:
+        return 7
+
+
+def test_names_are_compared_by_text_not_by_identity_or_hash(file_log: FileLog) -> None:
+    """Names match by their text: one built at run time (not interned, so not the keyword's
+    object), one of a str subclass, and names of one length that differ
+    (`request_id`/`latency_ms`: compared in full only when their hashes agree)."""
+    built = "".join(["pa", "th"])  # equal to the keyword `path`, another object
+    assert built == "path"
+    assert built is not "path"  # noqa: F632 - the point of the test
+    context: dict[str, Any] = {built: "/ctx", "request_id": "r-1", _Name("user"): "ctx-user"}
+    with bound_contextvars(**context):
+        file_log.logger.info("m", path="/call", latency_ms=1.5, user="call-user")
+    assert file_log.pipeline.flush(10.0)
+    fields, keys = _fields(file_log.path.read_bytes().splitlines()[0])
+    assert len(keys) == len(set(keys)), f"duplicate keys: {keys}"
+    assert fields == {"request_id": "r-1", "path": "/call", "latency_ms": 1.5, "user": "call-user"}
+
+
+def test_bound_contextvars_takes_keywords_only_and_nothing_is_bound_on_error(
+    file_log: FileLog,
+) -> None:
+    with pytest.raises(TypeError, match=r"keyword arguments only \(1 positional given\)"):
+        bound_contextvars("r-1")  # type: ignore[call-arg]
+    with bound_contextvars():  # no fields: binds nothing, restores nothing
+        file_log.logger.info("bare")
+    assert file_log.pipeline.flush(10.0)
+    fields, _ = _fields(file_log.path.read_bytes().splitlines()[0])
+    assert fields == {}

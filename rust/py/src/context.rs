@@ -50,6 +50,8 @@ impl ContextFields {
 
     /// These fields encoded under `redact` (not the default rules), encoding them on first use
     /// by that pipeline. The lock is never held while Python code runs.
+    #[cold]
+    #[inline(never)]
     pub fn fields_for(&self, py: Python<'_>, redact: &Arc<Redactor>) -> Arc<EncodedFields> {
         {
             let slot = self.other.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,8 +138,9 @@ fn extended(py: Python<'_>, fields: &Bound<'_, PyDict>, owned: bool) -> PyResult
     Ok(ContextFields::new_encoded(fields))
 }
 
+/// Keyword arguments always have str names; a dict given to `ContextFields` may not.
 fn check_keys(fields: &Bound<'_, PyDict>) -> PyResult<()> {
-    for k in fields.keys() {
+    for (k, _) in fields.iter() {
         if !k.is_instance_of::<PyString>() {
             return Err(PyTypeError::new_err(format!(
                 "context field names must be str, got {}",
@@ -160,10 +163,95 @@ pub fn bind_contextvars(py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> Py
     Ok(())
 }
 
-/// Bind fields for the duration of a `with` block, then restore the context as it was.
+/// `bound_contextvars(**fields)`: bind `fields` for the duration of a `with` block, then
+/// restore the context as it was. Also usable in `async with`-free coroutines: the binding
+/// follows the current task.
 ///
-/// Also usable in `async with`-free coroutines: the binding follows the current task.
-#[pyclass(module = "ferrolog._native", name = "bound_contextvars")]
+/// A METH_FASTCALL|METH_KEYWORDS function that builds the fields' dict straight from the
+/// call's keywords, once. As a class (tp_call, then `__new__`), or as a PyO3 function taking
+/// `**fields` (a keyword dict from CPython, copied into another by PyO3), the call cost about
+/// a fifth of a request's binding (`benches/instructions.py --cases bindcm`).
+///
+/// # Safety
+/// Called by CPython with the GIL held: `args` holds `nargs` positional values followed by one
+/// value per name in `kwnames` (a tuple of str, or NULL).
+unsafe extern "C" fn bound_contextvars_fast(
+    _module: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: per this function's contract.
+    let py = unsafe { Python::assume_attached() };
+    let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> PyResult<_> {
+        // SAFETY: per this function's contract.
+        let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) };
+        if nargs != 0 {
+            return Err(PyTypeError::new_err(format!(
+                "bound_contextvars() takes keyword arguments only ({nargs} positional given)"
+            )));
+        }
+        let fields = PyDict::new(py);
+        if !kwnames.is_null() {
+            // SAFETY: `kwnames` is a tuple of str; its values follow the positionals in `args`.
+            unsafe {
+                for i in 0..ffi::PyTuple_GET_SIZE(kwnames) {
+                    let name = ffi::PyTuple_GET_ITEM(kwnames, i);
+                    if ffi::PyDict_SetItem(fields.as_ptr(), name, *args.offset(nargs + i)) != 0 {
+                        return Err(PyErr::fetch(py));
+                    }
+                }
+            }
+        }
+        Py::new(
+            py,
+            BoundContextVars {
+                fields: fields.unbind(),
+                token: None,
+            },
+        )
+    }));
+    match made {
+        Ok(Ok(cm)) => cm.into_ptr(),
+        Ok(Err(e)) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+        Err(_) => {
+            pyo3::exceptions::PyRuntimeError::new_err("bound_contextvars() failed").restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Add `bound_contextvars` to the module.
+pub fn add_bound_contextvars(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+    let py = m.py();
+    // The definition must outlive the function object: leaked once, at import.
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: c"bound_contextvars".as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: bound_contextvars_fast,
+        },
+        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        ml_doc: c"bound_contextvars(**fields)\n--\n\nBind `fields` for the duration of a \
+            `with` block, then restore the context as it was."
+            .as_ptr(),
+    }));
+    let module_name = m.name()?;
+    // SAFETY: the GIL is held; `def` is 'static; a new reference or NULL with an error.
+    let func = unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyCFunction_NewEx(def, std::ptr::null_mut(), module_name.as_ptr()),
+        )?
+    };
+    m.add("bound_contextvars", func)
+}
+
+/// What `bound_contextvars(**fields)` returns: binds `fields` on `__enter__`, restores the
+/// context on `__exit__`.
+#[pyclass(module = "ferrolog._native", name = "BoundContextVars")]
 pub struct BoundContextVars {
     fields: Py<PyDict>,
     token: Option<Py<PyAny>>,
@@ -171,20 +259,9 @@ pub struct BoundContextVars {
 
 #[pymethods]
 impl BoundContextVars {
-    #[new]
-    #[pyo3(signature = (**fields))]
-    fn new(py: Python<'_>, fields: Option<Bound<'_, PyDict>>) -> PyResult<Self> {
-        let fields = fields.unwrap_or_else(|| PyDict::new(py));
-        check_keys(&fields)?;
-        Ok(Self {
-            fields: fields.unbind(),
-            token: None,
-        })
-    }
-
     fn __enter__(&mut self, py: Python<'_>) -> PyResult<()> {
-        // `fields` is the dict PyO3 built for this object's keyword arguments, checked in
-        // `__new__` and never handed out: the context may keep it as it is.
+        // `fields` is the dict PyO3 built for `bound_contextvars`' keyword arguments, never
+        // handed out: the context may keep it as it is.
         let new = Bound::new(py, extended(py, self.fields.bind(py), true)?)?;
         let var = context_var(py)?;
         // SAFETY: the GIL is held; `var` is a ContextVar; a new reference (the token) or NULL
@@ -196,11 +273,13 @@ impl BoundContextVars {
         Ok(())
     }
 
-    #[pyo3(signature = (*_exc))]
+    #[pyo3(signature = (_exc_type=None, _exc=None, _tb=None))]
     fn __exit__(
         &mut self,
         py: Python<'_>,
-        _exc: Bound<'_, pyo3::types::PyTuple>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         if let Some(token) = self.token.take() {
             let var = context_var(py)?;

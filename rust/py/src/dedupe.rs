@@ -122,6 +122,7 @@ impl Dedupe {
     ///
     /// # Safety
     /// The GIL is held; `msg` is live.
+    #[inline(never)]
     pub unsafe fn once(&self, py: Python<'_>, msg: *mut ffi::PyObject) -> bool {
         // SAFETY: the GIL is held; a borrowed frame (or NULL outside any Python frame).
         let frame = unsafe { ffi::PyEval_GetFrame() };
@@ -175,6 +176,7 @@ impl Dedupe {
     ///
     /// # Safety
     /// The GIL is held; `msg` is live.
+    #[inline(never)]
     pub unsafe fn filter(
         &self,
         line: &[u8],

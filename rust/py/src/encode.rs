@@ -766,6 +766,8 @@ impl<'a> Encoder<'a> {
     }
 
     /// `repr(obj)` cut to [`MAX_REPR_BYTES`]; a failing `__repr__` gives a marker naming the type.
+    #[cold]
+    #[inline(never)]
     pub fn repr(&mut self, _py: Python<'_>, obj: *mut ffi::PyObject) {
         // SAFETY: `obj` is live and the GIL is held; the result is owned.
         unsafe {

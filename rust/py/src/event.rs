@@ -75,21 +75,7 @@ impl Logger {
                 }
                 enc.out.extend_from_slice(b",\"message\":");
             }
-            Schema::Otel => {
-                enc.out.extend_from_slice(b"{\"Timestamp\":");
-                write_unix_nanos(enc.out, micros);
-                enc.out.extend_from_slice(b",\"SeverityText\":");
-                self.level_text(&mut enc, level, specials);
-                enc.out.extend_from_slice(b",\"SeverityNumber\":");
-                let severity = if specials.level_text.is_some() {
-                    0
-                } else {
-                    otel_severity(level)
-                };
-                enc.out
-                    .extend_from_slice(itoa::Buffer::new().format(severity).as_bytes());
-                enc.out.extend_from_slice(b",\"Body\":");
-            }
+            Schema::Otel => self.otel_envelope(&mut enc, micros, level, specials),
         }
         // SAFETY: `msg` is live and the GIL is held.
         unsafe {
@@ -151,7 +137,9 @@ impl Logger {
                 if let Some(c) = ctx_fields {
                     c.write_to(py, &mut enc);
                 }
-                self.bound.write_to(py, &mut enc);
+                if !self.bound.is_empty() {
+                    self.bound.write_to(py, &mut enc);
+                }
             }
             for i in 0..nkw {
                 // SAFETY: per this function's contract.
@@ -204,6 +192,25 @@ impl Logger {
         enc.out.extend_from_slice(b"}\n");
     }
 
+    /// The OTel record's opening, up to its `Body` key (out of line: the other schemas' hot
+    /// path stays small).
+    #[inline(never)]
+    fn otel_envelope(&self, enc: &mut Encoder<'_>, micros: i64, level: i32, specials: &Specials) {
+        enc.out.extend_from_slice(b"{\"Timestamp\":");
+        write_unix_nanos(enc.out, micros);
+        enc.out.extend_from_slice(b",\"SeverityText\":");
+        self.level_text(enc, level, specials);
+        enc.out.extend_from_slice(b",\"SeverityNumber\":");
+        let severity = if specials.level_text.is_some() {
+            0
+        } else {
+            otel_severity(level)
+        };
+        enc.out
+            .extend_from_slice(itoa::Buffer::new().format(severity).as_bytes());
+        enc.out.extend_from_slice(b",\"Body\":");
+    }
+
     /// Whether the context, bound or call fields have one named `pid` (it wins over the
     /// static one).
     ///
@@ -235,6 +242,8 @@ impl Logger {
     /// `projects/<project>/traces/<id>` (the id alone without a project), Datadog's ids as
     /// the unsigned decimal of their low 64 bits (a value in neither hex nor int form is
     /// written as it is).
+    #[cold]
+    #[inline(never)]
     fn lifted_value<'py>(
         &self,
         py: Python<'py>,
@@ -359,6 +368,8 @@ impl Logger {
     ///
     /// # Safety
     /// As [`scan_specials`].
+    #[cold]
+    #[inline(never)]
     unsafe fn merged_fields<'py>(
         &self,
         py: Python<'py>,
@@ -414,6 +425,7 @@ impl Logger {
     }
 
     /// Add the structured exception (default: `exception`, ECS: `error`, OTel: `exception.*`).
+    #[inline(never)]
     fn exception_fields(&self, py: Python<'_>, enc: &mut Encoder<'_>, exc: *mut ffi::PyObject) {
         let describe = DESCRIBE_EXC
             .get_or_try_init(py, || import_attr(py, "ferrolog._exceptions", "describe"));
@@ -439,6 +451,8 @@ impl Logger {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn stack_field(&self, py: Python<'_>, enc: &mut Encoder<'_>, stacklevel: i64) {
         let fmt =
             FORMAT_STACK.get_or_try_init(py, || import_attr(py, "ferrolog._exceptions", "stack"));

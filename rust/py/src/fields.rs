@@ -185,6 +185,7 @@ impl EncodedFields {
     /// As [`EncodedFields::write_to`], leaving out the fields whose name `shadowed` says a
     /// later field set (bound or call fields) also has: that one wins, and its value is
     /// written instead. The pre-encoded fragments of the others are copied as they are.
+    #[inline(never)]
     pub fn write_unshadowed(
         &self,
         py: Python<'_>,
@@ -242,15 +243,28 @@ impl EncodedFields {
     }
 }
 
-/// String equality, by identity first (field names are usually interned).
+/// String equality, by identity first (field names are usually interned), then by length and
+/// hash (field names are dict keys and keyword names, whose hashes CPython has cached): two
+/// names of one length, such as `request_id` and `latency_ms`, are compared in full only when
+/// their hashes agree.
 #[inline]
 pub fn same_str(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
     if a == b {
         return true;
     }
-    // SAFETY: both are live str objects and the GIL is held by every caller.
+    // SAFETY: both are live str objects and the GIL is held by every caller. Hashing an exact
+    // str cannot fail nor run Python code (a subclass's `__hash__` could: not asked of one);
+    // its hash is computed once and kept on the object.
     unsafe {
-        ffi::PyUnicode_GET_LENGTH(a) == ffi::PyUnicode_GET_LENGTH(b)
-            && ffi::PyUnicode_Compare(a, b) == 0
+        if ffi::PyUnicode_GET_LENGTH(a) != ffi::PyUnicode_GET_LENGTH(b) {
+            return false;
+        }
+        if ffi::PyUnicode_CheckExact(a) != 0
+            && ffi::PyUnicode_CheckExact(b) != 0
+            && ffi::PyObject_Hash(a) != ffi::PyObject_Hash(b)
+        {
+            return false;
+        }
+        ffi::PyUnicode_Compare(a, b) == 0
     }
 }

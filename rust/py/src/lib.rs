@@ -76,6 +76,7 @@ mod _native {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         methods::install_methods(m.py())?;
+        context::add_bound_contextvars(m)?;
         m.add("STANDARD_LEVELS", levels::standard_levels(m.py())?)?;
         m.add(
             "DEFAULT_REDACTED_FIELDS",

@@ -121,6 +121,8 @@ impl Logger {
 
     /// This logger with other (already encoded) bound fields.
     /// This logger with no bound fields (name, level and policy rules kept, not recomputed).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn unbound(&self, py: Python<'_>) -> Self {
         let shared = &self.shared;
         let none = EncodedFields::encode(

@@ -393,18 +393,24 @@ unsafe fn dispatch_inner(
             // SAFETY: the GIL is held.
             unsafe { ffi::Py_NewRef(ffi::Py_None()) }
         }
-        Outcome::Wait(record) => {
-            let waiter = ASYNC_PUSH
-                .get_or_try_init(py, || import_attr(py, "ferrolog._aio", "push_when_ready"));
-            let pending = PendingRecord::new(logger.shared.clone(), record);
-            // If anything below fails, dropping `pending` counts the event as dropped.
-            match waiter.and_then(|w| w.bind(py).call1((pending,))) {
-                Ok(coro) => coro.into_ptr(),
-                Err(e) => {
-                    logger.shared.core.count_error();
-                    raise(py, e)
-                }
-            }
+        Outcome::Wait(record) => wait_for_room(py, logger, record),
+    }
+}
+
+/// An awaited call that found the ring full: the coroutine that pushes `record` once there
+/// is room (off the hot path: most calls find room).
+#[cold]
+#[inline(never)]
+fn wait_for_room(py: Python<'_>, logger: &Logger, record: Box<[u8]>) -> *mut ffi::PyObject {
+    let waiter =
+        ASYNC_PUSH.get_or_try_init(py, || import_attr(py, "ferrolog._aio", "push_when_ready"));
+    let pending = PendingRecord::new(logger.shared.clone(), record);
+    // If anything below fails, dropping `pending` counts the event as dropped.
+    match waiter.and_then(|w| w.bind(py).call1((pending,))) {
+        Ok(coro) => coro.into_ptr(),
+        Err(e) => {
+            logger.shared.core.count_error();
+            raise(py, e)
         }
     }
 }
@@ -415,6 +421,8 @@ thread_local! {
 }
 
 /// Log one rate-limit summary through `logger` (its level, its name).
+#[cold]
+#[inline(never)]
 fn emit_summary(logger: &Bound<'_, PyAny>, s: &Summary) {
     let py = logger.py();
     let kwargs = pyo3::types::PyDict::new(py);
@@ -451,6 +459,8 @@ fn log_summary(
 
 /// Log the summary of a run of repeated events, through a logger named like theirs (its level
 /// pinned to theirs, so that a level changed since does not hide it).
+#[cold]
+#[inline(never)]
 fn emit_repeated(py: Python<'_>, shared: &std::sync::Arc<crate::shared::Shared>, r: Repeated) {
     let logger = Logger::create_with(
         py,
@@ -509,6 +519,8 @@ pub(crate) fn emit_pending_summaries(
     }
 }
 
+#[cold]
+#[inline(never)]
 fn raise(py: Python<'_>, err: PyErr) -> *mut ffi::PyObject {
     err.restore(py);
     std::ptr::null_mut()

@@ -301,6 +301,7 @@ impl Policies {
     ///
     /// # Safety
     /// `msg` is a live object and the GIL is held.
+    #[inline(never)]
     pub unsafe fn admit(
         &self,
         rules: &[u16],

@@ -38,6 +38,7 @@ pub(crate) enum Processed<'py> {
 /// `kwnames` is NULL or a tuple of `nkw` str, `kwvalues` holds `nkw` live values, `msg` is
 /// live; the GIL is held.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub(crate) unsafe fn apply<'py>(
     py: Python<'py>,
     logger: &Logger,

@@ -21,6 +21,7 @@ pub struct Specials {
 ///
 /// # Safety
 /// `kwnames` is NULL or a tuple of `nkw` str; `kwvalues` holds `nkw` values; GIL held.
+#[inline(never)]
 pub unsafe fn scan_specials(
     kwnames: *mut ffi::PyObject,
     kwvalues: *const *mut ffi::PyObject,

@@ -37,6 +37,8 @@ pub fn active() -> bool {
 /// Hand one encoded event (a complete line) to the tap; its failure is counted by the caller.
 /// `tap(line, latest)`: `latest` is the most recent active capture, for an event logged
 /// where no capture is in context.
+#[cold]
+#[inline(never)]
 pub fn send(py: Python<'_>, line: &[u8]) -> PyResult<()> {
     let (call, latest) = {
         let tap = TAP.lock().unwrap_or_else(|e| e.into_inner());
