@@ -22,6 +22,7 @@ __all__ = [
     "RequestScope",
     "Router",
     "SinkChannel",
+    "YieldOnce",
     "_PanicOnEncode",
     "__version__",
     "_after_fork_child",
@@ -63,6 +64,15 @@ class Ready:
 
     def __await__(self) -> Generator[Any]: ...
     def __iter__(self) -> Ready: ...
+    def __next__(self) -> Any: ...
+
+@final
+class YieldOnce:
+    """What every 256th awaited call that found room returns on an asyncio loop: gives the
+    loop one turn (as `asyncio.sleep(0)` does), then completes."""
+
+    def __await__(self) -> Generator[Any]: ...
+    def __iter__(self) -> YieldOnce: ...
     def __next__(self) -> Any: ...
 
 @final

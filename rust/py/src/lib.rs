@@ -56,7 +56,7 @@ mod _native {
     #[pymodule_export]
     use crate::logger::Logger;
     #[pymodule_export]
-    use crate::methods::Ready;
+    use crate::methods::{Ready, YieldOnce};
     #[pymodule_export]
     use crate::pending::PendingRecord;
     #[pymodule_export]

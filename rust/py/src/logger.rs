@@ -334,7 +334,7 @@ pub(crate) fn import_attr(py: Python<'_>, module: &str, attr: &str) -> PyResult<
 }
 
 /// Whether this thread is running an asyncio event loop (then it must never block).
-fn on_event_loop(py: Python<'_>) -> bool {
+pub(crate) fn on_event_loop(py: Python<'_>) -> bool {
     let Ok(f) =
         GET_RUNNING_LOOP.get_or_try_init(py, || import_attr(py, "asyncio", "_get_running_loop"))
     else {
