@@ -85,14 +85,7 @@ impl ContextFields {
     /// Encode `fields` (str keys) once.
     #[new]
     fn new(py: Python<'_>, fields: Bound<'_, PyDict>) -> PyResult<Self> {
-        for k in fields.keys() {
-            if !k.is_instance_of::<PyString>() {
-                return Err(PyTypeError::new_err(format!(
-                    "context field names must be str, got {}",
-                    k.get_type().name()?
-                )));
-            }
-        }
+        check_keys(&fields)?;
         let copy = fields.copy()?;
         Ok(Self::new_encoded(EncodedFields::encode(
             py,
@@ -138,7 +131,7 @@ fn extended(py: Python<'_>, fields: &Bound<'_, PyDict>, owned: bool) -> PyResult
     Ok(ContextFields::new_encoded(fields))
 }
 
-/// Keyword arguments always have str names; a dict given to `ContextFields` may not.
+/// That every key of `fields` is a str (a dict given to `ContextFields` may hold others).
 fn check_keys(fields: &Bound<'_, PyDict>) -> PyResult<()> {
     for (k, _) in fields.iter() {
         if !k.is_instance_of::<PyString>() {
@@ -213,14 +206,11 @@ unsafe extern "C" fn bound_contextvars_fast(
     }));
     match made {
         Ok(Ok(cm)) => cm.into_ptr(),
-        Ok(Err(e)) => {
-            e.restore(py);
-            std::ptr::null_mut()
-        }
-        Err(_) => {
-            pyo3::exceptions::PyRuntimeError::new_err("bound_contextvars() failed").restore(py);
-            std::ptr::null_mut()
-        }
+        Ok(Err(e)) => crate::methods::raise(py, e),
+        Err(_) => crate::methods::raise(
+            py,
+            pyo3::exceptions::PyRuntimeError::new_err("bound_contextvars() failed"),
+        ),
     }
 }
 

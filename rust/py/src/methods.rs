@@ -582,9 +582,10 @@ pub(crate) fn emit_pending_summaries(
     }
 }
 
+/// Set `err` as the current exception and return NULL, as a failing C method does.
 #[cold]
 #[inline(never)]
-fn raise(py: Python<'_>, err: PyErr) -> *mut ffi::PyObject {
+pub(crate) fn raise(py: Python<'_>, err: PyErr) -> *mut ffi::PyObject {
     err.restore(py);
     std::ptr::null_mut()
 }
