@@ -20,6 +20,7 @@ __all__ = [
     "Pipeline",
     "Ready",
     "RequestScope",
+    "ResponseSend",
     "Router",
     "SinkChannel",
     "YieldOnce",
@@ -40,6 +41,8 @@ __all__ = [
     "redaction_pattern_error",
     "request_counter",
     "request_events_enabled",
+    "request_fields",
+    "request_id",
     "request_scope_var",
     "request_timing",
 ]
@@ -101,6 +104,28 @@ def bind_contextvars(**fields: Any) -> None:
 
 def bound_contextvars(**fields: Any) -> BoundContextVars:
     """Bind `fields` for the duration of a `with` block, then restore the context."""
+
+def request_id() -> str:
+    """A new request id: 32 lowercase hex digits of 128 bits from the OS's generator."""
+
+def request_fields(
+    scope: dict[str, Any], header: bytes
+) -> tuple[dict[str, Any], bytes, BoundContextVars]:
+    """The context fields of one ASGI HTTP request, the request id to echo on its response
+    (the id from the `header` request header when valid, else a new one), and a binding of
+    the fields."""
+
+@final
+class ResponseSend:
+    """The `send` an app gets from `RequestContextMiddleware`: echoes the request id on the
+    response's start and keeps the status and body bytes sent."""
+
+    def __new__(cls, send: Any, header: bytes, request_id: bytes) -> ResponseSend: ...
+    def __call__(self, message: Any) -> Any: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def sent(self) -> int: ...
 
 @final
 class BoundContextVars:

@@ -20,8 +20,6 @@ routed through ferrolog.
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -35,10 +33,9 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
         f"pip install 'ferrolog[fastapi]' ({exc})"
     ) from exc
 
-from ferrolog._native import Logger
+from ferrolog._native import Logger, ResponseSend, request_fields, request_id
 from ferrolog._presets import gcp_http_request
 from ferrolog.container import Container
-from ferrolog.context import bound_contextvars
 from ferrolog.request_events import request_events_enabled, request_scope
 from ferrolog.typing import SettingsSource
 
@@ -50,11 +47,6 @@ Receive = Callable[[], Any]
 Send = Callable[[Message], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 
-# A request id from a client is kept only when it is a short token of visible characters:
-# anything else (too long, spaces, control characters) could forge log lines or headers.
-_VALID_ID: Final = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
-# W3C Trace Context: version-traceid-parentid-flags, lowercase hex; all-zero ids are invalid.
-_TRACEPARENT: Final = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 # Where the middleware leaves the request's fields for `RequestLogger` (in scope["state"],
 # which is Starlette's `request.state`).
 _STATE_KEY: Final = "ferrolog_request"
@@ -63,19 +55,25 @@ _STATE_KEY: Final = "ferrolog_request"
 class RequestContextMiddleware:
     """Pure ASGI middleware: binds the request's context and logs one access event.
 
-    For each HTTP request it takes the id from ``header`` (or makes one: 32 hex digits),
-    echoes it on the response, and binds ``request_id``, ``method``, ``path``, ``client``
-    and, from a valid W3C ``traceparent`` header, ``trace_id`` and ``span_id`` into the
-    request's context (`ferrolog.bound_contextvars`): every event logged while handling the
-    request carries them, in sync endpoints too (Starlette runs those in a thread with a
-    copy of the context). Then, unless ``access_log`` is false or the path is in
-    ``skip_paths``, it logs ``request handled`` with ``status``, ``duration_ms`` and
+    For each HTTP request it takes the id from ``header`` (or makes one: 32 hex digits from
+    the OS's generator), echoes it on the response, and binds ``request_id``, ``method``,
+    ``path``, ``client`` and, from a valid W3C ``traceparent`` header, ``trace_id`` and
+    ``span_id`` into the request's context (`ferrolog.bound_contextvars`): every event
+    logged while handling the request carries them, in sync endpoints too (Starlette runs
+    those in a thread with a copy of the context). Then, unless ``access_log`` is false or
+    the path is in ``skip_paths``, it logs ``request handled`` with ``status``, ``duration_ms`` and
     ``response_bytes`` at info (error for 5xx, or when the app raised before responding).
     With ``Settings.request_events.enabled`` (opt-in) that access event is the request's
     canonical event: the request runs in a `ferrolog.request_scope`, so code handling it
     can add fields, counters and timings to it (`ferrolog.add_to_request_event`), it gets
     ``route`` and ``sample_rate`` and is tail-sampled, and the scope's fingers-crossed buffer
     (``request_events.buffer``) holds the request's debug events. See docs/request-events.md.
+
+    A client's request id is kept only when it is 1 to 128 of ``A-Z a-z 0-9 . _ ~ : / + = @
+    -``: anything else (spaces, control characters, very long) could forge log lines or
+    headers, and a new id is made instead. A ``traceparent`` is valid when it is
+    ``version-traceid-parentid-flags`` in lowercase hex, the version is not ``ff`` and
+    neither id is all zeros (only the first such header is read).
 
     The access events go to ``logger`` when given, else to the logger named ``access``
     below the container's in ``app.state.ferrolog`` (see `lifespan`); without either, no
@@ -103,80 +101,47 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
-        traceparent = None
-        for name, value in scope.get("headers") or ():
-            if name == self._header_key and request_id is None:
-                candidate = value.decode("latin-1")
-                if _VALID_ID.fullmatch(candidate):
-                    request_id = candidate
-            elif name == b"traceparent" and traceparent is None:
-                traceparent = value.decode("latin-1")
-        if request_id is None:
-            request_id = _new_request_id()
-        path: str = scope.get("path", "")
-        fields: dict[str, Any] = {
-            "request_id": request_id,
-            "method": scope.get("method", ""),
-            "path": path,
-        }
-        client = scope.get("client")
-        if client:
-            fields["client"] = f"{client[0]}:{client[1]}"
-        if traceparent is not None:
-            fields.update(_trace_fields(traceparent))
+        # The headers, the id and the fields are read and made natively: in Python this cost
+        # as much as five log calls per request (benches/service/inproc.py, ferrolog-mw).
+        fields, echoed_id, bound = request_fields(
+            scope if type(scope) is dict else dict(scope), self._header_key
+        )
+        path = fields["path"]
         state = scope.setdefault("state", {})
         state[_STATE_KEY] = fields
-        echoed = (self._header_key, request_id.encode("latin-1"))
-        status = 0
-        sent = 0
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, sent
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = int(message["status"])
-                headers = list(message.get("headers") or ())
-                for name, _ in headers:
-                    if name.lower() == echoed[0]:
-                        break
-                else:
-                    headers.append(echoed)
-                message["headers"] = headers
-            elif kind == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
+        sender = ResponseSend(send, self._header_key, echoed_id)
         log = await self._access_logger(scope) if self._logs(path) else None
         if log is not None and request_events_enabled(log):
-            with bound_contextvars(**fields):
-                await self._canonical(log, scope, receive, send_with_id, lambda: (status, sent))
+            with bound:
+                await self._canonical(log, scope, receive, sender)
             return
         started = time.perf_counter()
-        with bound_contextvars(**fields):
+        with bound:
             try:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, receive, sender)
             except BaseException as exc:
                 if log is not None:
+                    status = sender.status or 500
                     ms = (time.perf_counter() - started) * 1000.0
                     log.error(
                         "request failed",
-                        status=status or 500,
+                        status=status,
                         duration_ms=round(ms, 3),
-                        response_bytes=sent,
+                        response_bytes=sender.sent,
                         exc_info=exc if isinstance(exc, Exception) else False,
-                        **gcp_http_request(log, scope, status or 500, ms, sent),
+                        **gcp_http_request(log, scope, status, ms, sender.sent),
                     )
                 raise
             if log is not None:
+                status = sender.status
                 ms = (time.perf_counter() - started) * 1000.0
                 log.log(
                     "error" if status >= 500 else "info",
                     "request handled",
                     status=status,
                     duration_ms=round(ms, 3),
-                    response_bytes=sent,
-                    **gcp_http_request(log, scope, status, ms, sent),
+                    response_bytes=sender.sent,
+                    **gcp_http_request(log, scope, status, ms, sender.sent),
                 )
 
     async def _canonical(
@@ -184,8 +149,7 @@ class RequestContextMiddleware:
         log: Logger,
         scope: Scope,
         receive: Receive,
-        send: Send,
-        sent: Callable[[], tuple[int, int]],
+        send: ResponseSend,
     ) -> None:
         """Run the request in a request scope: its access event is the canonical event (with
         ``status``, ``duration_ms``, ``response_bytes``, ``route`` and what the app added),
@@ -196,7 +160,7 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send)
             except BaseException:
-                status, size = sent()
+                status, size = send.status, send.sent
                 ms = (time.perf_counter() - started) * 1000.0
                 request.add(
                     status=status or 500,
@@ -205,7 +169,7 @@ class RequestContextMiddleware:
                     **gcp_http_request(log, scope, status or 500, ms, size),
                 )
                 raise
-            status, size = sent()
+            status, size = send.status, send.sent
             ms = (time.perf_counter() - started) * 1000.0
             request.add(
                 status=status,
@@ -232,22 +196,9 @@ class RequestContextMiddleware:
 
 def _new_request_id() -> str:
     """128 bits from the OS's generator as 32 hex digits: unique across a pre-fork server's
-    workers and untouched by an app's `random.seed()`, at a fifth of `uuid4().hex`'s cost
-    (which builds a UUID object around the same bytes)."""
-    return os.urandom(16).hex()
-
-
-def _trace_fields(traceparent: str | None) -> dict[str, str]:
-    """``trace_id`` and ``span_id`` of a valid W3C ``traceparent`` header, else nothing."""
-    if traceparent is None:
-        return {}
-    match = _TRACEPARENT.fullmatch(traceparent.strip()[:55])
-    if match is None:
-        return {}
-    version, trace_id, span_id, _flags = match.groups()
-    if version == "ff" or trace_id == "0" * 32 or span_id == "0" * 16:
-        return {}
-    return {"trace_id": trace_id, "span_id": span_id}
+    workers and untouched by an app's `random.seed()`. Drawn natively, 256 ids per system
+    call (`os.urandom` is one call per id); a forked child never reuses its parent's."""
+    return request_id()
 
 
 def _route_of(scope: Scope) -> str:

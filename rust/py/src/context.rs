@@ -247,6 +247,16 @@ pub struct BoundContextVars {
     token: Option<Py<PyAny>>,
 }
 
+impl BoundContextVars {
+    /// A binding of `fields`, a dict with str keys that nothing else holds.
+    pub(crate) fn owning(fields: Bound<'_, PyDict>) -> Self {
+        Self {
+            fields: fields.unbind(),
+            token: None,
+        }
+    }
+}
+
 #[pymethods]
 impl BoundContextVars {
     fn __enter__(&mut self, py: Python<'_>) -> PyResult<()> {

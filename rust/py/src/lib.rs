@@ -1,6 +1,7 @@
 //! `ferrolog._native`: the PyO3 extension behind ferrolog's hot path.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod asgi;
 mod channel;
 mod context;
 mod dedupe;
@@ -43,6 +44,8 @@ mod _native {
     #[pymodule_export]
     const __version__: &str = env!("CARGO_PKG_VERSION");
 
+    #[pymodule_export]
+    use crate::asgi::{request_fields, request_id, ResponseSend};
     #[pymodule_export]
     use crate::channel::{PyBatch, SinkChannel};
     #[pymodule_export]

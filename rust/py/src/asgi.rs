@@ -1,0 +1,468 @@
+//! The per-request work of `ferrolog.fastapi.RequestContextMiddleware` that runs for every
+//! HTTP request: reading the request id and `traceparent` headers, making a request id when
+//! the client sent none, and building the request's context fields. In Python it cost about
+//! as much as the endpoint's five log calls (`benches/service/inproc.py`, `ferrolog-mw`).
+
+use crate::context::BoundContextVars;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
+
+/// Random bytes fetched from the OS per system call: 256 request ids.
+const ID_POOL_BYTES: usize = 4096;
+/// Bytes of randomness in one request id (written as 32 hex digits).
+const ID_BYTES: usize = 16;
+/// The longest client-supplied request id kept.
+const MAX_ID_LEN: usize = 128;
+/// `traceparent` is looked at in its first 55 characters (its whole length, version 00).
+const TRACEPARENT_LEN: usize = 55;
+
+/// Bumped in every forked child (a `pthread_atfork` handler, so also for forks Python does
+/// not see): a pool filled before the fork is never drawn from after it.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+static AT_FORK: Once = Once::new();
+
+extern "C" fn forked_child() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+struct IdPool {
+    bytes: [u8; ID_POOL_BYTES],
+    /// The next unused byte; `ID_POOL_BYTES` when empty.
+    next: usize,
+    /// `FORKS` when the pool was filled.
+    forks: u64,
+}
+
+thread_local! {
+    static POOL: RefCell<Option<Box<IdPool>>> = const { RefCell::new(None) };
+}
+
+/// Fill `buf` from the OS's CSPRNG (`getrandom(2)`, blocking only until the kernel's pool is
+/// first seeded at boot).
+fn os_random(buf: &mut [u8]) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: `rest` is a valid writable buffer of `rest.len()` bytes.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        done += n as usize;
+    }
+    Ok(())
+}
+
+/// 16 bytes from this thread's pool of OS randomness, refilled when spent or when the process
+/// has forked since it was filled. Each byte is handed out once.
+fn id_bytes() -> std::io::Result<[u8; ID_BYTES]> {
+    AT_FORK.call_once(|| {
+        // SAFETY: registering a handler that only does an atomic increment (async-signal-safe,
+        // as a handler running in a forked child of a multithreaded process must be).
+        unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+    });
+    POOL.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let pool = slot.get_or_insert_with(|| {
+            Box::new(IdPool {
+                bytes: [0; ID_POOL_BYTES],
+                next: ID_POOL_BYTES,
+                forks: 0,
+            })
+        });
+        let forks = FORKS.load(Ordering::Relaxed);
+        if pool.next + ID_BYTES > ID_POOL_BYTES || pool.forks != forks {
+            pool.next = ID_POOL_BYTES;
+            os_random(&mut pool.bytes)?;
+            pool.next = 0;
+            pool.forks = forks;
+        }
+        let mut out = [0u8; ID_BYTES];
+        out.copy_from_slice(&pool.bytes[pool.next..pool.next + ID_BYTES]);
+        // What was handed out is not kept around.
+        pool.bytes[pool.next..pool.next + ID_BYTES].fill(0);
+        pool.next += ID_BYTES;
+        Ok(out)
+    })
+}
+
+/// A new request id: 128 bits from the OS's CSPRNG as 32 lowercase hex digits.
+fn new_id() -> std::io::Result<[u8; 2 * ID_BYTES]> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let raw = id_bytes()?;
+    let mut out = [0u8; 2 * ID_BYTES];
+    for (i, b) in raw.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    Ok(out)
+}
+
+/// `request_id()`: a new request id, 32 lowercase hex digits of 128 bits from the OS's
+/// generator (drawn 256 ids per system call; a forked child never reuses its parent's).
+#[pyfunction]
+pub fn request_id(py: Python<'_>) -> PyResult<Bound<'_, PyString>> {
+    let id = new_id()?;
+    // The digits are ASCII.
+    Ok(PyString::new(
+        py,
+        std::str::from_utf8(&id).unwrap_or_default(),
+    ))
+}
+
+/// Whether a client's request id is kept: 1 to 128 of `A-Z a-z 0-9 . _ ~ : / + = @ -`.
+/// Anything else (spaces, control characters, very long) could forge log lines or headers.
+fn valid_id(id: &[u8]) -> bool {
+    (1..=MAX_ID_LEN).contains(&id.len())
+        && id.iter().all(|&c| {
+            c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'.' | b'_' | b'~' | b':' | b'/' | b'+' | b'=' | b'@' | b'-'
+                )
+        })
+}
+
+/// Python's `str.isspace()` for a latin-1 character (what `str.strip()` removes).
+fn latin1_space(c: u8) -> bool {
+    matches!(c, b'\t'..=b'\r' | 0x1c..=0x20 | 0x85 | 0xa0)
+}
+
+/// The trace and span ids of a W3C `traceparent` value
+/// (`version-traceid-parentid-flags`, lowercase hex), else None: malformed, version `ff`, or
+/// an all-zero id. Surrounding whitespace is ignored.
+pub fn trace_ids(value: &[u8]) -> Option<(&str, &str)> {
+    let start = value.iter().position(|&c| !latin1_space(c))?;
+    let end = value.iter().rposition(|&c| !latin1_space(c))? + 1;
+    let v = &value[start..end];
+    let v = &v[..v.len().min(TRACEPARENT_LEN)];
+    if v.len() != TRACEPARENT_LEN || v[2] != b'-' || v[35] != b'-' || v[52] != b'-' {
+        return None;
+    }
+    let hex = |s: &[u8]| s.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+    let (version, trace, span, flags) = (&v[..2], &v[3..35], &v[36..52], &v[53..]);
+    if !(hex(version) && hex(trace) && hex(span) && hex(flags)) || version == b"ff" {
+        return None;
+    }
+    if trace.iter().all(|&c| c == b'0') || span.iter().all(|&c| c == b'0') {
+        return None;
+    }
+    // Hex digits are ASCII.
+    Some((
+        std::str::from_utf8(trace).ok()?,
+        std::str::from_utf8(span).ok()?,
+    ))
+}
+
+/// A header's name and value when both are bytes (ASGI's form); None for anything else.
+fn header_pair<'py>(
+    item: &Bound<'py, PyAny>,
+) -> Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let (name, value) = if let Ok(t) = item.cast::<PyTuple>() {
+        if t.len() != 2 {
+            return None;
+        }
+        (t.get_item(0).ok()?, t.get_item(1).ok()?)
+    } else {
+        let mut it = item.try_iter().ok()?;
+        let name = it.next()?.ok()?;
+        let value = it.next()?.ok()?;
+        if it.next().is_some() {
+            return None;
+        }
+        (name, value)
+    };
+    Some((name.cast_into().ok()?, value.cast_into().ok()?))
+}
+
+/// `request_fields(scope, header)`: the context fields of one ASGI HTTP request, the request
+/// id to echo on its response, and a `bound_contextvars` of the fields (of its own copy).
+///
+/// The id is the first value of the request header named `header` (lowercase bytes, as ASGI
+/// gives names) that [`valid_id`] accepts, else a new one. The fields are `request_id`,
+/// `method`, `path`, `client` (`host:port`, when the scope has a client) and, from a valid
+/// first `traceparent` header, `trace_id` and `span_id`. Headers that are not pairs of bytes
+/// are skipped, as is a client that is not a (host, port) pair.
+#[pyfunction]
+pub fn request_fields<'py>(
+    py: Python<'py>,
+    scope: &Bound<'py, PyDict>,
+    header: &[u8],
+) -> PyResult<(
+    Bound<'py, PyDict>,
+    Bound<'py, PyBytes>,
+    Bound<'py, BoundContextVars>,
+)> {
+    let mut id: Option<Bound<'py, PyBytes>> = None;
+    let mut traceparent: Option<Bound<'py, PyBytes>> = None;
+    if let Some(headers) = scope.get_item(pyo3::intern!(py, "headers"))? {
+        if headers.is_truthy()? {
+            let mut look = |item: &Bound<'py, PyAny>| {
+                let Some((name, value)) = header_pair(item) else {
+                    return;
+                };
+                let name = name.as_bytes();
+                if name == header {
+                    if id.is_none() && valid_id(value.as_bytes()) {
+                        id = Some(value);
+                    }
+                } else if name == b"traceparent" && traceparent.is_none() {
+                    traceparent = Some(value);
+                }
+            };
+            // A list (what servers pass) is read by index; any other iterable is iterated.
+            if let Ok(list) = headers.cast::<PyList>() {
+                let mut i = 0;
+                while i < list.len() {
+                    look(&list.get_item(i)?);
+                    i += 1;
+                }
+            } else {
+                for item in headers.try_iter()? {
+                    look(&item?);
+                }
+            }
+        }
+    }
+    let id = match id {
+        Some(id) => id,
+        None => PyBytes::new(py, &new_id()?),
+    };
+    let fields = PyDict::new(py);
+    // A kept or made id is ASCII.
+    let id_text = PyString::new(py, std::str::from_utf8(id.as_bytes()).unwrap_or_default());
+    fields.set_item(pyo3::intern!(py, "request_id"), id_text)?;
+    let empty = pyo3::intern!(py, "");
+    for key in [pyo3::intern!(py, "method"), pyo3::intern!(py, "path")] {
+        let value = scope.get_item(key)?;
+        fields.set_item(key, value.as_ref().map_or(empty.as_any(), |v| v))?;
+    }
+    if let Some(client) = scope.get_item(pyo3::intern!(py, "client"))? {
+        if client.is_truthy()? {
+            if let Some(text) = client_text(&client) {
+                fields.set_item(pyo3::intern!(py, "client"), text)?;
+            }
+        }
+    }
+    if let Some((trace, span)) = traceparent.as_ref().and_then(|t| trace_ids(t.as_bytes())) {
+        fields.set_item(pyo3::intern!(py, "trace_id"), trace)?;
+        fields.set_item(pyo3::intern!(py, "span_id"), span)?;
+    }
+    let bound = Bound::new(py, BoundContextVars::owning(fields.copy()?))?;
+    Ok((fields, id, bound))
+}
+
+/// `host:port` of an ASGI client (a `(host, port)` pair), each part as `str()` writes it;
+/// None when it is not a pair or a part cannot be written.
+fn client_text<'py>(client: &Bound<'py, PyAny>) -> Option<Bound<'py, PyString>> {
+    let py = client.py();
+    let (host, port) = match client.cast::<PyTuple>() {
+        Ok(t) if t.len() == 2 => (t.get_item(0).ok()?, t.get_item(1).ok()?),
+        Ok(_) => return None,
+        Err(_) => {
+            if client.len().ok()? != 2 {
+                return None;
+            }
+            (client.get_item(0).ok()?, client.get_item(1).ok()?)
+        }
+    };
+    // The usual pair, a str host and an int port, without Python formatting.
+    if let (Ok(h), true) = (
+        host.cast::<PyString>(),
+        port.is_exact_instance_of::<PyInt>(),
+    ) {
+        if let (Ok(h), Ok(p)) = (h.to_str(), port.extract::<i64>()) {
+            let mut text = String::with_capacity(h.len() + 8);
+            text.push_str(h);
+            text.push(':');
+            text.push_str(itoa::Buffer::new().format(p));
+            return Some(PyString::new(py, &text));
+        }
+    }
+    let host = host.str().ok()?;
+    let port = port.str().ok()?;
+    let text = format!("{}:{}", host.to_cow().ok()?, port.to_cow().ok()?);
+    Some(PyString::new(py, &text))
+}
+
+/// The `send` an app gets from `RequestContextMiddleware`: echoes the request id on the
+/// response's start (unless the app set that header itself, in any case) and keeps the status
+/// and the number of body bytes sent, for the access event. It returns the wrapped `send`'s
+/// awaitable: no coroutine of its own per message.
+#[pyclass(module = "ferrolog._native", name = "ResponseSend")]
+pub struct ResponseSend {
+    send: Py<PyAny>,
+    header: Py<PyBytes>,
+    request_id: Py<PyBytes>,
+    /// The response's status (0 until the response starts).
+    #[pyo3(get)]
+    status: i64,
+    /// Body bytes sent so far.
+    #[pyo3(get)]
+    sent: i64,
+}
+
+#[pymethods]
+impl ResponseSend {
+    #[new]
+    fn new(send: Py<PyAny>, header: Py<PyBytes>, request_id: Py<PyBytes>) -> Self {
+        Self {
+            send,
+            header,
+            request_id,
+            status: 0,
+            sent: 0,
+        }
+    }
+
+    fn __call__<'py>(&mut self, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = message.py();
+        let kind = message.get_item(pyo3::intern!(py, "type"))?;
+        if let Ok(kind) = kind.cast::<PyString>() {
+            match kind.to_str() {
+                Ok("http.response.start") => self.start(message)?,
+                Ok("http.response.body") => {
+                    if let Some(body) = lookup(message, pyo3::intern!(py, "body"))? {
+                        self.sent += body.len()? as i64;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.send.bind(py).call1((message,))
+    }
+}
+
+impl ResponseSend {
+    /// `http.response.start`: note the status, add the request id header unless present.
+    fn start(&mut self, message: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = message.py();
+        let status = message.get_item(pyo3::intern!(py, "status"))?;
+        // SAFETY: the GIL is held; `status` is live; a new reference or NULL with an error.
+        let status =
+            unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Long(status.as_ptr()))? };
+        self.status = status.extract::<i64>()?;
+        let headers = PyList::empty(py);
+        if let Some(given) = lookup(message, pyo3::intern!(py, "headers"))? {
+            if given.is_truthy()? {
+                for item in given.try_iter()? {
+                    headers.append(item?)?;
+                }
+            }
+        }
+        let header = self.header.bind(py).as_bytes();
+        let present = headers.iter().any(|item| {
+            header_name(&item).is_some_and(|name| name.as_bytes().eq_ignore_ascii_case(header))
+        });
+        if !present {
+            headers.append((self.header.clone_ref(py), self.request_id.clone_ref(py)))?;
+        }
+        message.set_item(pyo3::intern!(py, "headers"), headers)
+    }
+}
+
+/// `message.get(key)` of an ASGI message (a dict, or any mapping with `get`).
+fn lookup<'py>(
+    message: &Bound<'py, PyAny>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if let Ok(dict) = message.cast::<PyDict>() {
+        return dict.get_item(key);
+    }
+    let value = message.call_method1(pyo3::intern!(message.py(), "get"), (key,))?;
+    Ok((!value.is_none()).then_some(value))
+}
+
+/// The name of a response header given as a (name, value) tuple or list with a bytes name.
+fn header_name<'py>(item: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBytes>> {
+    let name = if let Ok(t) = item.cast::<PyTuple>() {
+        (t.len() == 2).then(|| t.get_item(0).ok())??
+    } else {
+        let l = item.cast::<PyList>().ok()?;
+        (l.len() == 2).then(|| l.get_item(0).ok())??
+    };
+    name.cast_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_forms() {
+        let ok = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            trace_ids(ok),
+            Some(("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"))
+        );
+        let mut padded = b" \t".to_vec();
+        padded.extend_from_slice(ok);
+        padded.extend_from_slice(b"\xa0 ");
+        assert!(trace_ids(&padded).is_some());
+        // Longer than 55 characters: the first 55 are read (a future version may add fields).
+        let mut longer = ok.to_vec();
+        longer.extend_from_slice(b"-extra");
+        assert!(trace_ids(&longer).is_some());
+        for bad in [
+            &b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"[..],
+            b"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+            b"00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            b"",
+            b"   ",
+        ] {
+            assert_eq!(trace_ids(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn ids_are_hex_and_do_not_repeat() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let id = new_id().unwrap();
+            assert!(id.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+            assert!(seen.insert(id));
+        }
+    }
+
+    #[test]
+    fn a_fork_empties_the_pool() {
+        let first = id_bytes().unwrap();
+        forked_child();
+        POOL.with(|cell| {
+            let pool = cell.borrow();
+            let pool = pool.as_ref().unwrap();
+            assert_ne!(pool.forks, FORKS.load(Ordering::Relaxed));
+        });
+        let second = id_bytes().unwrap();
+        assert_ne!(first, second);
+        POOL.with(|cell| {
+            let pool = cell.borrow();
+            let pool = pool.as_ref().unwrap();
+            assert_eq!(pool.forks, FORKS.load(Ordering::Relaxed));
+            assert_eq!(pool.next, ID_BYTES);
+        });
+    }
+
+    #[test]
+    fn id_charset() {
+        assert!(valid_id(b"req-123"));
+        assert!(valid_id(b"a.b_c~d:e/f+g=h@i-J9"));
+        assert!(valid_id(&[b'x'; 128]));
+        assert!(!valid_id(&[b'x'; 129]));
+        assert!(!valid_id(b""));
+        assert!(!valid_id(b"has space"));
+        assert!(!valid_id(b"new\nline"));
+        assert!(!valid_id(b"caf\xe9"));
+    }
+}

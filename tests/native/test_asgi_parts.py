@@ -1,0 +1,347 @@
+"""The native parts of `RequestContextMiddleware`: `request_fields` (headers, request id,
+context fields), `request_id` and `ResponseSend`, checked against the Python the middleware
+used before (the reference below) and at their edges."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ferrolog._native import ResponseSend, request_fields, request_id
+
+KEY = b"x-request-id"
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+# --------------------------------------------------------------------------- the reference
+
+_VALID_ID = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+def reference(scope: Mapping[str, Any], key: bytes) -> tuple[str | None, dict[str, Any]]:
+    """The middleware's Python before it went native: (the kept client id or None, the
+    fields other than request_id)."""
+    request_id = None
+    traceparent = None
+    for name, value in scope.get("headers") or ():
+        if name == key:
+            if request_id is None:
+                candidate = value.decode("latin-1")
+                if _VALID_ID.fullmatch(candidate):
+                    request_id = candidate
+        elif name == b"traceparent" and traceparent is None:
+            traceparent = value.decode("latin-1")
+    fields: dict[str, Any] = {"method": scope.get("method", ""), "path": scope.get("path", "")}
+    client = scope.get("client")
+    if client:
+        fields["client"] = f"{client[0]}:{client[1]}"
+    if traceparent is not None:
+        match = _TRACEPARENT.fullmatch(traceparent.strip()[:55])
+        if match is not None:
+            version, trace_id, span_id, _ = match.groups()
+            if version != "ff" and trace_id != "0" * 32 and span_id != "0" * 16:
+                fields["trace_id"] = trace_id
+                fields["span_id"] = span_id
+    return request_id, fields
+
+
+# --------------------------------------------------------------------------- strategies
+
+_ID_CHARS = "ABCXYZabcxyz0189._~:/+=@-"
+# Python's whitespace in latin-1 (what str.strip() removes), and some that is not.
+_PADDING = st.sampled_from(
+    [b"", b"", b" ", b"\t", b"\x0b\x0c\r\n", b"\x1c\x1f", b"\x85", b"\xa0", b"\x00"]
+)
+
+
+@st.composite
+def traceparents(draw: st.DrawFn) -> bytes:
+    """Mostly well-formed values, each part sometimes spoiled (all zeros, a digit short or
+    long, uppercase), so that valid and invalid ones both come up often."""
+
+    def hexes(n: int) -> str:
+        kind = draw(st.sampled_from(["ok"] * 12 + ["zeros", "short", "long", "upper"]))
+        size = {"short": n - 1, "long": n + 1}.get(kind, n)
+        if kind == "zeros":
+            return "0" * n
+        text = draw(st.text(alphabet="0123456789abcdef", min_size=size, max_size=size))
+        return text.upper() if kind == "upper" else text
+
+    version = draw(st.sampled_from(["00", "00", "00", "ff", "0g", "random"]))
+    if version == "random":
+        version = hexes(2)
+    sep = draw(st.sampled_from(["-", "-", "-", "_"]))
+    body = f"{version}-{hexes(32)}{sep}{hexes(16)}-{hexes(2)}"
+    tail = draw(st.sampled_from(["", "", "-extra", "0"]))
+    return draw(_PADDING) + (body + tail).encode() + draw(_PADDING)
+
+
+request_ids = st.one_of(
+    st.text(alphabet=_ID_CHARS, min_size=1, max_size=130).map(str.encode),
+    st.binary(max_size=140),
+    st.sampled_from([b"", b"x" * 128, b"x" * 129, b"has space", b"new\nline", b"caf\xe9"]),
+)
+header_names = st.sampled_from([KEY, b"traceparent", b"host", b"X-Request-ID", b"accept"])
+
+
+@st.composite
+def header_lists(draw: st.DrawFn) -> list[tuple[bytes, bytes]]:
+    out = []
+    for name in draw(st.lists(header_names, max_size=6)):
+        if name == KEY:
+            value = draw(request_ids)
+        elif name == b"traceparent":
+            value = draw(st.one_of(traceparents(), traceparents(), st.binary(max_size=60)))
+        else:
+            value = draw(st.binary(max_size=20))
+        out.append((name, value))
+    return out
+
+
+clients = st.one_of(
+    st.none(),
+    st.tuples(st.sampled_from(["127.0.0.1", "::1", "h\xe9te"]), st.integers(0, 65535)),
+)
+
+
+# --------------------------------------------------------------------------- request_fields
+
+
+@settings(max_examples=400, deadline=None)
+@given(headers=header_lists(), client=clients, method=st.sampled_from(["GET", "POST", ""]))
+def test_request_fields_match_the_python_they_replace(
+    headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None, method: str
+) -> None:
+    scope = {"type": "http", "method": method, "path": "/a/b", "headers": headers}
+    if client is not None:
+        scope["client"] = client
+    kept, expected = reference(scope, KEY)
+    fields, echoed, bound = request_fields(scope, KEY)
+    rid = fields.pop("request_id")
+    assert fields == expected
+    assert list(fields) == list(expected)  # the same order, so the same JSON
+    if kept is None:
+        assert HEX32.fullmatch(rid), rid
+    else:
+        assert rid == kept
+    assert echoed == rid.encode()
+    assert type(bound).__name__ == "BoundContextVars"
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=traceparents())
+def test_traceparent_values_match_the_python_they_replace(value: bytes) -> None:
+    scope = {"headers": [(b"traceparent", value), (b"traceparent", b"00-" + b"1" * 32 + b"-")]}
+    _, expected = reference(scope, KEY)
+    fields, _, _ = request_fields(scope, KEY)
+    assert {k: fields[k] for k in ("trace_id", "span_id") if k in fields} == {
+        k: expected[k] for k in ("trace_id", "span_id") if k in expected
+    }
+
+
+def test_the_first_valid_id_is_kept_and_an_invalid_one_skipped() -> None:
+    scope = {"headers": [(KEY, b"bad id"), (KEY, b"good-1"), (KEY, b"good-2")]}
+    fields, echoed, _ = request_fields(scope, KEY)
+    assert fields["request_id"] == "good-1"
+    assert echoed == b"good-1"
+
+
+def test_headers_that_are_not_pairs_of_bytes_are_skipped() -> None:
+    """A malformed header list (what a buggy server or test client might pass) does not fail
+    the request: the malformed entries are passed over."""
+    scope = {
+        "headers": [
+            ("x-request-id", "str-name"),
+            (KEY, "str-value"),
+            (KEY, b"a", b"three"),
+            (KEY,),
+            None,
+            [KEY, b"from-a-list"],
+        ],
+        "client": ("10.0.0.1",),
+    }
+    fields, _, _ = request_fields(scope, KEY)
+    assert fields["request_id"] == "from-a-list"
+    assert "client" not in fields  # not a (host, port) pair
+    fields, _, _ = request_fields({"headers": iter([(KEY, b"from-an-iterator")])}, KEY)
+    assert fields["request_id"] == "from-an-iterator"
+
+
+def test_a_scope_without_the_optional_keys() -> None:
+    fields, echoed, _ = request_fields({}, KEY)
+    assert fields == {"request_id": echoed.decode(), "method": "", "path": ""}
+    fields, _, _ = request_fields({"method": None, "client": None, "headers": None}, KEY)
+    assert fields["method"] is None
+    assert "client" not in fields
+
+
+def test_clients_are_written_as_python_formats_them() -> None:
+    class Port(int):
+        def __str__(self) -> str:
+            return "port-seven"
+
+    for client, text in [
+        (("127.0.0.1", 8000), "127.0.0.1:8000"),
+        (["::1", 1], "::1:1"),
+        (("sock", None), "sock:None"),
+        (("h", Port(7)), "h:port-seven"),
+        (("h", -1), "h:-1"),
+        (("h", 2**70), f"h:{2**70}"),
+    ]:
+        fields, _, _ = request_fields({"client": client}, KEY)
+        assert fields["client"] == text
+
+
+def test_the_binding_holds_its_own_copy_of_the_fields() -> None:
+    """The fields dict goes into scope["state"], where the app may change it: the context
+    that is bound does not change with it."""
+    from ferrolog._native import context_var
+
+    fields, _, bound = request_fields({"path": "/p", "headers": [(KEY, b"id-1")]}, KEY)
+    fields["path"] = "/changed"
+    with bound:
+        bound_now = context_var.get().as_dict()
+    assert bound_now["path"] == "/p"
+    assert bound_now["request_id"] == "id-1"
+    assert context_var.get(None) is None
+
+
+# --------------------------------------------------------------------------- request_id
+
+
+def test_request_ids_are_hex_and_unique_across_many_pool_refills() -> None:
+    ids = [request_id() for _ in range(3000)]  # about 12 refills of the 256-id pool
+    assert all(HEX32.fullmatch(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_forked_child_does_not_draw_from_its_parents_pool() -> None:
+    """The parent's pool is filled before the fork (one id drawn, 255 left): the child must not
+    hand out any of those 255, which the parent goes on handing out."""
+    request_id()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, "".join(request_id() for _ in range(8)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    data = b""
+    while chunk := os.read(read, 4096):
+        data += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    child = {data[i : i + 32].decode() for i in range(0, len(data), 32)}
+    parent = {request_id() for _ in range(255)}
+    assert len(child) == 8
+    assert not child & parent
+
+
+# --------------------------------------------------------------------------- ResponseSend
+
+
+def _recorder() -> tuple[list[Any], Any]:
+    got: list[Any] = []
+
+    async def send(message: Any) -> None:
+        got.append(message)
+
+    return got, send
+
+
+def _drive(sender: ResponseSend, *messages: Any) -> None:
+    async def main() -> None:
+        for m in messages:
+            await sender(m)
+
+    asyncio.run(main())
+
+
+def test_response_send_echoes_the_id_and_counts() -> None:
+    got, send = _recorder()
+    sender = ResponseSend(send, KEY, b"id-9")
+    assert (sender.status, sender.sent) == (0, 0)
+    start = {"type": "http.response.start", "status": 201, "headers": [(b"a", b"1")]}
+    _drive(
+        sender,
+        start,
+        {"type": "http.response.body", "body": b"abc", "more_body": True},
+        {"type": "http.response.body", "body": b"de"},
+        {"type": "http.response.body"},
+    )
+    assert got[0]["headers"] == [(b"a", b"1"), (KEY, b"id-9")]
+    assert (sender.status, sender.sent) == (201, 5)
+    assert len(got) == 4
+
+
+def test_response_send_keeps_a_header_the_app_set() -> None:
+    for headers in (
+        [(b"X-Request-ID", b"the-apps")],
+        [[b"x-request-id", b"the-apps"]],
+    ):
+        got, send = _recorder()
+        _drive(
+            ResponseSend(send, KEY, b"ours"),
+            {"type": "http.response.start", "status": 200, "headers": headers},
+        )
+        assert len(got[0]["headers"]) == 1
+        assert list(got[0]["headers"][0])[1] == b"the-apps"
+
+
+def test_response_send_with_odd_messages() -> None:
+    """A message mapping that is not a dict, a status given as text, headers as a tuple or
+    missing, and message types it does not look at."""
+
+    class Message(Mapping[str, Any]):
+        def __init__(self, **items: Any) -> None:
+            self.items_ = items
+
+        def __getitem__(self, key: str) -> Any:
+            return self.items_[key]
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            self.items_[key] = value
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(self.items_)
+
+        def __len__(self) -> int:
+            return len(self.items_)
+
+    got, send = _recorder()
+    sender = ResponseSend(send, KEY, b"id")
+    _drive(
+        sender,
+        Message(type="http.response.start", status="404", headers=((b"a", b"b"),)),
+        Message(type="http.response.body", body=b"xyz"),
+        {"type": "http.response.trailers"},
+    )
+    assert sender.status == 404
+    assert sender.sent == 3
+    assert got[0]["headers"] == [(b"a", b"b"), (KEY, b"id")]
+    got, send = _recorder()
+    _drive(ResponseSend(send, KEY, b"id"), {"type": "http.response.start", "status": 200})
+    assert got[0]["headers"] == [(KEY, b"id")]
+
+
+def test_response_send_errors_say_what() -> None:
+    _, send = _recorder()
+    sender = ResponseSend(send, KEY, b"id")
+    for bad, error in [
+        ({}, KeyError),
+        ({"type": "http.response.start"}, KeyError),
+        ({"type": "http.response.start", "status": "two hundred"}, ValueError),
+    ]:
+        try:
+            sender(bad)
+        except error:
+            pass
+        else:
+            raise AssertionError(f"{bad} did not raise {error.__name__}")
