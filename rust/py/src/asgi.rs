@@ -350,14 +350,15 @@ impl ResponseSend {
         let status =
             unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Long(status.as_ptr()))? };
         self.status = status.extract::<i64>()?;
-        let headers = PyList::empty(py);
-        if let Some(given) = lookup(message, pyo3::intern!(py, "headers"))? {
-            if given.is_truthy()? {
-                for item in given.try_iter()? {
-                    headers.append(item?)?;
-                }
+        // A new list of the headers (the app's own is left as it was).
+        let headers = match lookup(message, pyo3::intern!(py, "headers"))? {
+            Some(given) if given.is_truthy()? => {
+                // SAFETY: the GIL is held; `given` is live; a new list or NULL with an error.
+                unsafe { Bound::from_owned_ptr_or_err(py, ffi::PySequence_List(given.as_ptr()))? }
+                    .cast_into::<PyList>()?
             }
-        }
+            _ => PyList::empty(py),
+        };
         let header = self.header.bind(py).as_bytes();
         let present = headers.iter().any(|item| {
             header_name(&item).is_some_and(|name| name.as_bytes().eq_ignore_ascii_case(header))
