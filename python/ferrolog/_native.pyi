@@ -172,53 +172,179 @@ class Logger:
     """
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The `logger` field of this logger's events."""
+
     @property
-    def level(self) -> int: ...
+    def level(self) -> int:
+        """The minimum level this logger emits."""
+
     @property
-    def schema(self) -> str: ...
+    def schema(self) -> str:
+        """The output schema of this logger's pipeline (`default`, `ecs`, `otel`, `gcp`,
+        `datadog`)."""
+
     @property
-    def bound(self) -> dict[str, Any]: ...
-    def trace(self, msg: object, /, **fields: Any) -> None: ...
-    def debug(self, msg: object, /, **fields: Any) -> None: ...
-    def info(self, msg: object, /, **fields: Any) -> None: ...
-    def warning(self, msg: object, /, **fields: Any) -> None: ...
-    def warn(self, msg: object, /, **fields: Any) -> None: ...
-    def error(self, msg: object, /, **fields: Any) -> None: ...
-    def critical(self, msg: object, /, **fields: Any) -> None: ...
-    def exception(self, msg: object, /, **fields: Any) -> None: ...
-    def log(self, level: _LevelLike, msg: object, /, **fields: Any) -> None: ...
-    def atrace(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def adebug(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def ainfo(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def awarning(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def aerror(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def acritical(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def aexception(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def alog(self, level: _LevelLike, msg: object, /, **fields: Any) -> Awaitable[None]: ...
+    def bound(self) -> dict[str, Any]:
+        """A copy of the bound fields."""
+
+    def trace(self, msg: object, /, **fields: Any) -> None:
+        """Log `msg` at TRACE (5) with `fields` (see `log`)."""
+
+    def debug(self, msg: object, /, **fields: Any) -> None:
+        """Log `msg` at DEBUG (10) with `fields` (see `log`)."""
+
+    def info(self, msg: object, /, **fields: Any) -> None:
+        """Log `msg` at INFO (20) with `fields` (see `log`)."""
+
+    def warning(self, msg: object, /, **fields: Any) -> None:
+        """Log `msg` at WARNING (30) with `fields` (see `log`)."""
+
+    def warn(self, msg: object, /, **fields: Any) -> None:
+        """Alias of `warning`: log `msg` at WARNING (30) with `fields`."""
+
+    def error(self, msg: object, /, **fields: Any) -> None:
+        """Log `msg` at ERROR (40) with `fields` (see `log`)."""
+
+    def critical(self, msg: object, /, **fields: Any) -> None:
+        """Log `msg` at CRITICAL (50) with `fields` (see `log`)."""
+
+    def exception(self, msg: object, /, **fields: Any) -> None:
+        """Log `msg` at ERROR (40) with the active exception and `fields`.
+
+        As `error(msg, exc_info=True, **fields)`: an `exc_info` of your own overrides it.
+        """
+
+    def log(self, level: _LevelLike, msg: object, /, **fields: Any) -> None:
+        """Log `msg` at `level` (a number or a level name) with `fields`.
+
+        `fields` (any values; see `encode`) become the event's fields, except `exc_info`,
+        `stack_info` and `stacklevel`, which work as in stdlib logging. A log call never raises
+        because of what was logged: a level name the pipeline does not know is written as
+        given and counted in `errors`.
+        """
+
+    def atrace(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `trace`: waits for ring space instead of dropping."""
+
+    def adebug(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `debug`: waits for ring space instead of dropping."""
+
+    def ainfo(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `info`: waits for ring space instead of dropping."""
+
+    def awarning(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `warning`: waits for ring space instead of dropping."""
+
+    def aerror(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `error`: waits for ring space instead of dropping."""
+
+    def acritical(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `critical`: waits for ring space instead of dropping."""
+
+    def aexception(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `exception`: waits for ring space instead of dropping."""
+
+    def alog(self, level: _LevelLike, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `log`: waits (asynchronously) for ring space instead of dropping.
+
+        Completes at once when the ring has room, except that every 256th such call on a
+        thread running an asyncio loop gives the loop one turn first. An event too large ever
+        to fit in the ring, or logged after the pipeline closed, is dropped (and counted).
+        """
+
     # Once per call site and message: per process, or per `dedupe.once_window` seconds.
-    def trace_once(self, msg: object, /, **fields: Any) -> None: ...
-    def debug_once(self, msg: object, /, **fields: Any) -> None: ...
-    def info_once(self, msg: object, /, **fields: Any) -> None: ...
-    def warning_once(self, msg: object, /, **fields: Any) -> None: ...
-    def error_once(self, msg: object, /, **fields: Any) -> None: ...
-    def critical_once(self, msg: object, /, **fields: Any) -> None: ...
-    def log_once(self, level: _LevelLike, msg: object, /, **fields: Any) -> None: ...
-    def atrace_once(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def adebug_once(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def ainfo_once(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def awarning_once(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def aerror_once(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def acritical_once(self, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def alog_once(self, level: _LevelLike, msg: object, /, **fields: Any) -> Awaitable[None]: ...
-    def bind(self, **fields: Any) -> Logger: ...
-    def unbind(self, *keys: str) -> Logger: ...
-    def new(self, **fields: Any) -> Logger: ...
-    def child(self, name: str, *, absolute: bool = False) -> Logger: ...
-    def with_level(self, level: _LevelLike) -> Logger: ...
-    def is_enabled_for(self, level: _LevelLike) -> bool: ...
-    def stats(self) -> dict[str, int]: ...
-    def flush(self, timeout: float | None = None) -> Awaitable[bool]: ...
+    def trace_once(self, msg: object, /, **fields: Any) -> None:
+        """`trace`, once per call site and message (per process, or per
+        `dedupe.once_window`)."""
+
+    def debug_once(self, msg: object, /, **fields: Any) -> None:
+        """`debug`, once per call site and message (per process, or per
+        `dedupe.once_window`)."""
+
+    def info_once(self, msg: object, /, **fields: Any) -> None:
+        """`info`, once per call site and message (per process, or per
+        `dedupe.once_window`)."""
+
+    def warning_once(self, msg: object, /, **fields: Any) -> None:
+        """`warning`, once per call site and message (per process, or per
+        `dedupe.once_window`)."""
+
+    def error_once(self, msg: object, /, **fields: Any) -> None:
+        """`error`, once per call site and message (per process, or per
+        `dedupe.once_window`)."""
+
+    def critical_once(self, msg: object, /, **fields: Any) -> None:
+        """`critical`, once per call site and message (per process, or per
+        `dedupe.once_window`)."""
+
+    def log_once(self, level: _LevelLike, msg: object, /, **fields: Any) -> None:
+        """`log`, once per call site and message (per process, or per
+        `dedupe.once_window`).
+
+        The call site is the calling function; the message keys by its text (a non-str
+        message by its type), the other fields do not matter. A call the level gate stops
+        is not its one time; the calls left out are counted in `stats()["once_suppressed"]`.
+        """
+
+    def atrace_once(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `trace_once`: waits for ring space instead of dropping."""
+
+    def adebug_once(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `debug_once`: waits for ring space instead of dropping."""
+
+    def ainfo_once(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `info_once`: waits for ring space instead of dropping."""
+
+    def awarning_once(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `warning_once`: waits for ring space instead of dropping."""
+
+    def aerror_once(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `error_once`: waits for ring space instead of dropping."""
+
+    def acritical_once(self, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `critical_once`: waits for ring space instead of dropping."""
+
+    def alog_once(self, level: _LevelLike, msg: object, /, **fields: Any) -> Awaitable[None]:
+        """Awaitable `log_once`: waits for ring space instead of dropping."""
+
+    def bind(self, **fields: Any) -> Logger:
+        """A new logger with `fields` added to (or replacing) the bound fields.
+
+        The fields are encoded once, here, not at each log call.
+        """
+
+    def unbind(self, *keys: str) -> Logger:
+        """A new logger without the bound fields named in `keys` (missing keys are ignored)."""
+
+    def new(self, **fields: Any) -> Logger:
+        """A new logger whose bound fields are exactly `fields` (the pipeline's static fields
+        stay)."""
+
+    def child(self, name: str, *, absolute: bool = False) -> Logger:
+        """A logger named `name` (dotted onto this one's name unless `absolute`), same fields.
+
+        Its level is the one set for its name, else this logger's; a level pinned with
+        `with_level` is not inherited.
+        """
+
+    def with_level(self, level: _LevelLike) -> Logger:
+        """The same logger with a different minimum level (a number or a level name).
+
+        The level is pinned: levels set by logger name (`logger_levels`, `set_level`) no
+        longer apply to it.
+        """
+
+    def is_enabled_for(self, level: _LevelLike) -> bool:
+        """Whether an event at `level` (a number or a name) would be emitted."""
+
+    def stats(self) -> dict[str, int]:
+        """The pipeline's counters: `emitted`, `written`, `dropped`, `errors`, `bytes`,
+        `high_water`, ...; `emitted == written + dropped` once `flush()` returned True."""
+
+    def flush(self, timeout: float | None = None) -> Awaitable[bool]:
+        """Await until everything logged before this call is written (or counted dropped)
+        and the sinks flushed: True, or False on timeout (`None`: no limit)."""
 
 @final
 class Pipeline:

@@ -345,3 +345,26 @@ def test_response_send_errors_say_what() -> None:
             pass
         else:
             raise AssertionError(f"{bad} did not raise {error.__name__}")
+
+
+def test_a_cycle_through_response_send_is_collected() -> None:
+    """The wrapped `send` may lead back to the ResponseSend (a server's send holds the scope,
+    where an app may keep its request): the collector must be able to free that cycle."""
+    import gc
+
+    freed: list[bool] = []
+
+    class Send:
+        sender: ResponseSend | None = None
+
+        async def __call__(self, message: Any) -> None:
+            return None
+
+        def __del__(self) -> None:
+            freed.append(True)
+
+    send = Send()
+    send.sender = ResponseSend(send, KEY, b"id")
+    del send
+    gc.collect()
+    assert freed == [True]

@@ -299,7 +299,8 @@ fn client_text<'py>(client: &Bound<'py, PyAny>) -> Option<Bound<'py, PyString>> 
 /// awaitable: no coroutine of its own per message.
 #[pyclass(module = "ferrolog._native", name = "ResponseSend")]
 pub struct ResponseSend {
-    send: Py<PyAny>,
+    /// None once the garbage collector has cleared it (part of a collected cycle).
+    send: Option<Py<PyAny>>,
     header: Py<PyBytes>,
     request_id: Py<PyBytes>,
     /// The response's status (0 until the response starts).
@@ -315,7 +316,7 @@ impl ResponseSend {
     #[new]
     fn new(send: Py<PyAny>, header: Py<PyBytes>, request_id: Py<PyBytes>) -> Self {
         Self {
-            send,
+            send: Some(send),
             header,
             request_id,
             status: 0,
@@ -337,7 +338,25 @@ impl ResponseSend {
                 _ => {}
             }
         }
-        self.send.bind(py).call1((message,))
+        match &self.send {
+            Some(send) => send.bind(py).call1((message,)),
+            None => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "ResponseSend: its send was cleared by the garbage collector",
+            )),
+        }
+    }
+
+    // The wrapped `send` may lead back here (a server's send holds the scope, where an app
+    // may keep its request): the collector must see the edge, and be able to break it.
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Some(send) = &self.send {
+            visit.call(send)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.send = None;
     }
 }
 
