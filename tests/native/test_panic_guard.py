@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from conftest import FileLog
-from ferrolog._native import Ready, _PanicOnEncode
+from ferrolog._native import Ready, YieldOnce, _PanicOnEncode
 
 
 def test_a_panicking_encoder_drops_the_event_and_the_call_returns(file_log: FileLog) -> None:
@@ -28,9 +28,11 @@ def test_a_panicking_encoder_drops_the_event_and_the_call_returns(file_log: File
 async def test_a_panicking_encoder_in_an_async_call_returns_an_awaitable(
     file_log: FileLog,
 ) -> None:
-    """`ainfo` survives the panic too: it returns a completed awaitable, not None."""
+    """`ainfo` survives the panic too: it returns a completed awaitable, not None (`Ready`,
+    or `YieldOnce` when it is the thread's 256th awaited call to find room: the count runs
+    across tests, so either may come)."""
     aw = file_log.logger.ainfo("lost", nested=[{"bad": _PanicOnEncode()}])
-    assert isinstance(aw, Ready)
+    assert isinstance(aw, (Ready, YieldOnce))
     await aw
     stats = file_log.stats()
     assert stats["dropped"] == 1

@@ -82,6 +82,21 @@ impl ContextFields {
 
 #[pymethods]
 impl ContextFields {
+    // A bound value may lead back here (an object holding the context it was bound in).
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        self.fields.traverse(&visit)?;
+        // Taken only with the GIL held and never across Python code, so it is free whenever
+        // the collector runs (it holds the GIL); `try_lock` only guards against a bug there.
+        if let Ok(slot) = self.other.try_lock() {
+            if let Some((_, fields)) = slot.as_ref() {
+                // Held by this slot alone between log calls (a call's clone is dropped
+                // before it returns).
+                fields.traverse(&visit)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Encode `fields` (str keys) once.
     #[new]
     fn new(py: Python<'_>, fields: Bound<'_, PyDict>) -> PyResult<Self> {
@@ -259,6 +274,19 @@ impl BoundContextVars {
 
 #[pymethods]
 impl BoundContextVars {
+    // The fields, and the token (which holds the context it replaced), may lead back here.
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.fields)?;
+        if let Some(token) = &self.token {
+            visit.call(token)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.token = None;
+    }
+
     fn __enter__(&mut self, py: Python<'_>) -> PyResult<()> {
         // `fields` is the dict PyO3 built for `bound_contextvars`' keyword arguments, never
         // handed out: the context may keep it as it is.

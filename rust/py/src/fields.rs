@@ -136,6 +136,11 @@ pub struct EncodedFields {
 }
 
 impl EncodedFields {
+    /// Visit the dict of values for the garbage collector (the keys are str: no cycles).
+    pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.dict)
+    }
+
     /// Encode a dict's str-keyed items for `schema` (None: keys as they are), each value
     /// capped to `max_bytes` and redacted by `redact`.
     pub fn encode(

@@ -182,6 +182,13 @@ impl Logger {
 
 #[pymethods]
 impl Logger {
+    // The bound values may lead back to this logger (`self.log = log.bind(worker=self)`):
+    // the collector must see the edge. (Only what this object owns: the pipeline's shared
+    // state is not, and its sinks are not visited from here.)
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        self.bound.traverse(&visit)
+    }
+
     /// The `logger` field of this logger's events.
     #[getter]
     fn name(&self, py: Python<'_>) -> Py<PyString> {

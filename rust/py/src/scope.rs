@@ -329,6 +329,12 @@ pub struct RequestScope {
 
 #[pymethods]
 impl RequestScope {
+    // Its fields may lead back here (a value holding the scope), and so may its logger's.
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.logger)?;
+        visit.call(&self.fields)
+    }
+
     /// Open a scope whose canonical event `logger` writes with `message` when it finishes.
     #[new]
     #[pyo3(signature = (logger, message = None, **fields))]
