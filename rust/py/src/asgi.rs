@@ -41,9 +41,23 @@ thread_local! {
     static POOL: RefCell<Option<Box<IdPool>>> = const { RefCell::new(None) };
 }
 
-/// Fill `buf` from the OS's CSPRNG (`getrandom(2)`, blocking only until the kernel's pool is
-/// first seeded at boot).
+/// Fill `buf` from the OS's CSPRNG: `getrandom(2)` (blocking only until the kernel's pool is
+/// first seeded at boot), else `/dev/urandom` where the call does not exist or a seccomp
+/// filter refuses it (as `os.urandom` does).
 fn os_random(buf: &mut [u8]) -> std::io::Result<()> {
+    match getrandom(buf) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => dev_urandom(buf),
+        done => done,
+    }
+}
+
+fn dev_urandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    // Opened close-on-exec (as std opens every file), read, closed.
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
         let rest = &mut buf[done..];
@@ -453,6 +467,15 @@ mod tests {
             assert!(id.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
             assert!(seen.insert(id));
         }
+    }
+
+    #[test]
+    fn the_fallback_reads_the_device() {
+        let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+        dev_urandom(&mut a).unwrap();
+        dev_urandom(&mut b).unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a, [0u8; 64]);
     }
 
     #[test]
