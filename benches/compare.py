@@ -402,11 +402,17 @@ def render_readme_section(report: dict[str, Any]) -> str:
             + f" | {_fmt_check(loop, report['events'])} |"
         )
     lines.append("")
-    lines += _inproc_and_lowrate_markdown(report)
+    # Subsections of the README's "Performance" section.
+    lines += [
+        "#" + line if line.startswith("## ") else line
+        for line in _inproc_and_lowrate_markdown(report)
+    ]
     svc = (report.get("service") or {}).get("results") or {}
     base = svc.get("none", {})
     if svc and base.get("c64"):
         lines += [
+            "### End to end under `wrk`",
+            "",
             "End to end under `wrk` (FastAPI on uvicorn, one worker, 5 events per request with a "
             f"request id in context, loopback, {report['service']['duration_s']:.0f} s per "
             f"run, median of {report['service'].get('reps', 1)} [min–max]). Throughput on these "

@@ -106,14 +106,14 @@ def bound_contextvars(**fields: Any) -> BoundContextVars:
     """Bind `fields` for the duration of a `with` block, then restore the context."""
 
 def request_id() -> str:
-    """A new request id: 32 lowercase hex digits of 128 bits from the OS's generator."""
+    """A new request id: 32 lowercase hex digits of 128 bits from the OS's CSPRNG."""
 
 def request_fields(
     scope: dict[str, Any], header: bytes
 ) -> tuple[dict[str, Any], bytes, BoundContextVars]:
     """The context fields of one ASGI HTTP request, the request id to echo on its response
     (the id from the `header` request header when valid, else a new one), and a binding of
-    the fields."""
+    the fields. `header` is the header's name in lowercase, as ASGI gives request headers."""
 
 @final
 class ResponseSend:

@@ -5,7 +5,6 @@ used before (the reference below) and at their edges."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -221,27 +220,57 @@ def test_request_ids_are_hex_and_unique_across_many_pool_refills() -> None:
     assert len(set(ids)) == len(ids)
 
 
+_FORK_CHILD = """
+import os, sys
+from ferrolog._native import request_id
+
+request_id()  # this thread's pool: just filled, 255 ids left in it
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.write(write, "".join(request_id() for _ in range(8)).encode())
+    finally:
+        os._exit(0)
+os.close(write)
+data = b""
+while chunk := os.read(read, 4096):
+    data += chunk
+os.waitpid(pid, 0)
+child = {data[i : i + 32].decode() for i in range(0, len(data), 32)}
+parent = {request_id() for _ in range(255)}
+print(len(child), len(child & parent))
+"""
+
+
 def test_a_forked_child_does_not_draw_from_its_parents_pool() -> None:
-    """The parent's pool is filled before the fork (one id drawn, 255 left): the child must not
-    hand out any of those 255, which the parent goes on handing out."""
-    request_id()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(write, "".join(request_id() for _ in range(8)).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    data = b""
-    while chunk := os.read(read, 4096):
-        data += chunk
-    os.close(read)
-    os.waitpid(pid, 0)
-    child = {data[i : i + 32].decode() for i in range(0, len(data), 32)}
-    parent = {request_id() for _ in range(255)}
-    assert len(child) == 8
-    assert not child & parent
+    """In a fresh interpreter (so the pool's state is known: one id drawn, 255 left), the
+    child of a fork must not hand out any of the ids its parent goes on handing out."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_CHILD], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["8", "0"]
+
+
+def test_request_ids_from_many_threads_do_not_repeat() -> None:
+    import threading
+
+    ids: list[list[str]] = [[] for _ in range(8)]
+
+    def draw(out: list[str]) -> None:
+        out.extend(request_id() for _ in range(600))
+
+    threads = [threading.Thread(target=draw, args=(out,)) for out in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for out in ids for i in out]
+    assert len(every) == len(set(every)) == 4800
 
 
 # --------------------------------------------------------------------------- ResponseSend
@@ -331,8 +360,57 @@ def test_response_send_with_odd_messages() -> None:
     assert got[0]["headers"] == [(KEY, b"id")]
 
 
+def test_response_send_can_be_read_from_inside_the_send_it_wraps() -> None:
+    """The wrapped send (or a message's `__int__`) may read `status` and `sent`: no borrow
+    of the sender is held while they run."""
+    seen: list[tuple[int, int]] = []
+    holder: list[ResponseSend] = []
+
+    async def send(message: Any) -> None:
+        seen.append((holder[0].status, holder[0].sent))
+
+    class Status:
+        def __int__(self) -> int:
+            seen.append((holder[0].status, holder[0].sent))
+            return 204
+
+    holder.append(ResponseSend(send, KEY, b"id"))
+    _drive(
+        holder[0],
+        {"type": "http.response.start", "status": Status()},
+        {"type": "http.response.body", "body": b"ab"},
+    )
+    assert seen == [(0, 0), (204, 0), (204, 2)]
+
+
+def test_response_send_with_extreme_statuses_and_missing_parts() -> None:
+    from http import HTTPStatus
+
+    for status, kept in [
+        (HTTPStatus.NOT_FOUND, 404),
+        (10**30, 2**63 - 1),
+        (-(10**30), -(2**63)),
+        (True, 1),
+    ]:
+        got, send = _recorder()
+        sender = ResponseSend(send, KEY, b"id")
+        _drive(
+            sender,
+            {"type": "http.response.start", "status": status, "headers": None},
+            {"type": "http.response.body", "body": None},
+        )
+        assert sender.status == kept
+        assert sender.sent == 0
+        assert got[0]["headers"] == [(KEY, b"id")]
+
+
 def test_response_send_errors_say_what() -> None:
-    _, send = _recorder()
+    sent: list[Any] = []
+
+    def send(message: Any) -> Any:  # records the call itself, awaited or not
+        sent.append(message)
+        return asyncio.sleep(0)
+
     sender = ResponseSend(send, KEY, b"id")
     for bad, error in [
         ({}, KeyError),
@@ -345,6 +423,7 @@ def test_response_send_errors_say_what() -> None:
             pass
         else:
             raise AssertionError(f"{bad} did not raise {error.__name__}")
+    assert sent == []  # a message that failed is not passed on
 
 
 def test_a_cycle_through_response_send_is_collected() -> None:
@@ -368,3 +447,33 @@ def test_a_cycle_through_response_send_is_collected() -> None:
     del send
     gc.collect()
     assert freed == [True]
+
+
+def test_the_middleware_with_a_scope_that_is_not_a_dict() -> None:
+    """ASGI only promises a mapping: the middleware reads a copy, and leaves the request's
+    fields in the mapping it was given."""
+    import pytest
+
+    pytest.importorskip("starlette", reason="ferrolog.fastapi needs Starlette")
+    from collections import UserDict
+
+    from ferrolog._native import context_var
+    from ferrolog.fastapi import RequestContextMiddleware
+
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.update(context_var.get().as_dict())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    got, send = _recorder()
+    scope = UserDict({"type": "http", "method": "GET", "path": "/p", "headers": [(KEY, b"ud-1")]})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    asyncio.run(RequestContextMiddleware(app, access_log=False)(scope, receive, send))
+    assert seen == {"request_id": "ud-1", "method": "GET", "path": "/p"}
+    assert scope["state"]["ferrolog_request"]["request_id"] == "ud-1"
+    assert got[0]["headers"] == [(KEY, b"ud-1")]

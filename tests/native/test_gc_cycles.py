@@ -7,6 +7,7 @@ edges such a cycle lives until the process exits, whatever it holds with it."""
 
 from __future__ import annotations
 
+import contextvars
 import gc
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -66,13 +67,14 @@ def test_a_value_holding_the_context_it_was_bound_in() -> None:
     assert _cycle_is_freed(lambda v: _native.ContextFields({"v": v}))
 
     def entered(value: Tracked) -> Any:
-        cm = ferrolog.bound_contextvars(v=value)
-        cm.__enter__()
-        # The context (and the token holding the one before) stays with the value; the
-        # binding is undone so that nothing outside the cycle holds it.
-        held = (cm, _native.context_var.get())
-        cm.__exit__(None, None, None)
-        return held
+        # A binding entered and never left, in a context that is then dropped (a task
+        # abandoned mid-request): the value is reachable only through the binding's token,
+        # which holds the context's previous fields.
+        ctx = contextvars.copy_context()
+        ctx.run(ferrolog.bind_contextvars, v=value)
+        cm = ferrolog.bound_contextvars(other=1)
+        ctx.run(cm.__enter__)
+        return cm
 
     assert _cycle_is_freed(lambda v: ferrolog.bound_contextvars(v=v))
     assert _cycle_is_freed(entered)
@@ -109,6 +111,8 @@ def test_a_value_holding_its_request_scope(pipe: _native.Pipeline) -> None:
 
     assert _cycle_is_freed(lambda v: _native.RequestScope(log, "request", holder=v))
     assert _cycle_is_freed(scoped)
+    # Through the scope's logger alone.
+    assert _cycle_is_freed(lambda v: _native.RequestScope(log.bind(v=v), "request"))
 
 
 def test_live_objects_are_not_collected(pipe: _native.Pipeline) -> None:
@@ -131,3 +135,42 @@ def test_live_objects_are_not_collected(pipe: _native.Pipeline) -> None:
     del value, log, cm
     gc.collect()
     assert freed == ["kept"]
+
+
+def test_what_many_objects_share_is_not_counted_as_theirs() -> None:
+    """Values held by the pipeline's shared state (static fields, a processor) are reached
+    from every logger of that pipeline, but owned by none of them: however many loggers,
+    bindings and scopes there are, a collection must not take those values for garbage."""
+    freed: list[str] = []
+    static = Tracked(freed, "static")
+
+    class Processor:
+        def __init__(self, held: Tracked) -> None:
+            self.held = held
+
+        def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+            event["seen_by"] = repr(self.held)
+            return event
+
+    p = _native.Pipeline(
+        sinks=[{"type": "null"}],
+        static_fields={"holder": static},
+        processors=Processor(Tracked(freed, "processor")),
+    )
+    try:
+        root = p.logger("app", "info")
+        loggers = [root.child(f"c{i}").bind(i=i) for i in range(50)]
+        scopes = [_native.RequestScope(log, "request") for log in loggers[:10]]
+        bindings = [ferrolog.bound_contextvars(i=i) for i in range(10)]
+        del static
+        for _ in range(3):
+            gc.collect()
+        assert freed == []
+        for log in loggers:
+            log.info("after the collections")
+        assert p.flush(5.0)
+        stats = root.stats()
+        assert stats["emitted"] == stats["written"] == 50
+        del loggers, scopes, bindings
+    finally:
+        p.close(5.0)

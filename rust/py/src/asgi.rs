@@ -25,6 +25,15 @@ const TRACEPARENT_LEN: usize = 55;
 static FORKS: AtomicU64 = AtomicU64::new(0);
 static AT_FORK: Once = Once::new();
 
+extern "C" {
+    // POSIX (libSystem on macOS); the libc crate declares it only for Linux and Android.
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
+    ) -> libc::c_int;
+}
+
 extern "C" fn forked_child() {
     FORKS.fetch_add(1, Ordering::Relaxed);
 }
@@ -41,11 +50,20 @@ thread_local! {
     static POOL: RefCell<Option<Box<IdPool>>> = const { RefCell::new(None) };
 }
 
-/// Fill `buf` from the OS's CSPRNG: `getrandom(2)` (blocking only until the kernel's pool is
-/// first seeded at boot), else `/dev/urandom` where the call does not exist or a seccomp
-/// filter refuses it (as `os.urandom` does).
+/// Fill `buf` from the OS's CSPRNG: `getrandom(2)` on Linux and Android (blocking only until
+/// the kernel's pool is first seeded at boot), `getentropy(3)` elsewhere (macOS, the BSDs);
+/// `/dev/urandom` where that call does not exist or a seccomp filter refuses it (as
+/// `os.urandom` does).
 fn os_random(buf: &mut [u8]) -> std::io::Result<()> {
-    match getrandom(buf) {
+    with_fallback(buf, system_random)
+}
+
+/// `primary`, else `/dev/urandom` when `primary` is missing (ENOSYS) or refused (EPERM).
+fn with_fallback(
+    buf: &mut [u8],
+    primary: impl FnOnce(&mut [u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    match primary(buf) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => dev_urandom(buf),
         done => done,
     }
@@ -57,7 +75,8 @@ fn dev_urandom(buf: &mut [u8]) -> std::io::Result<()> {
     std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
-fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn system_random(buf: &mut [u8]) -> std::io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
         let rest = &mut buf[done..];
@@ -75,13 +94,25 @@ fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn system_random(buf: &mut [u8]) -> std::io::Result<()> {
+    // getentropy(3) gives at most 256 bytes per call.
+    for chunk in buf.chunks_mut(256) {
+        // SAFETY: `chunk` is a valid writable buffer of `chunk.len()` (<= 256) bytes.
+        if unsafe { libc::getentropy(chunk.as_mut_ptr().cast(), chunk.len()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// 16 bytes from this thread's pool of OS randomness, refilled when spent or when the process
 /// has forked since it was filled. Each byte is handed out once.
 fn id_bytes() -> std::io::Result<[u8; ID_BYTES]> {
     AT_FORK.call_once(|| {
         // SAFETY: registering a handler that only does an atomic increment (async-signal-safe,
         // as a handler running in a forked child of a multithreaded process must be).
-        unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+        unsafe { pthread_atfork(None, None, Some(forked_child)) };
     });
     POOL.with(|cell| {
         let mut slot = cell.borrow_mut();
@@ -338,26 +369,39 @@ impl ResponseSend {
         }
     }
 
-    fn __call__<'py>(&mut self, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let py = message.py();
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        message: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        // No borrow of `self` is held while Python code runs (a message's `get`, the status's
+        // `__int__`, the wrapped send): that code may read `status` and `sent`.
+        let send = match &slf.borrow().send {
+            Some(send) => send.clone_ref(py),
+            None => {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "ResponseSend: its send was cleared by the garbage collector",
+                ))
+            }
+        };
         let kind = message.get_item(pyo3::intern!(py, "type"))?;
         if let Ok(kind) = kind.cast::<PyString>() {
             match kind.to_str() {
-                Ok("http.response.start") => self.start(message)?,
+                Ok("http.response.start") => {
+                    let status = Self::start(slf, message)?;
+                    slf.borrow_mut().status = status;
+                }
                 Ok("http.response.body") => {
                     if let Some(body) = lookup(message, pyo3::intern!(py, "body"))? {
-                        self.sent += body.len()? as i64;
+                        let n = body.len()? as i64;
+                        let mut this = slf.borrow_mut();
+                        this.sent = this.sent.saturating_add(n);
                     }
                 }
                 _ => {}
             }
         }
-        match &self.send {
-            Some(send) => send.bind(py).call1((message,)),
-            None => Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "ResponseSend: its send was cleared by the garbage collector",
-            )),
-        }
+        send.bind(py).call1((message,))
     }
 
     // The wrapped `send` may lead back here (a server's send holds the scope, where an app
@@ -375,14 +419,19 @@ impl ResponseSend {
 }
 
 impl ResponseSend {
-    /// `http.response.start`: note the status, add the request id header unless present.
-    fn start(&mut self, message: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// `http.response.start`: add the request id header unless present; the status, as
+    /// `int()` reads it (beyond 64 bits: the nearest 64-bit value).
+    fn start(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>) -> PyResult<i64> {
         let py = message.py();
         let status = message.get_item(pyo3::intern!(py, "status"))?;
         // SAFETY: the GIL is held; `status` is live; a new reference or NULL with an error.
         let status =
             unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Long(status.as_ptr()))? };
-        self.status = status.extract::<i64>()?;
+        let status = match status.extract::<i64>() {
+            Ok(n) => n,
+            Err(_) if status.lt(0)? => i64::MIN,
+            Err(_) => i64::MAX,
+        };
         // A new list of the headers (the app's own is left as it was).
         let headers = match lookup(message, pyo3::intern!(py, "headers"))? {
             Some(given) if given.is_truthy()? => {
@@ -392,27 +441,33 @@ impl ResponseSend {
             }
             _ => PyList::empty(py),
         };
-        let header = self.header.bind(py).as_bytes();
+        let (header, request_id) = {
+            let this = slf.borrow();
+            (this.header.clone_ref(py), this.request_id.clone_ref(py))
+        };
+        let name = header.bind(py).as_bytes();
         let present = headers.iter().any(|item| {
-            header_name(&item).is_some_and(|name| name.as_bytes().eq_ignore_ascii_case(header))
+            header_name(&item).is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(name))
         });
         if !present {
-            headers.append((self.header.clone_ref(py), self.request_id.clone_ref(py)))?;
+            headers.append((header, request_id))?;
         }
-        message.set_item(pyo3::intern!(py, "headers"), headers)
+        message.set_item(pyo3::intern!(py, "headers"), headers)?;
+        Ok(status)
     }
 }
 
-/// `message.get(key)` of an ASGI message (a dict, or any mapping with `get`).
+/// `message.get(key)` of an ASGI message (a dict, or any mapping with `get`); None also for
+/// a key whose value is None.
 fn lookup<'py>(
     message: &Bound<'py, PyAny>,
     key: &Bound<'py, PyString>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    if let Ok(dict) = message.cast::<PyDict>() {
-        return dict.get_item(key);
-    }
-    let value = message.call_method1(pyo3::intern!(message.py(), "get"), (key,))?;
-    Ok((!value.is_none()).then_some(value))
+    let value = match message.cast::<PyDict>() {
+        Ok(dict) => dict.get_item(key)?,
+        Err(_) => Some(message.call_method1(pyo3::intern!(message.py(), "get"), (key,))?),
+    };
+    Ok(value.filter(|v| !v.is_none()))
 }
 
 /// The name of a response header given as a (name, value) tuple or list with a bytes name.
@@ -467,6 +522,23 @@ mod tests {
             assert!(id.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
             assert!(seen.insert(id));
         }
+    }
+
+    #[test]
+    fn a_missing_or_refused_call_falls_back_to_the_device() {
+        for errno in [libc::ENOSYS, libc::EPERM] {
+            let mut buf = [0u8; 64];
+            with_fallback(&mut buf, |_| Err(std::io::Error::from_raw_os_error(errno))).unwrap();
+            assert_ne!(buf, [0u8; 64]);
+        }
+        // Any other error is the caller's to see.
+        let mut buf = [0u8; 8];
+        let err = with_fallback(&mut buf, |_| {
+            Err(std::io::Error::from_raw_os_error(libc::EIO))
+        })
+        .unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EIO));
+        assert_eq!(buf, [0u8; 8]);
     }
 
     #[test]

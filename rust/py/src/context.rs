@@ -74,8 +74,13 @@ impl ContextFields {
             MAX_CONTEXT_VALUE_BYTES,
             redact,
         ));
-        let mut slot = self.other.lock().unwrap_or_else(|e| e.into_inner());
-        *slot = Some((Arc::clone(redact), Arc::clone(&fields)));
+        let replaced = {
+            let mut slot = self.other.lock().unwrap_or_else(|e| e.into_inner());
+            slot.replace((Arc::clone(redact), Arc::clone(&fields)))
+        };
+        // Dropped after the lock is let go: no Python object is freed (and so no Python code
+        // can run) while it is held.
+        drop(replaced);
         fields
     }
 }
@@ -85,8 +90,9 @@ impl ContextFields {
     // A bound value may lead back here (an object holding the context it was bound in).
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
         self.fields.traverse(&visit)?;
-        // Taken only with the GIL held and never across Python code, so it is free whenever
-        // the collector runs (it holds the GIL); `try_lock` only guards against a bug there.
+        // Taken only with the GIL held, and no Python code runs while it is held (what it
+        // replaces is dropped after it is let go), so it is free whenever the collector runs;
+        // were it not, skipping would only hide an edge, never free a live object.
         if let Ok(slot) = self.other.try_lock() {
             if let Some((_, fields)) = slot.as_ref() {
                 // Held by this slot alone between log calls (a call's clone is dropped
