@@ -83,6 +83,29 @@ def test_rate_limits_suppress_count_and_summarise(tmp_path: Path) -> None:
     assert summary["message"] == "rate limit: 7 event(s) like this were suppressed"
 
 
+def test_a_summary_names_its_key_in_at_most_200_characters(tmp_path: Path) -> None:
+    """The key in a summary: a message's text cut to 200 characters, a non-str message by its
+    type, a logger by its name."""
+    p, path = _pipeline(
+        tmp_path,
+        rules=[
+            {"kind": "limit", "logger": "by_msg", "per_second": 0.01, "burst": 1},
+            {"kind": "limit", "logger": "by_name", "per_second": 0.01, "burst": 1, "by": "logger"},
+        ],
+    )
+    by_msg = p.logger("by_msg")
+    long = "é" * 300
+    for message in (long, 12345):
+        for _ in range(3):
+            by_msg.info(message)
+    for _ in range(3):
+        p.logger("by_name." + "n" * 250).info("any")
+    assert p.close(10.0)
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    keys = sorted(e["suppressed_key"] for e in events if "suppressed_key" in e)
+    assert keys == sorted(["<int>", "é" * 200, ("by_name." + "n" * 250)[:200]])
+
+
 def test_a_rate_limit_refills_and_reports_before_the_next_event(tmp_path: Path) -> None:
     p, path = _pipeline(tmp_path, rules=[{"kind": "limit", "per_second": 20, "burst": 1}])
     log = p.logger("svc")

@@ -266,7 +266,7 @@ pub fn hash_without_timestamp(line: &[u8]) -> u64 {
 ///
 /// # Safety
 /// The GIL is held; `msg` is live.
-unsafe fn message_text(py: Python<'_>, msg: *mut ffi::PyObject) -> String {
+pub(crate) unsafe fn message_text(py: Python<'_>, msg: *mut ffi::PyObject) -> String {
     // SAFETY: per this function's contract.
     let b = unsafe { Bound::from_borrowed_ptr(py, msg) };
     let text = match b.cast::<PyString>() {

@@ -443,22 +443,9 @@ fn hash_str(s: &Bound<'_, PyString>, h: &mut DefaultHasher) {
 /// # Safety
 /// As [`key_hash`].
 unsafe fn key_text(by: KeyBy, name: &Bound<'_, PyString>, msg: *mut ffi::PyObject) -> String {
-    let text = match by {
-        KeyBy::Logger => name.to_string_lossy().into_owned(),
-        KeyBy::Message => {
-            // SAFETY: per this function's contract.
-            let b = unsafe { Bound::from_borrowed_ptr(name.py(), msg) };
-            match b.cast::<PyString>() {
-                Ok(s) => s.to_string_lossy().into_owned(),
-                Err(_) => format!(
-                    "<{}>",
-                    b.get_type()
-                        .name()
-                        .map(|n| n.to_string())
-                        .unwrap_or_default()
-                ),
-            }
-        }
-    };
-    text.chars().take(200).collect()
+    match by {
+        KeyBy::Logger => name.to_string_lossy().chars().take(200).collect(),
+        // SAFETY: per this function's contract.
+        KeyBy::Message => unsafe { crate::dedupe::message_text(name.py(), msg) },
+    }
 }
