@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
         f"pip install 'ferrolog[fastapi]' ({exc})"
     ) from exc
 
-from ferrolog._native import Logger, ResponseSend, request_fields, request_id
+from ferrolog._native import Logger, ResponseSend, request_fields
 from ferrolog._presets import gcp_http_request
 from ferrolog.container import Container
 from ferrolog.request_events import request_events_enabled, request_scope
@@ -192,13 +192,6 @@ class RequestContextMiddleware:
             logger = (await container.get(Logger)).child("access")
             self._resolved = resolved = (container, logger)
         return resolved[1]
-
-
-def _new_request_id() -> str:
-    """128 bits from the OS's generator as 32 hex digits: unique across a pre-fork server's
-    workers and untouched by an app's `random.seed()`. Drawn natively, 256 ids per system
-    call (`os.urandom` is one call per id); a forked child never reuses its parent's."""
-    return request_id()
 
 
 def _route_of(scope: Scope) -> str:

@@ -207,23 +207,31 @@ pub fn trace_ids(value: &[u8]) -> Option<(&str, &str)> {
     ))
 }
 
-/// A header's name and value when both are bytes (ASGI's form); None for anything else.
+/// The two items of a tuple or list of length 2 (an ASGI header's usual forms).
+fn two_items<'py>(item: &Bound<'py, PyAny>) -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    if let Ok(t) = item.cast::<PyTuple>() {
+        return (t.len() == 2).then(|| Some((t.get_item(0).ok()?, t.get_item(1).ok()?)))?;
+    }
+    let l = item.cast::<PyList>().ok()?;
+    (l.len() == 2).then(|| Some((l.get_item(0).ok()?, l.get_item(1).ok()?)))?
+}
+
+/// A request header's name and value when both are bytes (ASGI's form), given as a tuple,
+/// a list or any other iterable of two items; None for anything else.
 fn header_pair<'py>(
     item: &Bound<'py, PyAny>,
 ) -> Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
-    let (name, value) = if let Ok(t) = item.cast::<PyTuple>() {
-        if t.len() != 2 {
-            return None;
+    let (name, value) = match two_items(item) {
+        Some(pair) => pair,
+        None => {
+            let mut it = item.try_iter().ok()?;
+            let name = it.next()?.ok()?;
+            let value = it.next()?.ok()?;
+            if it.next().is_some() {
+                return None;
+            }
+            (name, value)
         }
-        (t.get_item(0).ok()?, t.get_item(1).ok()?)
-    } else {
-        let mut it = item.try_iter().ok()?;
-        let name = it.next()?.ok()?;
-        let value = it.next()?.ok()?;
-        if it.next().is_some() {
-            return None;
-        }
-        (name, value)
     };
     Some((name.cast_into().ok()?, value.cast_into().ok()?))
 }
@@ -472,13 +480,7 @@ fn lookup<'py>(
 
 /// The name of a response header given as a (name, value) tuple or list with a bytes name.
 fn header_name<'py>(item: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBytes>> {
-    let name = if let Ok(t) = item.cast::<PyTuple>() {
-        (t.len() == 2).then(|| t.get_item(0).ok())??
-    } else {
-        let l = item.cast::<PyList>().ok()?;
-        (l.len() == 2).then(|| l.get_item(0).ok())??
-    };
-    name.cast_into().ok()
+    two_items(item)?.0.cast_into().ok()
 }
 
 #[cfg(test)]

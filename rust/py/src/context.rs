@@ -217,13 +217,7 @@ unsafe extern "C" fn bound_contextvars_fast(
                 }
             }
         }
-        Py::new(
-            py,
-            BoundContextVars {
-                fields: fields.unbind(),
-                token: None,
-            },
-        )
+        Py::new(py, BoundContextVars::owning(fields))
     }));
     match made {
         Ok(Ok(cm)) => cm.into_ptr(),
