@@ -821,8 +821,9 @@ impl Pipeline {
         // Whether records came recently: then an empty ring is met with a poll, a nap that
         // producers do not interrupt, instead of an idle park that the next producer has to
         // end with a wake-up syscall. Under a steady trickle of events (a service) this keeps
-        // the wake-ups off the callers' threads. The polls lengthen (see `POLL_LINGERS`) until
-        // a drain finds at least half a batch, and end after `POLL_QUIET` of empty polls.
+        // the wake-ups off the callers' threads. Empty polls end after `POLL_QUIET`. Polls
+        // and the nap before a drain last `poll`: from the linger time up to `POLL_LINGERS` of
+        // them, longer while drains come out small, shorter while they come out large.
         let mut recently_active = false;
         let poll_min = self.config.linger;
         let poll_max = poll_min
@@ -852,17 +853,26 @@ impl Pipeline {
                 && used > 0
                 && used < self.batch_bytes()
             {
-                self.state.nap(LINGER, self.config.linger, || false);
+                self.state.nap(LINGER, poll, || false);
                 lingered = true;
                 continue;
             }
             lingered = false;
-            let (records, bytes) = self.write_ready(&weak, sinks, &mut buf);
+            // A flush or a close takes everything published; otherwise the drain stops at the
+            // first short batch and the next pass lingers first (see `write_ready`).
+            let greedy = target.is_some() || draining;
+            let (records, bytes) = self.write_ready(&weak, sinks, &mut buf, greedy);
             if records > 0 {
                 stall_nap = STALL_NAP_FIRST;
                 quiet = Duration::ZERO;
+                // The nap before the next drain follows the rate: a drain of half a batch or
+                // more halves it (a burst: prompt batches), one under a quarter doubles it (a
+                // trickle: fewer, larger writes; a producer that finds the ring half full
+                // still wakes the writer at once).
                 if bytes >= self.batch_bytes() / 2 {
-                    poll = poll_min; // busy: back to short naps and prompt batches
+                    poll = (poll / 2).max(poll_min);
+                } else if bytes < self.batch_bytes() / 4 {
+                    poll = (poll * 2).min(poll_max);
                 }
             }
             if target.is_some() || draining {
@@ -925,12 +935,18 @@ impl Pipeline {
         drop(exit);
     }
 
-    /// Drain every published record in batches and hand each batch to the sinks.
+    /// Pop published records in batches and hand each batch to the sinks: all of them when
+    /// `greedy` (a flush or a close), else until a batch comes out shorter than half of
+    /// `batch_bytes`. That batch means the writer has caught up with its producers; popping on
+    /// would write every few records as they are published, a system call each, reading the
+    /// cache lines the producers are writing at that moment. The caller lingers instead, so
+    /// the next batch gathers (a producer that finds the ring half full cuts the nap short).
     fn write_ready(
         &self,
         weak: &Weak<Pipeline>,
         sinks: &mut [Guarded],
         buf: &mut Vec<u8>,
+        greedy: bool,
     ) -> (u64, usize) {
         let (mut records, mut bytes) = (0, 0);
         let batch_bytes = self.batch_bytes();
@@ -978,7 +994,8 @@ impl Pipeline {
             }
             Counters::add(&self.counters.batches, 1);
             records += n;
-            bytes += buf.len();
+            let batch_len = buf.len();
+            bytes += batch_len;
             if self.config.channel_batches == 0 {
                 self.count_settled(n, buf.len(), ok);
                 self.settled_pos.fetch_max(end_pos, Ordering::AcqRel);
@@ -995,6 +1012,9 @@ impl Pipeline {
                     pipeline: weak.clone(),
                 });
                 self.hand_to_channel(batch, ok);
+            }
+            if !greedy && batch_len < batch_bytes / 2 {
+                break;
             }
         }
         (records, bytes)
