@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from conftest import FileLog
 from ferrolog import (
@@ -117,3 +120,50 @@ def test_context_field_names_must_be_strings() -> None:
 
     with pytest.raises(TypeError, match="must be str"):
         bind_contextvars(**{1: "x"})  # type: ignore[misc]
+
+
+_FIRST_BINDING = r"""
+import json, sys, threading
+from ferrolog import _native
+
+path = sys.argv[1]
+pipe = _native.Pipeline(sinks=[{"type": "file", "path": path}])
+log = pipe.logger("app", "info")
+log.info("before any context")  # no ContextFields exists yet: the call skips the lookup
+# Set through the exported variable, not through bind_contextvars (as a library might).
+token = _native.context_var.set(_native.ContextFields({"request_id": "r-1"}))
+log.info("bound")
+_native.context_var.reset(token)
+log.info("reset")
+# A context made in one thread, logged from another.
+import contextvars
+ctx = contextvars.copy_context()
+ctx.run(_native.context_var.set, _native.ContextFields({"tenant": "acme"}))
+t = threading.Thread(target=ctx.run, args=(log.info, "other thread"))
+t.start(); t.join()
+pipe.close(5.0)
+"""
+
+
+def test_the_first_context_of_a_process_is_seen(tmp_path: Path) -> None:
+    """A process whose log calls ran before any context existed (they skip the context
+    lookup) sees the first one, however it was set, from any thread."""
+    out = tmp_path / "first.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_BINDING, str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["message"] for line in lines] == [
+        "before any context",
+        "bound",
+        "reset",
+        "other thread",
+    ]
+    assert "request_id" not in lines[0]
+    assert lines[1]["request_id"] == "r-1"
+    assert "request_id" not in lines[2]
+    assert lines[3]["tenant"] == "acme"

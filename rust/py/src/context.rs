@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 use pyo3::PyClass;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Bytes one context value may take once encoded.
@@ -40,8 +41,16 @@ pub struct ContextFields {
     other: Mutex<Option<(Arc<Redactor>, Arc<EncodedFields>)>>,
 }
 
+/// Whether a [`ContextFields`] was ever made in this process. Until one exists the context
+/// variable cannot hold one, and a log call skips reading it (a program that never binds
+/// context pays one load instead of a context lookup per call).
+static EVER_MADE: AtomicBool = AtomicBool::new(false);
+
 impl ContextFields {
     fn new_encoded(fields: EncodedFields) -> Self {
+        // Relaxed: a context holding this value reaches another thread only through the GIL
+        // (or the interpreter's own locks), which orders this store before that thread's load.
+        EVER_MADE.store(true, Ordering::Relaxed);
         Self {
             fields,
             other: Mutex::new(None),
@@ -323,6 +332,9 @@ impl BoundContextVars {
 /// The context fields current in this context, if any (a new reference held by the result).
 #[inline]
 pub fn current(py: Python<'_>) -> Option<Bound<'_, ContextFields>> {
+    if !EVER_MADE.load(Ordering::Relaxed) {
+        return None;
+    }
     value_of(py, CONTEXT_VAR.get(py)?)
 }
 
