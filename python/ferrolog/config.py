@@ -188,12 +188,18 @@ class RingSettings(_Model):
         le=MAX_BATCH_BYTES,
         description="Most bytes handed to the sinks in one write, 4096 to 64 MiB.",
     )
-    #: Seconds the writer waits for a batch to fill after its first record, 0 ..= 1.
+    #: Seconds the writer waits for a batch to fill, 0 ..= 1: its shortest nap before a drain.
+    #: While drains come out small (a trickle) the naps double up to 16 lingers (16 ms by
+    #: default); a drain of half a batch halves them again, and a producer that finds the ring
+    #: half full wakes the writer at once. 0: no batching delay.
     linger: Duration = Field(
         default=0.001,
         ge=0,
         le=1,
-        description="Seconds the writer waits for a batch to fill, 0 to 1.",
+        description=(
+            "Seconds the writer waits for a batch to fill, 0 to 1; up to 16 times that while "
+            "batches come out small."
+        ),
     )
     #: One event's size cap (longer events are truncated with a marker), at least 256 and at
     #: most half the ring (rounded up to a power of two) minus 4 bytes: the ring refuses

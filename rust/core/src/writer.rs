@@ -54,8 +54,9 @@ pub struct PipelineConfig {
     /// A batch never holds more than the ring, so values above its capacity act as the
     /// capacity.
     pub batch_bytes: usize,
-    /// How long the writer naps after a small batch so that more records share the next write;
-    /// at low rates its polls lengthen to 16 lingers (see `POLL_LINGERS`). 0: no batching delay.
+    /// How long the writer naps before a drain so that more records share the next write; while
+    /// drains come out small (and at low rates, its polls of an empty ring) the naps lengthen
+    /// to 16 lingers (see `POLL_LINGERS`). 0: no batching delay.
     pub linger: Duration,
     /// Batches the channel holds for a Python sink runner ([`Pipeline::take_batch`]);
     /// 0 means no channel.
