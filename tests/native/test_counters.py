@@ -123,3 +123,20 @@ def test_dev_full_counts_errors_and_keeps_going(tmp_path: object) -> None:
     assert stats["emitted"] == 100 == stats["written"] + stats["dropped"]
     assert len(good.read_text().splitlines()) == 100
     p.close(5.0)
+
+
+def test_a_steady_producer_is_written_in_large_batches(
+    make_file_log: Callable[..., FileLog],
+) -> None:
+    """A loop logging to a file is written a few hundred events per write: once the writer
+    has caught up it lingers, instead of following right behind the producer with a write
+    every few events (about 10 per batch before, and 0.30 µs per call instead of 0.21)."""
+    log = make_file_log(capacity_bytes=8 << 20, overflow="block")
+    n = 100_000
+    info = log.logger.info
+    for i in range(n):
+        info("request handled", user_id=i, path="/api/items", latency_ms=12.5)
+    assert log.pipeline.flush(10.0)
+    stats = log.stats()
+    assert stats["written"] == n
+    assert stats["batches"] < n // 50, stats
