@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 import ferrolog
@@ -44,3 +47,51 @@ def test_public_constants_settings_and_pipelines_agree_with_the_table() -> None:
         }
     finally:
         p.close(5)
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        (
+            "default",
+            {
+                5: "trace",
+                10: "debug",
+                20: "info",
+                25: "notice",
+                30: "warning",
+                33: "audit",
+                40: "error",
+                50: "critical",
+                55: "alert",
+                0: "level_0",
+                15: "level_15",
+                35: "level_35",
+                60: "level_60",
+                -5: "level_-5",
+            },
+        ),
+        ("gcp", {5: "DEBUG", 20: "INFO", 25: "NOTICE", 40: "ERROR", 50: "CRITICAL"}),
+    ],
+)
+def test_every_level_number_writes_its_name(
+    tmp_path: Path, schema: str, expected: dict[int, str]
+) -> None:
+    """Standard levels, custom ones at multiples of 5 and between them, and numbers no level
+    has are written under their own names (the standard ones are looked up by number)."""
+    path = tmp_path / "levels.jsonl"
+    p = Pipeline(
+        sinks=[{"type": "file", "path": str(path)}],
+        levels={25: "notice", 33: "audit", 55: "alert"},
+        schema=schema,
+    )
+    try:
+        log = p.logger("app", -100)
+        for number in expected:
+            log.log(number, "m", n=number)
+        assert p.flush(5.0)
+    finally:
+        p.close(5.0)
+    key = {"default": "level", "gcp": "severity"}[schema]
+    written = {line["n"]: line[key] for line in map(json.loads, path.read_text().splitlines())}
+    assert written == expected

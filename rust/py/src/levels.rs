@@ -56,6 +56,9 @@ pub struct LevelTable {
     names: Vec<(i32, String)>,
     /// Pre-encoded level values for the schema, by number.
     texts: Vec<(i32, Box<[u8]>)>,
+    /// For the levels that are multiples of 5 from 0 to 50 (the standard ones), their index
+    /// in `texts` by `level / 5`: a log call's level text is one lookup.
+    quick: [Option<u8>; 11],
     schema: Schema,
 }
 
@@ -92,13 +95,20 @@ impl LevelTable {
             names.push((*n, lname));
         }
         names.sort();
-        let texts = names
+        let texts: Vec<(i32, Box<[u8]>)> = names
             .iter()
             .map(|(n, nm)| (*n, schema.level_text(*n, nm).into_boxed_slice()))
             .collect();
+        let mut quick = [None; 11];
+        for (i, (n, _)) in texts.iter().enumerate() {
+            if (0..=50).contains(n) && n % 5 == 0 {
+                quick[(n / 5) as usize] = u8::try_from(i).ok();
+            }
+        }
         Ok(Self {
             names,
             texts,
+            quick,
             schema,
         })
     }
@@ -106,6 +116,11 @@ impl LevelTable {
     /// The encoded level value for `level` (a JSON string).
     #[inline]
     pub fn text(&self, level: i32) -> std::borrow::Cow<'_, [u8]> {
+        if (0..=50).contains(&level) && level % 5 == 0 {
+            if let Some(i) = self.quick[(level / 5) as usize] {
+                return std::borrow::Cow::Borrowed(&self.texts[usize::from(i)].1);
+            }
+        }
         match self.texts.iter().find(|(n, _)| *n == level) {
             Some((_, t)) => std::borrow::Cow::Borrowed(t),
             None => std::borrow::Cow::Owned(self.schema.level_text(level, &standard_name(level))),
