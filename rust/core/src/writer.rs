@@ -998,7 +998,7 @@ impl Pipeline {
             let batch_len = buf.len();
             bytes += batch_len;
             if self.config.channel_batches == 0 {
-                self.count_settled(n, buf.len(), ok);
+                self.count_settled(n, batch_len, ok);
                 self.settled_pos.fetch_max(end_pos, Ordering::AcqRel);
                 self.notify();
             } else {

@@ -50,6 +50,12 @@ pub fn standard_levels(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     py.import("types")?.getattr("MappingProxyType")?.call1((d,))
 }
 
+/// The slot of `level` in [`LevelTable`]'s quick index: the multiples of 5 from 0 to 50.
+#[inline]
+fn quick_slot(level: i32) -> Option<usize> {
+    ((0..=50).contains(&level) && level % 5 == 0).then_some((level / 5) as usize)
+}
+
 /// Levels known to one pipeline: the standard ones plus its custom names.
 pub struct LevelTable {
     /// (number, lowercase name), sorted by number.
@@ -101,8 +107,8 @@ impl LevelTable {
             .collect();
         let mut quick = [None; 11];
         for (i, (n, _)) in texts.iter().enumerate() {
-            if (0..=50).contains(n) && n % 5 == 0 {
-                quick[(n / 5) as usize] = u8::try_from(i).ok();
+            if let Some(slot) = quick_slot(*n) {
+                quick[slot] = u8::try_from(i).ok();
             }
         }
         Ok(Self {
@@ -116,10 +122,8 @@ impl LevelTable {
     /// The encoded level value for `level` (a JSON string).
     #[inline]
     pub fn text(&self, level: i32) -> std::borrow::Cow<'_, [u8]> {
-        if (0..=50).contains(&level) && level % 5 == 0 {
-            if let Some(i) = self.quick[(level / 5) as usize] {
-                return std::borrow::Cow::Borrowed(&self.texts[usize::from(i)].1);
-            }
+        if let Some(i) = quick_slot(level).and_then(|slot| self.quick[slot]) {
+            return std::borrow::Cow::Borrowed(&self.texts[usize::from(i)].1);
         }
         match self.texts.iter().find(|(n, _)| *n == level) {
             Some((_, t)) => std::borrow::Cow::Borrowed(t),
