@@ -83,6 +83,16 @@ CONTENDERS: dict[str, tuple[str, Callable[[], service.Backend], tuple[str, ...]]
         lambda: service.Ferrolog("file", middleware=True, access_log=True),
         ("ferrolog", "fastapi"),
     ),
+    "floor-bind": (
+        "floor: the request id in a bare ContextVar (set, reset), no events",
+        lambda: service.Floor(events=False),
+        ("ferrolog",),
+    ),
+    "floor": (
+        "floor: a bare ContextVar, and 5 calls a level filter drops at once",
+        service.Floor,
+        ("ferrolog",),
+    ),
     "structlog": (
         "structlog (contextvars, orjson, BytesLogger)",
         service.Structlog,
@@ -97,6 +107,8 @@ CONTENDERS: dict[str, tuple[str, Callable[[], service.Backend], tuple[str, ...]]
 #: What `make bench` runs (short) and the acceptance rows of issue 18.
 DEFAULT = (
     "none",
+    "floor-bind",
+    "floor",
     "ferrolog",
     "ferrolog-null",
     "ferrolog-off",
