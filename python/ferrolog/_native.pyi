@@ -33,6 +33,7 @@ __all__ = [
     "_tap_acquire",
     "_tap_release",
     "add_to_request_event",
+    "begin_request",
     "bind_contextvars",
     "bound_contextvars",
     "context_var",
@@ -114,6 +115,15 @@ def request_fields(
     """The context fields of one ASGI HTTP request, the request id to echo on its response
     (the id from the `header` request header when valid, else a new one), and a binding of
     the fields. `header` is the header's name in lowercase, as ASGI gives request headers."""
+
+def begin_request(
+    scope: dict[str, Any], header: bytes, send: Any, state_key: str
+) -> tuple[str, ResponseSend, Callable[[Any], Any], BoundContextVars]:
+    """All that `RequestContextMiddleware` does for an HTTP request before calling the app:
+    the request's fields (as `request_fields` makes them) stored in ``scope["state"]`` under
+    `state_key`, and ``(path, sender, send, bound)``: the path, the `ResponseSend` keeping the
+    status and body bytes, the send to hand the app (a builtin calling the sender) and the
+    binding of the fields."""
 
 @final
 class ResponseSend:

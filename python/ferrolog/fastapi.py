@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
         f"pip install 'ferrolog[fastapi]' ({exc})"
     ) from exc
 
-from ferrolog._native import Logger, ResponseSend, request_fields
+from ferrolog._native import Logger, ResponseSend, begin_request, request_fields
 from ferrolog._presets import gcp_http_request
 from ferrolog.container import Container
 from ferrolog.request_events import request_events_enabled, request_scope
@@ -103,22 +103,29 @@ class RequestContextMiddleware:
             return
         # The headers, the id and the fields are read and made natively: in Python this cost
         # as much as five log calls per request (benches/service/inproc.py, ferrolog-mw).
-        fields, echoed_id, bound = request_fields(
-            scope if type(scope) is dict else dict(scope), self._header_key
+        app_send: Send
+        if type(scope) is dict:
+            # Fields, the scope's state, the sender: one native call (per request, these
+            # cost as much as a log call in Python).
+            path, sender, app_send, bound = begin_request(scope, self._header_key, send, _STATE_KEY)
+        else:
+            fields, echoed_id, bound = request_fields(dict(scope), self._header_key)
+            path = fields["path"]
+            scope.setdefault("state", {})[_STATE_KEY] = fields
+            sender = app_send = ResponseSend(send, self._header_key, echoed_id)
+        log = (
+            await self._access_logger(scope)
+            if self.access_log and path not in self.skip_paths
+            else None
         )
-        path = fields["path"]
-        state = scope.setdefault("state", {})
-        state[_STATE_KEY] = fields
-        sender = ResponseSend(send, self._header_key, echoed_id)
-        log = await self._access_logger(scope) if self._logs(path) else None
         if log is not None and request_events_enabled(log):
             with bound:
-                await self._canonical(log, scope, receive, sender)
+                await self._canonical(log, scope, receive, sender, app_send)
             return
-        started = time.perf_counter()
+        started = time.perf_counter() if log is not None else 0.0
         with bound:
             try:
-                await self.app(scope, receive, sender)
+                await self.app(scope, receive, app_send)
             except BaseException as exc:
                 if log is not None:
                     status = sender.status or 500
@@ -150,6 +157,7 @@ class RequestContextMiddleware:
         scope: Scope,
         receive: Receive,
         send: ResponseSend,
+        app_send: Send,
     ) -> None:
         """Run the request in a request scope: its access event is the canonical event (with
         ``status``, ``duration_ms``, ``response_bytes``, ``route`` and what the app added),
@@ -158,7 +166,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         async with request_scope(log) as request:
             try:
-                await self.app(scope, receive, send)
+                await self.app(scope, receive, app_send)
             except BaseException:
                 status, size = send.status, send.sent
                 ms = (time.perf_counter() - started) * 1000.0
@@ -177,9 +185,6 @@ class RequestContextMiddleware:
                 route=_route_of(scope),
                 **gcp_http_request(log, scope, status, ms, size),
             )
-
-    def _logs(self, path: str) -> bool:
-        return self.access_log and path not in self.skip_paths
 
     async def _access_logger(self, scope: Scope) -> Logger | None:
         if self._logger is not None:

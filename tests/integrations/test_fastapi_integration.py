@@ -332,6 +332,56 @@ async def test_explicit_logger_and_non_http_scopes() -> None:
     assert "client" not in event
 
 
+@pytest.mark.parametrize("kind", ["dict", "mapping"])
+async def test_the_app_gets_a_send_that_echoes_the_id_and_counts(kind: str) -> None:
+    """With a dict scope (what servers pass) the app's send is the native builtin bound to
+    the request's sender; with any other mapping it is the sender itself. Either way the
+    access event has the status and body bytes, the id is echoed, the scope's state holds the
+    request's fields, and an error the server's send raises reaches the app."""
+    from collections import UserDict
+
+    from ferrolog import Settings, build_pipeline
+    from ferrolog.testing import MemorySink
+
+    sink = MemorySink()
+    pipeline = build_pipeline(Settings(), sinks=[sink])
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen["send"], seen["state"] = send, dict(scope["state"])
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"a", b"1")]})
+        await send({"type": "http.response.body", "body": b"abc", "more_body": True})
+        await send({"type": "http.response.body", "body": b"de"})
+        with pytest.raises(OSError, match="peer went away"):
+            await send({"type": "http.response.body", "body": b"fail"})
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        if message.get("body") == b"fail":
+            raise OSError("peer went away")
+        sent.append(message)
+
+    middleware = RequestContextMiddleware(app, logger=pipeline.logger("edge"))
+    items = {"type": "http", "method": "PUT", "path": "/p", "headers": [(b"x-request-id", b"r-1")]}
+    scope: Any = dict(items) if kind == "dict" else UserDict(items)
+    try:
+        await middleware(scope, _no_receive, send)
+        assert pipeline.flush(5.0)
+    finally:
+        pipeline.close(5.0)
+    if kind == "dict":
+        assert type(seen["send"]).__name__ == "builtin_function_or_method"
+        assert type(seen["send"].__self__).__name__ == "ResponseSend"
+    else:
+        assert type(seen["send"]).__name__ == "ResponseSend"
+    assert seen["state"]["ferrolog_request"]["request_id"] == "r-1"
+    assert sent[0]["headers"] == [(b"a", b"1"), (b"x-request-id", b"r-1")]
+    assert [m.get("body") for m in sent[1:]] == [b"abc", b"de"]
+    (event,) = sink.events
+    assert (event["status"], event["response_bytes"], event["request_id"]) == (201, 9, "r-1")
+
+
 async def _no_receive() -> dict[str, Any]:
     return {"type": "http.disconnect"}
 

@@ -1,6 +1,6 @@
 """The native parts of `RequestContextMiddleware`: `request_fields` (headers, request id,
-context fields), `request_id` and `ResponseSend`, checked against the Python the middleware
-used before (the reference below) and at their edges."""
+context fields), `begin_request`, `request_id` and `ResponseSend`, checked against the Python
+the middleware used before (the reference below) and at their edges."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ferrolog._native import ResponseSend, request_fields, request_id
+from ferrolog._native import ResponseSend, begin_request, request_fields, request_id
 
 KEY = b"x-request-id"
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -209,6 +209,81 @@ def test_the_binding_holds_its_own_copy_of_the_fields() -> None:
     assert bound_now["path"] == "/p"
     assert bound_now["request_id"] == "id-1"
     assert context_var.get(None) is None
+
+
+# --------------------------------------------------------------------------- begin_request
+
+
+def test_begin_request_leaves_the_fields_in_the_state_and_binds_a_copy() -> None:
+    """The fields are request_fields' (same id echoed); the scope's state is made when
+    missing and added to when present; the binding holds its own copy; the path comes back."""
+    from ferrolog._native import context_var
+
+    _, send = _recorder()
+    headers = [(KEY, b"id-7"), (b"traceparent", b"00-" + b"ab" * 16 + b"-" + b"cd" * 8 + b"-01")]
+    scope: dict[str, Any] = {"method": "GET", "path": "/q", "headers": headers}
+    path, sender, app_send, bound = begin_request(scope, KEY, send, "ferrolog_request")
+    assert path == "/q"
+    fields = scope["state"]["ferrolog_request"]
+    assert fields == request_fields(scope, KEY)[0]
+    assert fields["request_id"] == "id-7"
+    assert fields["trace_id"] == "ab" * 16
+    fields["path"] = "/changed"
+    with bound:
+        assert context_var.get().as_dict()["path"] == "/q"
+    assert app_send.__self__ is sender
+
+    kept = {"user": 1}
+    scope = {"path": "/r", "state": kept}
+    path, *_ = begin_request(scope, KEY, send, "k")
+    assert scope["state"] is kept
+    assert set(kept) == {"user", "k"}
+    assert path == "/r"
+    assert begin_request({}, KEY, send, "k")[0] == ""  # no path: the field is empty
+
+
+def test_begin_request_with_a_state_that_is_not_a_mapping_raises() -> None:
+    """As `scope.setdefault("state", {})[key] = fields` did: a TypeError, nothing bound."""
+    import pytest
+
+    from ferrolog._native import context_var
+
+    _, send = _recorder()
+    with pytest.raises(TypeError):
+        begin_request({"path": "/p", "state": None}, KEY, send, "k")
+    assert context_var.get(None) is None
+
+
+def test_the_send_begin_request_makes_is_the_sender_called_directly() -> None:
+    """Each message through the builtin reaches the wrapped send once, the id is echoed on
+    the start, the status and body bytes are kept, and the wrapped send's error and a bad
+    message's error come back to the caller."""
+    import pytest
+
+    got, send = _recorder()
+    _, sender, app_send, _ = begin_request({"headers": [(KEY, b"id-8")]}, KEY, send, "k")
+
+    async def main() -> None:
+        await app_send({"type": "http.response.start", "status": 202, "headers": []})
+        await app_send({"type": "http.response.body", "body": b"12345"})
+        with pytest.raises(TypeError):
+            await app_send(None)  # not a message
+
+    asyncio.run(main())
+    assert got[0]["headers"] == [(KEY, b"id-8")]
+    assert (sender.status, sender.sent) == (202, 5)
+    assert len(got) == 2
+
+    async def broken(message: Any) -> None:
+        raise OSError("peer went away")
+
+    _, _, app_send, _ = begin_request({}, KEY, broken, "k")
+    with pytest.raises(OSError, match="peer went away"):
+        asyncio.run(app_send({"type": "http.response.body", "body": b""}))
+    with pytest.raises(TypeError):
+        app_send()  # type: ignore[call-arg]  # METH_O: exactly one argument
+    with pytest.raises(TypeError):
+        app_send(1, 2)  # type: ignore[call-arg]
 
 
 # --------------------------------------------------------------------------- request_id

@@ -254,6 +254,71 @@ pub fn request_fields<'py>(
     Bound<'py, PyBytes>,
     Bound<'py, BoundContextVars>,
 )> {
+    let (fields, id) = fields_of(py, scope, header)?;
+    let bound = binding(&fields)?;
+    Ok((fields, id, bound))
+}
+
+/// What `begin_request` returns: the path, the sender, the send for the app, the binding.
+type Begun<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, ResponseSend>,
+    Bound<'py, PyAny>,
+    Bound<'py, BoundContextVars>,
+);
+
+/// `begin_request(scope, header, send, state_key)`: all that `RequestContextMiddleware` does
+/// for an HTTP request before it calls the app, in one call. It makes the request's fields
+/// as `request_fields` does, stores them in the scope's ``state`` dict under `state_key`
+/// (making that dict when the scope has none) and returns ``(path, sender, send, bound)``:
+/// the request's path, the `ResponseSend` that keeps the status and body bytes, the `send`
+/// to hand the app (a builtin function calling that sender: no argument tuple, no
+/// `tp_call`, per message), and the binding of the fields.
+#[pyfunction]
+pub fn begin_request<'py>(
+    py: Python<'py>,
+    scope: &Bound<'py, PyDict>,
+    header: &Bound<'py, PyBytes>,
+    send: Py<PyAny>,
+    state_key: &Bound<'py, PyString>,
+) -> PyResult<Begun<'py>> {
+    let (fields, id) = fields_of(py, scope, header.as_bytes())?;
+    let state_name = pyo3::intern!(py, "state");
+    // `scope.setdefault("state", {})[state_key] = fields`, as the Python did: a state that is
+    // not a mapping raises as it would have there.
+    let state = match scope.get_item(state_name)? {
+        Some(state) => state,
+        None => {
+            let state = PyDict::new(py);
+            scope.set_item(state_name, &state)?;
+            state.into_any()
+        }
+    };
+    state.set_item(state_key, &fields)?;
+    let path = fields
+        .get_item(pyo3::intern!(py, "path"))?
+        .unwrap_or_else(|| PyString::new(py, "").into_any());
+    let sender = Bound::new(
+        py,
+        ResponseSend::new(send, header.clone().unbind(), id.unbind()),
+    )?;
+    let send = send_function(&sender)?;
+    let bound = binding(&fields)?;
+    Ok((path, sender, send, bound))
+}
+
+/// A binding of a copy of `fields` (the dict itself goes to the scope's state, where the app
+/// may change it).
+fn binding<'py>(fields: &Bound<'py, PyDict>) -> PyResult<Bound<'py, BoundContextVars>> {
+    Bound::new(fields.py(), BoundContextVars::owning(fields.copy()?))
+}
+
+/// The request's context fields (see `request_fields`) and the request id to echo.
+fn fields_of<'py>(
+    py: Python<'py>,
+    scope: &Bound<'py, PyDict>,
+    header: &[u8],
+) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyBytes>)> {
     let mut id: Option<Bound<'py, PyBytes>> = None;
     let mut traceparent: Option<Bound<'py, PyBytes>> = None;
     if let Some(headers) = scope.get_item(pyo3::intern!(py, "headers"))? {
@@ -309,8 +374,7 @@ pub fn request_fields<'py>(
         fields.set_item(pyo3::intern!(py, "trace_id"), trace)?;
         fields.set_item(pyo3::intern!(py, "span_id"), span)?;
     }
-    let bound = Bound::new(py, BoundContextVars::owning(fields.copy()?))?;
-    Ok((fields, id, bound))
+    Ok((fields, id))
 }
 
 /// `host:port` of an ASGI client (a `(host, port)` pair), each part as `str()` writes it;
@@ -344,6 +408,68 @@ fn client_text<'py>(client: &Bound<'py, PyAny>) -> Option<Bound<'py, PyString>> 
     let port = port.str().ok()?;
     let text = format!("{}:{}", host.to_cow().ok()?, port.to_cow().ok()?);
     Some(PyString::new(py, &text))
+}
+
+/// A `PyMethodDef` that CPython only reads.
+struct MethodDef(ffi::PyMethodDef);
+
+// SAFETY: never written after it is built (a constant); CPython only reads it.
+unsafe impl Sync for MethodDef {}
+
+/// What `send_function` makes: a METH_O builtin whose `self` is a `ResponseSend`.
+static SEND_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
+    ml_name: c"send".as_ptr(),
+    ml_meth: ffi::PyMethodDefPointer {
+        PyCFunction: response_send_o,
+    },
+    ml_flags: ffi::METH_O,
+    ml_doc: c"send(message)\n--\n\nThe ASGI send of a request behind RequestContextMiddleware."
+        .as_ptr(),
+});
+
+/// A builtin function calling `sender` with its one argument. An app calls its `send` once
+/// per message; called this way that is a direct C call, where calling the `ResponseSend`
+/// itself goes through `tp_call` with an argument tuple.
+fn send_function<'py>(sender: &Bound<'py, ResponseSend>) -> PyResult<Bound<'py, PyAny>> {
+    let def = std::ptr::addr_of!(SEND_DEF.0).cast_mut();
+    // SAFETY: the GIL is held; `def` is 'static and never written (CPython only reads it);
+    // the function holds its own reference to `sender`; a new reference or NULL with an
+    // exception set comes back.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            sender.py(),
+            ffi::PyCFunction_NewEx(def, sender.as_ptr(), std::ptr::null_mut()),
+        )
+    }
+}
+
+/// # Safety
+/// Called by CPython as a METH_O function with the GIL held: `slf` is the function's `self`
+/// (the `ResponseSend` given to `send_function`) and `message` a borrowed reference.
+unsafe extern "C" fn response_send_o(
+    slf: *mut ffi::PyObject,
+    message: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: per this function's contract.
+    let py = unsafe { Python::assume_attached() };
+    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> PyResult<_> {
+        // SAFETY: both are live borrowed references (this function's contract).
+        let (slf, message) = unsafe {
+            (
+                Bound::from_borrowed_ptr(py, slf),
+                Bound::from_borrowed_ptr(py, message),
+            )
+        };
+        ResponseSend::deliver(&slf.cast_into::<ResponseSend>()?, &message)
+    }));
+    match sent {
+        Ok(Ok(awaitable)) => awaitable.into_ptr(),
+        Ok(Err(e)) => crate::methods::raise(py, e),
+        Err(_) => crate::methods::raise(
+            py,
+            pyo3::exceptions::PyRuntimeError::new_err("ResponseSend: send failed"),
+        ),
+    }
 }
 
 /// The `send` an app gets from `RequestContextMiddleware`: echoes the request id on the
@@ -381,6 +507,30 @@ impl ResponseSend {
         slf: &Bound<'py, Self>,
         message: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        Self::deliver(slf, message)
+    }
+
+    // The wrapped `send` may lead back here (a server's send holds the scope, where an app
+    // may keep its request): the collector must see the edge, and be able to break it.
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Some(send) = &self.send {
+            visit.call(send)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.send = None;
+    }
+}
+
+impl ResponseSend {
+    /// Note what `message` says (the status of a response's start, the size of a body), add
+    /// the request id header to a start, and pass it on to the wrapped send.
+    fn deliver<'py>(
+        slf: &Bound<'py, Self>,
+        message: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         // No borrow of `self` is held while Python code runs (a message's `get`, the status's
         // `__int__`, the wrapped send): that code may read `status` and `sent`.
@@ -409,24 +559,16 @@ impl ResponseSend {
                 _ => {}
             }
         }
-        send.bind(py).call1((message,))
-    }
-
-    // The wrapped `send` may lead back here (a server's send holds the scope, where an app
-    // may keep its request): the collector must see the edge, and be able to break it.
-    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        if let Some(send) = &self.send {
-            visit.call(send)?;
+        // SAFETY: the GIL is held; both objects are alive; a new reference, or NULL with an
+        // exception set, comes back.
+        unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyObject_CallOneArg(send.as_ptr(), message.as_ptr()),
+            )
         }
-        Ok(())
     }
 
-    fn __clear__(&mut self) {
-        self.send = None;
-    }
-}
-
-impl ResponseSend {
     /// `http.response.start`: add the request id header unless present; the status, as
     /// `int()` reads it (beyond 64 bits: the nearest 64-bit value).
     fn start(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>) -> PyResult<i64> {

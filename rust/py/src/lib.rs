@@ -45,7 +45,7 @@ mod _native {
     const __version__: &str = env!("CARGO_PKG_VERSION");
 
     #[pymodule_export]
-    use crate::asgi::{request_fields, request_id, ResponseSend};
+    use crate::asgi::{begin_request, request_fields, request_id, ResponseSend};
     #[pymodule_export]
     use crate::channel::{PyBatch, SinkChannel};
     #[pymodule_export]
