@@ -4,6 +4,7 @@
 //! as much as the endpoint's five log calls (`benches/service/inproc.py`, `ferrolog-mw`).
 
 use crate::context::BoundContextVars;
+use crate::methods::{c_result, StaticMethodDef};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
@@ -410,14 +411,8 @@ fn client_text<'py>(client: &Bound<'py, PyAny>) -> Option<Bound<'py, PyString>> 
     Some(PyString::new(py, &text))
 }
 
-/// A `PyMethodDef` that CPython only reads.
-struct MethodDef(ffi::PyMethodDef);
-
-// SAFETY: never written after it is built (a constant); CPython only reads it.
-unsafe impl Sync for MethodDef {}
-
 /// What `send_function` makes: a METH_O builtin whose `self` is a `ResponseSend`.
-static SEND_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
+static SEND_DEF: StaticMethodDef = StaticMethodDef(ffi::PyMethodDef {
     ml_name: c"send".as_ptr(),
     ml_meth: ffi::PyMethodDefPointer {
         PyCFunction: response_send_o,
@@ -431,14 +426,12 @@ static SEND_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
 /// per message; called this way that is a direct C call, where calling the `ResponseSend`
 /// itself goes through `tp_call` with an argument tuple.
 fn send_function<'py>(sender: &Bound<'py, ResponseSend>) -> PyResult<Bound<'py, PyAny>> {
-    let def = std::ptr::addr_of!(SEND_DEF.0).cast_mut();
-    // SAFETY: the GIL is held; `def` is 'static and never written (CPython only reads it);
-    // the function holds its own reference to `sender`; a new reference or NULL with an
-    // exception set comes back.
+    // SAFETY: the GIL is held; the definition is 'static; the function holds its own
+    // reference to `sender`; a new reference or NULL with an exception set comes back.
     unsafe {
         Bound::from_owned_ptr_or_err(
             sender.py(),
-            ffi::PyCFunction_NewEx(def, sender.as_ptr(), std::ptr::null_mut()),
+            ffi::PyCFunction_NewEx(SEND_DEF.as_ptr(), sender.as_ptr(), std::ptr::null_mut()),
         )
     }
 }
@@ -452,7 +445,7 @@ unsafe extern "C" fn response_send_o(
 ) -> *mut ffi::PyObject {
     // SAFETY: per this function's contract.
     let py = unsafe { Python::assume_attached() };
-    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> PyResult<_> {
+    c_result(py, "ResponseSend: send failed", || {
         // SAFETY: both are live borrowed references (this function's contract).
         let (slf, message) = unsafe {
             (
@@ -461,15 +454,7 @@ unsafe extern "C" fn response_send_o(
             )
         };
         ResponseSend::deliver(&slf.cast_into::<ResponseSend>()?, &message)
-    }));
-    match sent {
-        Ok(Ok(awaitable)) => awaitable.into_ptr(),
-        Ok(Err(e)) => crate::methods::raise(py, e),
-        Err(_) => crate::methods::raise(
-            py,
-            pyo3::exceptions::PyRuntimeError::new_err("ResponseSend: send failed"),
-        ),
-    }
+    })
 }
 
 /// The `send` an app gets from `RequestContextMiddleware`: echoes the request id on the

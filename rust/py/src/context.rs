@@ -206,7 +206,7 @@ unsafe extern "C" fn bound_contextvars_fast(
 ) -> *mut ffi::PyObject {
     // SAFETY: per this function's contract.
     let py = unsafe { Python::assume_attached() };
-    let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> PyResult<_> {
+    crate::methods::c_result(py, "bound_contextvars() failed", || {
         // SAFETY: per this function's contract.
         let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf as usize) };
         if nargs != 0 {
@@ -226,23 +226,13 @@ unsafe extern "C" fn bound_contextvars_fast(
                 }
             }
         }
-        Py::new(py, BoundContextVars::owning(fields))
-    }));
-    match made {
-        Ok(Ok(cm)) => cm.into_ptr(),
-        Ok(Err(e)) => crate::methods::raise(py, e),
-        Err(_) => crate::methods::raise(
-            py,
-            pyo3::exceptions::PyRuntimeError::new_err("bound_contextvars() failed"),
-        ),
-    }
+        Bound::new(py, BoundContextVars::owning(fields)).map(Bound::into_any)
+    })
 }
 
-/// Add `bound_contextvars` to the module.
-pub fn add_bound_contextvars(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
-    let py = m.py();
-    // The definition must outlive the function object: leaked once, at import.
-    let def = Box::leak(Box::new(ffi::PyMethodDef {
+/// The definition of `bound_contextvars` (a module function, not a method).
+static BOUND_CONTEXTVARS_DEF: crate::methods::StaticMethodDef =
+    crate::methods::StaticMethodDef(ffi::PyMethodDef {
         ml_name: c"bound_contextvars".as_ptr(),
         ml_meth: ffi::PyMethodDefPointer {
             PyCFunctionFastWithKeywords: bound_contextvars_fast,
@@ -251,13 +241,22 @@ pub fn add_bound_contextvars(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<(
         ml_doc: c"bound_contextvars(**fields)\n--\n\nBind `fields` for the duration of a \
             `with` block, then restore the context as it was."
             .as_ptr(),
-    }));
+    });
+
+/// Add `bound_contextvars` to the module.
+pub fn add_bound_contextvars(m: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+    let py = m.py();
     let module_name = m.name()?;
-    // SAFETY: the GIL is held; `def` is 'static; a new reference or NULL with an error.
+    // SAFETY: the GIL is held; the definition is 'static; a new reference or NULL with an
+    // error.
     let func = unsafe {
         Bound::from_owned_ptr_or_err(
             py,
-            ffi::PyCFunction_NewEx(def, std::ptr::null_mut(), module_name.as_ptr()),
+            ffi::PyCFunction_NewEx(
+                BOUND_CONTEXTVARS_DEF.as_ptr(),
+                std::ptr::null_mut(),
+                module_name.as_ptr(),
+            ),
         )?
     };
     m.add("bound_contextvars", func)

@@ -582,6 +582,37 @@ pub(crate) fn emit_pending_summaries(
     }
 }
 
+/// A `PyMethodDef` in a `static` (a C function the module hands to CPython outside a type's
+/// method table): CPython only reads it.
+pub(crate) struct StaticMethodDef(pub ffi::PyMethodDef);
+
+// SAFETY: a constant, never written; CPython only reads it (with the GIL held).
+unsafe impl Sync for StaticMethodDef {}
+
+impl StaticMethodDef {
+    /// The pointer `PyCFunction_NewEx` takes (CPython does not write through it).
+    pub(crate) fn as_ptr(&'static self) -> *mut ffi::PyMethodDef {
+        std::ptr::addr_of!(self.0).cast_mut()
+    }
+}
+
+/// What a C entry point returns for `body`: its result as a new reference, or NULL with its
+/// error set; a panic becomes a RuntimeError saying `panicked` (it never unwinds into C).
+pub(crate) fn c_result<'py>(
+    py: Python<'py>,
+    panicked: &str,
+    body: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+) -> *mut ffi::PyObject {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(Ok(obj)) => obj.into_ptr(),
+        Ok(Err(e)) => raise(py, e),
+        Err(_) => raise(
+            py,
+            pyo3::exceptions::PyRuntimeError::new_err(panicked.to_owned()),
+        ),
+    }
+}
+
 /// Set `err` as the current exception and return NULL, as a failing C method does.
 #[cold]
 #[inline(never)]
